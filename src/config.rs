@@ -1,0 +1,250 @@
+//! The one table of configuration keys, shared by C, Python and Node: every
+//! value arrives as a string, is parsed and checked here, and a bad one is
+//! reported naming the key and the value.
+
+use crate::error::{Error, Result};
+use crate::wire;
+use std::fmt;
+use std::time::Duration;
+
+/// Settings for a producer or consumer. Build it with [`Config::set`] or
+/// the field defaults of [`Config::default`].
+#[derive(Clone)]
+pub struct Config {
+    pub mq_addr: String,
+    pub mq_port: u16,
+    /// `ws` or `wss`.
+    pub mq_protocol: String,
+    pub topic: Option<String>,
+    pub producer_id: Option<String>,
+    pub consumer_id: Option<String>,
+    pub secret_key: String,
+    /// Between registry polls, reconnect checks and keep-alive pings.
+    pub check_time: Duration,
+    pub registry_addr: Option<String>,
+    pub registry_port: u16,
+    /// `http` or `https`.
+    pub registry_protocol: String,
+    /// How long a produced message may wait for its confirmation before it
+    /// is reported failed.
+    pub message_timeout: Duration,
+    /// Bound on connecting plus the handshake.
+    pub connect_timeout: Duration,
+    /// Messages a producer holds at once (queued and unconfirmed).
+    pub queue_max: usize,
+    /// Pushed messages a consumer buffers before it stops reading the socket.
+    pub receive_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mq_addr: "127.0.0.1".into(),
+            mq_port: 8011,
+            mq_protocol: "ws".into(),
+            topic: None,
+            producer_id: None,
+            consumer_id: None,
+            secret_key: "test".into(),
+            check_time: Duration::from_secs(3),
+            registry_addr: None,
+            registry_port: 8031,
+            registry_protocol: "http".into(),
+            message_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            queue_max: 1_000_000,
+            receive_buffer: 10_000,
+        }
+    }
+}
+
+// The key never appears in Debug output, logs or error messages.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("mq_addr", &self.mq_addr)
+            .field("mq_port", &self.mq_port)
+            .field("mq_protocol", &self.mq_protocol)
+            .field("topic", &self.topic)
+            .field("producer_id", &self.producer_id)
+            .field("consumer_id", &self.consumer_id)
+            .field("secret_key", &"<redacted>")
+            .field("check_time", &self.check_time)
+            .field("registry_addr", &self.registry_addr)
+            .field("registry_port", &self.registry_port)
+            .field("registry_protocol", &self.registry_protocol)
+            .field("message_timeout", &self.message_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("queue_max", &self.queue_max)
+            .field("receive_buffer", &self.receive_buffer)
+            .finish()
+    }
+}
+
+/// Every key `Config::set` accepts, in the order the docs list them.
+pub const KEYS: &[&str] = &[
+    "mq_addr",
+    "mq_port",
+    "mq_protocol",
+    "topic",
+    "producer_id",
+    "consumer_id",
+    "secret_key",
+    "check_time",
+    "registry_addr",
+    "registry_port",
+    "registry_protocol",
+    "message_timeout_ms",
+    "connect_timeout_ms",
+    "queue_max",
+    "receive_buffer",
+];
+
+fn bad(key: &str, value: &str, why: &str) -> Error {
+    Error::invalid(format!("config key {key:?}: {value:?} {why}"))
+}
+
+fn port(key: &str, value: &str) -> Result<u16> {
+    match value.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(bad(key, value, "is not a port number (1-65535)")),
+    }
+}
+
+fn whole(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(key, value, &format!("is not a whole number from {min} to {max}"))),
+    }
+}
+
+fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<String> {
+    if allowed.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        Err(bad(key, value, &format!("is not one of {}", allowed.join(", "))))
+    }
+}
+
+fn name(key: &str, value: &str) -> Result<String> {
+    wire::check_name(&format!("config key {key:?}"), value)?;
+    Ok(value.to_string())
+}
+
+fn host(key: &str, value: &str) -> Result<String> {
+    wire::check_host(&format!("config key {key:?}"), value)?;
+    Ok(value.to_string())
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets one key from its string form; an unknown key or a bad value is
+    /// an `InvalidArgument` error that names the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "mq_addr" => self.mq_addr = host(key, value)?,
+            "mq_port" => self.mq_port = port(key, value)?,
+            "mq_protocol" => self.mq_protocol = one_of(key, value, &["ws", "wss"])?,
+            "topic" => self.topic = Some(name(key, value)?),
+            "producer_id" => self.producer_id = Some(name(key, value)?),
+            "consumer_id" => self.consumer_id = Some(name(key, value)?),
+            "secret_key" => {
+                // The key travels as a whole text frame.
+                if value.chars().any(|c| c.is_control()) {
+                    return Err(Error::invalid(format!("config key {key:?}: the key contains control characters")));
+                }
+                self.secret_key = value.to_string()
+            }
+            "check_time" => self.check_time = Duration::from_secs(whole(key, value, 1, 86_400)?),
+            "registry_addr" => self.registry_addr = Some(host(key, value)?),
+            "registry_port" => self.registry_port = port(key, value)?,
+            "registry_protocol" => self.registry_protocol = one_of(key, value, &["http", "https"])?,
+            "message_timeout_ms" => {
+                self.message_timeout = Duration::from_millis(whole(key, value, 1, 7 * 86_400_000)?)
+            }
+            "connect_timeout_ms" => {
+                self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?)
+            }
+            "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
+            "receive_buffer" => self.receive_buffer = whole(key, value, 1, 10_000_000)? as usize,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown config key {key:?}; known keys: {}",
+                    KEYS.join(", ")
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The topic, or an error naming the missing key.
+    pub fn require_topic(&self) -> Result<&str> {
+        self.topic.as_deref().ok_or_else(|| Error::invalid("config key \"topic\" is required but not set"))
+    }
+
+    pub fn require_producer_id(&self) -> Result<&str> {
+        self.producer_id
+            .as_deref()
+            .ok_or_else(|| Error::invalid("config key \"producer_id\" is required for a producer but not set"))
+    }
+
+    pub fn require_consumer_id(&self) -> Result<&str> {
+        self.consumer_id
+            .as_deref()
+            .ok_or_else(|| Error::invalid("config key \"consumer_id\" is required for a consumer but not set"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_sets() {
+        let mut c = Config::new();
+        for (k, v) in [
+            ("mq_addr", "localhost"),
+            ("mq_port", "9000"),
+            ("mq_protocol", "wss"),
+            ("topic", "t"),
+            ("producer_id", "p"),
+            ("consumer_id", "c"),
+            ("secret_key", "k"),
+            ("check_time", "1"),
+            ("registry_addr", "::1"),
+            ("registry_port", "8031"),
+            ("registry_protocol", "https"),
+            ("message_timeout_ms", "100"),
+            ("connect_timeout_ms", "100"),
+            ("queue_max", "10"),
+            ("receive_buffer", "10"),
+        ] {
+            c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
+        assert_eq!(KEYS.len(), 15);
+        assert_eq!(c.mq_port, 9000);
+        assert!(!format!("{c:?}").contains("\"k\""));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut c = Config::new();
+        for (k, v) in [
+            ("mq_port", "abc"),
+            ("mq_port", "0"),
+            ("mq_port", "70000"),
+            ("mq_protocol", "http"),
+            ("topic", "a/b"),
+            ("check_time", "-1"),
+            ("mq_addr", "a b"),
+            ("queue_max", "0"),
+        ] {
+            let e = c.set(k, v).unwrap_err();
+            assert!(e.message().contains(k), "{e}");
+        }
+        assert!(c.set("nope", "1").unwrap_err().message().contains("nope"));
+    }
+}

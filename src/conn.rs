@@ -1,0 +1,126 @@
+//! Opening a KapokMQ WebSocket: TCP (or TLS), the upgrade, and the secret
+//! key handshake, all within one time bound. Both producers and consumers
+//! start here; what they do afterwards lives in their own modules.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::wire::{self, Handshake};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connects to `url` and completes the handshake with `key` before
+/// `timeout` runs out. A rejected key is `Auth`; everything else that keeps
+/// the connection from becoming ready is `Connect` (or `Protocol` when the
+/// server says something that is not KapokMQ).
+pub async fn open(url: &str, key: &str, timeout: Duration) -> Result<Ws> {
+    match tokio::time::timeout(timeout, open_unbounded(url, key)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::connect(format!(
+            "connect {url}: not ready within {} ms (no answer, or no handshake)",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+async fn open_unbounded(url: &str, key: &str) -> Result<Ws> {
+    let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| Error::connect(format!("connect {url}: {}", describe(&e))))?;
+    handshake(&mut ws, key).await.map_err(|e| e.context(format!("connect {url}")))?;
+    Ok(ws)
+}
+
+async fn handshake(ws: &mut Ws, key: &str) -> Result<()> {
+    match next_text(ws).await? {
+        t if wire::classify_handshake(&t) == Handshake::Prompt => {}
+        t => return Err(Error::protocol(format!("expected the key prompt, got {:?}", wire::preview(&t)))),
+    }
+    ws.send(Message::text(key))
+        .await
+        .map_err(|e| Error::connect(format!("sending the secret key: {}", describe(&e))))?;
+    let answer = next_text(ws).await?;
+    match wire::classify_handshake(&answer) {
+        Handshake::Accepted => Ok(()),
+        Handshake::Rejected => Err(Error::new(ErrorKind::Auth, "the server rejected the secret key")),
+        _ => Err(Error::protocol(format!("unexpected handshake answer {:?}", wire::preview(&answer)))),
+    }
+}
+
+/// The next text frame, skipping control frames.
+async fn next_text(ws: &mut Ws) -> Result<String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
+            Some(Ok(Message::Binary(b))) => return Ok(String::from_utf8_lossy(&b).into_owned()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => {
+                return Err(Error::connect("the server closed the connection during the handshake"))
+            }
+            Some(Err(e)) => return Err(Error::connect(format!("during the handshake: {}", describe(&e)))),
+        }
+    }
+}
+
+/// A tungstenite error in words a user can act on.
+pub fn describe(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Http(resp) => format!(
+            "the server answered HTTP {} instead of upgrading (wrong path, topic or id?)",
+            resp.status()
+        ),
+        tungstenite::Error::Io(io) => io.to_string(),
+        tungstenite::Error::Tls(tls) => format!("TLS: {tls}"),
+        tungstenite::Error::Url(u) => format!("bad URL: {u}"),
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => "connection closed".into(),
+        tungstenite::Error::Protocol(p) => format!("WebSocket protocol: {p}"),
+        other => other.to_string(),
+    }
+}
+
+/// Backoff between reconnect attempts: doubling from 50 ms up to `max`.
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(max: Duration) -> Self {
+        Backoff { next: Duration::from_millis(50), max: max.max(Duration::from_millis(50)) }
+    }
+    pub fn reset(&mut self) {
+        self.next = Duration::from_millis(50);
+    }
+    /// The delay to wait now; the following one is twice as long.
+    pub fn step(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.max);
+        now
+    }
+}
+
+/// When a connection last heard from its peer; shared by the reader and
+/// the watchdog of one connection.
+pub struct LastSeen {
+    base: Instant,
+    elapsed_ms: AtomicU64,
+}
+
+impl LastSeen {
+    pub fn now() -> Self {
+        LastSeen { base: Instant::now(), elapsed_ms: AtomicU64::new(0) }
+    }
+    pub fn touch(&self) {
+        self.elapsed_ms.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    /// How long ago the peer was last heard from.
+    pub fn silence(&self) -> Duration {
+        self.base.elapsed().saturating_sub(Duration::from_millis(self.elapsed_ms.load(Ordering::Relaxed)))
+    }
+}

@@ -1,0 +1,311 @@
+//! `kmq_consumer` and `kmq_message`: the C face of [`crate::Consumer`].
+
+use super::config::kmq_config;
+use super::{call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
+use crate::consumer::{Consumer, ConsumerStats, Message};
+use crate::error::Result;
+use crate::runtime;
+use std::ffi::{c_char, CString};
+
+/// A consumer (opaque). Safe to use from several threads at once.
+pub struct kmq_consumer {
+    tag: u64,
+    fork_generation: u64,
+    inner: Consumer,
+}
+
+impl Tagged for kmq_consumer {
+    const TAG: u64 = 0x6b6d_7163_6f6e_7375;
+    const NAME: &'static str = "kmq_consumer";
+    fn tag(&self) -> u64 {
+        self.tag
+    }
+}
+
+/// One received message (opaque), owned by the caller until
+/// `kmq_message_free`. Its strings are NUL-terminated and live as long as it.
+pub struct kmq_message {
+    tag: u64,
+    code: CString,
+    /// The payload followed by one NUL that `len` does not count.
+    data: Vec<u8>,
+    topic: CString,
+    create_time: i64,
+    consumed_time: i64,
+    delay_time: i64,
+    status: i32,
+}
+
+impl Tagged for kmq_message {
+    const TAG: u64 = 0x6b6d_716d_6573_7367;
+    const NAME: &'static str = "kmq_message";
+    fn tag(&self) -> u64 {
+        self.tag
+    }
+}
+
+fn c_string(s: String) -> CString {
+    // Codes are checked to hold no NUL; a topic with one is cut there.
+    CString::new(s).unwrap_or_else(|e| {
+        let end = e.nul_position();
+        let mut bytes = e.into_vec();
+        bytes.truncate(end);
+        CString::new(bytes).unwrap_or_default()
+    })
+}
+
+impl From<Message> for kmq_message {
+    fn from(m: Message) -> Self {
+        let mut data = m.data.into_bytes();
+        data.push(0);
+        kmq_message {
+            tag: kmq_message::TAG,
+            code: c_string(m.code),
+            data,
+            topic: c_string(m.topic),
+            create_time: m.create_time,
+            consumed_time: m.consumed_time,
+            delay_time: m.delay_time,
+            status: m.status,
+        }
+    }
+}
+
+/// Counters of one consumer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct kmq_consumer_stats {
+    /// Messages pushed by the server and buffered.
+    pub received: u64,
+    /// Acks handed to `kmq_ack`.
+    pub acked: u64,
+    /// Connections opened again after the first.
+    pub reconnects: u64,
+    /// Frames from the server that were not a message, skipped.
+    pub bad_frames: u64,
+    /// Received, not yet taken by `kmq_receive`.
+    pub buffered: u64,
+}
+
+impl From<ConsumerStats> for kmq_consumer_stats {
+    fn from(s: ConsumerStats) -> Self {
+        kmq_consumer_stats {
+            received: s.received,
+            acked: s.acked,
+            reconnects: s.reconnects,
+            bad_frames: s.bad_frames,
+            buffered: s.buffered,
+        }
+    }
+}
+
+unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
+    let c = handle(c, "consumer")?;
+    runtime::check_same_process(c.fork_generation, "the consumer")?;
+    Ok(&c.inner)
+}
+
+/// Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
+/// `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the
+/// handshake before it returns. The config is copied. The consumer
+/// reconnects by itself after a dropped connection.
+///
+/// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_AUTH`, `KMQ_ERR_CONNECT`.
+/// On failure `*out` is NULL.
+///
+/// # Safety
+/// `cfg` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
+    call("kmq_consumer_new", || {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let cfg = handle(cfg, "cfg")?;
+        let inner = Consumer::connect(&cfg.inner)?;
+        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
+        put(out, Box::into_raw(Box::new(c)));
+        Ok(())
+    })
+}
+
+/// Hands over the next pushed message in `*out` (free it with
+/// `kmq_message_free`). Waits up to `timeout_ms` (-1: no limit, 0: no
+/// wait); `KMQ_ERR_TIMEOUT` with `*out` NULL when none came.
+/// `KMQ_ERR_CLOSED` once the consumer is closed, also for a call blocked
+/// here when another thread closes it.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_receive(c: *mut kmq_consumer, timeout_ms: i64, out: *mut *mut kmq_message) -> kmq_status {
+    call("kmq_receive", || {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let m = consumer(c)?.receive(timeout_ms)?;
+        put(out, Box::into_raw(Box::new(kmq_message::from(m))));
+        Ok(())
+    })
+}
+
+/// Tells the server the message with `message_code` was handled. May be
+/// called from any thread, at any time, in any order; queues the ack and
+/// does not wait for the network. An unknown code is ignored by the server.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer; `message_code` NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_ack(c: *mut kmq_consumer, message_code: *const c_char) -> kmq_status {
+    call("kmq_ack", || {
+        let c = consumer(c)?;
+        c.ack(str_arg(message_code, "message_code")?)
+    })
+}
+
+/// Copies the consumer's counters into `*out`.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mut kmq_consumer_stats) -> kmq_status {
+    call("kmq_consumer_get_stats", || {
+        non_null(out, "out")?;
+        put(out, consumer(c)?.stats().into());
+        Ok(())
+    })
+}
+
+/// Closes the connection (acks already given are still written, briefly)
+/// and wakes every call blocked on the consumer with `KMQ_ERR_CLOSED`;
+/// later calls fail the same way. The handle stays valid until
+/// `kmq_consumer_free`. Closing twice, or NULL, does nothing.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
+    call_value("kmq_consumer_close", (), || {
+        if let Ok(c) = consumer(c) {
+            c.close();
+        }
+        Ok(())
+    })
+}
+
+/// Closes (if needed) and frees the consumer. NULL does nothing. In a child
+/// process after fork() it frees nothing (the parent owns it).
+///
+/// # Safety
+/// `c` must be NULL or a consumer not yet freed, and no other thread may
+/// still use it.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
+    call_value("kmq_consumer_free", (), || {
+        if handle(c, "consumer").is_ok() {
+            (*c).tag = 0;
+            let boxed = Box::from_raw(c);
+            if boxed.fork_generation == runtime::fork_generation() {
+                drop(boxed);
+            } else {
+                std::mem::forget(boxed);
+            }
+        }
+        Ok(())
+    })
+}
+
+unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
+    handle(m, "message")
+}
+
+/// The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
+/// NULL when `m` is NULL.
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_char {
+    call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr()))
+}
+
+/// The payload; its length goes to `*len` (when `len` is not NULL). The
+/// bytes are followed by a NUL not counted in `*len`; they may contain NUL.
+/// NULL (and `*len` 0) when `m` is NULL.
+///
+/// # Safety
+/// `m` must be NULL or a live message; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize) -> *const c_char {
+    call_value("kmq_message_data", std::ptr::null(), || {
+        if !len.is_null() {
+            put(len, 0);
+        }
+        let m = message(m)?;
+        if !len.is_null() {
+            put(len, m.data.len() - 1);
+        }
+        Ok(m.data.as_ptr().cast())
+    })
+}
+
+/// The topic the message was sent to, NUL-terminated. NULL when `m` is NULL.
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_char {
+    call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr()))
+}
+
+/// When the server stored the message, in Unix seconds (0 for NULL).
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
+    call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time))
+}
+
+/// When the message was consumed, in Unix seconds; 0 when not yet.
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64 {
+    call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time))
+}
+
+/// The message's delay in seconds; a redelivered message carries the time
+/// elapsed since it was created (0 for NULL).
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_delay_time(m: *const kmq_message) -> i64 {
+    call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time))
+}
+
+/// The server's status of the message: -1 waiting, 0 delayed, 1 consumed
+/// (0 for NULL).
+///
+/// # Safety
+/// `m` must be NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
+    call_value("kmq_message_status", 0, || Ok(message(m)?.status))
+}
+
+/// Frees a message and its strings. NULL does nothing.
+///
+/// # Safety
+/// `m` must be NULL or a message not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_free(m: *mut kmq_message) {
+    call_value("kmq_message_free", (), || {
+        if message(m).is_ok() {
+            (*m).tag = 0;
+            drop(Box::from_raw(m));
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,221 @@
+//! The C ABI. Every `extern "C"` body runs inside one of the helpers below,
+//! which catch panics (so none crosses into C), turn errors into a status
+//! code and record the message for `kmq_last_error`. Pointers are checked
+//! here; nothing below this module knows that C exists.
+
+#![allow(non_camel_case_types)]
+
+use crate::error::{Error, ErrorKind, Result};
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub mod config;
+pub mod consumer;
+pub mod producer;
+
+/// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
+/// whose message `kmq_last_error()` returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum kmq_status {
+    KMQ_OK = 0,
+    /// NULL pointer, bad name, bad config key or value, non-UTF-8 data.
+    KMQ_ERR_INVALID_ARGUMENT = 1,
+    /// The secret key was rejected (by the server or the registry).
+    KMQ_ERR_AUTH = 2,
+    /// Cannot reach the server, or the connection or handshake failed.
+    KMQ_ERR_CONNECT = 3,
+    /// The operation did not complete within its time limit.
+    KMQ_ERR_TIMEOUT = 4,
+    /// The handle is closed, or its connection is lost for good.
+    KMQ_ERR_CLOSED = 5,
+    /// The producer already holds `queue_max` unconfirmed messages.
+    KMQ_ERR_QUEUE_FULL = 6,
+    /// The peer broke the protocol.
+    KMQ_ERR_PROTOCOL = 7,
+    /// The registry answered, but no MQ node is alive.
+    KMQ_ERR_NO_NODES = 8,
+    /// A bug in kapokmq: a caught panic or a broken invariant.
+    KMQ_ERR_INTERNAL = 9,
+}
+
+use kmq_status::*;
+
+impl From<ErrorKind> for kmq_status {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidArgument => KMQ_ERR_INVALID_ARGUMENT,
+            ErrorKind::Auth => KMQ_ERR_AUTH,
+            ErrorKind::Connect => KMQ_ERR_CONNECT,
+            ErrorKind::Timeout => KMQ_ERR_TIMEOUT,
+            ErrorKind::Closed => KMQ_ERR_CLOSED,
+            ErrorKind::QueueFull => KMQ_ERR_QUEUE_FULL,
+            ErrorKind::Protocol => KMQ_ERR_PROTOCOL,
+            ErrorKind::NoNodes => KMQ_ERR_NO_NODES,
+            ErrorKind::Internal => KMQ_ERR_INTERNAL,
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: String) {
+    // An interior NUL would cut the message short; show it instead.
+    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|e| {
+        let mut e = e.borrow_mut();
+        if !e.as_bytes().is_empty() {
+            *e = CString::default();
+        }
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+/// Runs the body of a status-returning function.
+pub(crate) fn call(what: &str, f: impl FnOnce() -> Result<()>) -> kmq_status {
+    clear_last_error();
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => KMQ_OK,
+        Ok(Err(e)) => {
+            set_last_error(format!("{what}: {e}"));
+            e.kind().into()
+        }
+        Err(p) => {
+            set_last_error(format!("{what}: internal error (please report): {}", panic_message(&*p)));
+            KMQ_ERR_INTERNAL
+        }
+    }
+}
+
+/// Runs the body of a function that returns a value and has no status:
+/// on error or panic it records the message and returns `fallback`.
+pub(crate) fn call_value<T>(what: &str, fallback: T, f: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            set_last_error(format!("{what}: {e}"));
+            fallback
+        }
+        Err(p) => {
+            set_last_error(format!("{what}: internal error (please report): {}", panic_message(&*p)));
+            fallback
+        }
+    }
+}
+
+/// A required pointer argument.
+pub(crate) fn non_null<T>(p: *const T, name: &str) -> Result<*const T> {
+    if p.is_null() {
+        Err(Error::invalid(format!("{name} is NULL")))
+    } else {
+        Ok(p)
+    }
+}
+
+/// A NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
+    non_null(p, name)?;
+    let bytes = CStr::from_ptr(p).to_bytes();
+    utf8(bytes, name)
+}
+
+/// `len` bytes of UTF-8 text.
+///
+/// # Safety
+/// `p` must be NULL or point to `len` readable bytes that outlive `'a`.
+pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, len: usize, name: &str) -> Result<&'a str> {
+    non_null(p, name)?;
+    if len > isize::MAX as usize {
+        return Err(Error::invalid(format!("{name}: length {len} is not a valid size")));
+    }
+    utf8(std::slice::from_raw_parts(p.cast::<u8>(), len), name)
+}
+
+fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid(format!(
+            "{name} is not valid UTF-8 (bad byte at offset {}); KapokMQ carries text only",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Handle types carry a tag so that a pointer of the wrong kind (easy to
+/// pass through an FFI package with untyped pointers) is refused.
+pub(crate) trait Tagged {
+    const TAG: u64;
+    const NAME: &'static str;
+    fn tag(&self) -> u64;
+}
+
+/// Borrows a handle argument after checking it is non-NULL and of its type.
+///
+/// # Safety
+/// `p` must be NULL or a pointer this library handed out and not yet freed.
+pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'a T> {
+    non_null(p, name)?;
+    let h = &*p;
+    if h.tag() != T::TAG {
+        return Err(Error::invalid(format!("{name} is not a live {} handle", T::NAME)));
+    }
+    Ok(h)
+}
+
+/// Writes `value` through an out-pointer that was checked to be non-NULL.
+pub(crate) fn put<T>(out: *mut T, value: T) {
+    // SAFETY: callers check `out` with `non_null` first.
+    unsafe { out.write(value) }
+}
+
+/// The name of a status code, e.g. `"KMQ_ERR_AUTH"`; a static string.
+#[no_mangle]
+pub extern "C" fn kmq_status_str(s: kmq_status) -> *const c_char {
+    // Read as a plain integer: a C caller may pass any value.
+    let raw: i32 = unsafe { std::mem::transmute::<kmq_status, i32>(s) };
+    let name: &CStr = match raw {
+        0 => c"KMQ_OK",
+        1 => c"KMQ_ERR_INVALID_ARGUMENT",
+        2 => c"KMQ_ERR_AUTH",
+        3 => c"KMQ_ERR_CONNECT",
+        4 => c"KMQ_ERR_TIMEOUT",
+        5 => c"KMQ_ERR_CLOSED",
+        6 => c"KMQ_ERR_QUEUE_FULL",
+        7 => c"KMQ_ERR_PROTOCOL",
+        8 => c"KMQ_ERR_NO_NODES",
+        9 => c"KMQ_ERR_INTERNAL",
+        _ => c"KMQ_UNKNOWN_STATUS",
+    };
+    name.as_ptr()
+}
+
+/// The message of the last error on this thread, `""` if none. Valid until
+/// the next kapokmq call on this thread; copy it to keep it.
+#[no_mangle]
+pub extern "C" fn kmq_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The library's version, `"MAJOR.MINOR.PATCH"`; a static string.
+#[no_mangle]
+pub extern "C" fn kmq_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -1,0 +1,255 @@
+//! `kmq_producer`: the C face of [`crate::Producer`].
+
+use super::config::kmq_config;
+use super::{bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
+use crate::error::Result;
+use crate::producer::{Producer, ProducerStats};
+use crate::runtime;
+use std::ffi::c_char;
+
+/// A producer (opaque). Safe to use from several threads at once.
+pub struct kmq_producer {
+    tag: u64,
+    fork_generation: u64,
+    inner: Producer,
+}
+
+impl Tagged for kmq_producer {
+    const TAG: u64 = 0x6b6d_7170_726f_6475;
+    const NAME: &'static str = "kmq_producer";
+    fn tag(&self) -> u64 {
+        self.tag
+    }
+}
+
+/// Counters of one producer, for accounting:
+/// `enqueued == confirmed + failed + in_flight`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct kmq_producer_stats {
+    /// Messages accepted by send calls.
+    pub enqueued: u64,
+    /// Messages the server confirmed with "ok".
+    pub confirmed: u64,
+    /// Messages reported failed (timed out, or the producer closed).
+    pub failed: u64,
+    /// Messages written again on a new connection after a drop.
+    pub resent: u64,
+    /// Connections opened again after the first.
+    pub reconnects: u64,
+    /// Messages neither confirmed nor failed yet.
+    pub in_flight: u64,
+}
+
+impl From<ProducerStats> for kmq_producer_stats {
+    fn from(s: ProducerStats) -> Self {
+        kmq_producer_stats {
+            enqueued: s.enqueued,
+            confirmed: s.confirmed,
+            failed: s.failed,
+            resent: s.resent,
+            reconnects: s.reconnects,
+            in_flight: s.in_flight,
+        }
+    }
+}
+
+/// The outcome of one message sent with `kmq_send_tracked`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct kmq_delivery_report {
+    /// The id `kmq_send_tracked` returned for the message.
+    pub id: u64,
+    /// `KMQ_OK` when the server confirmed it; otherwise why it failed.
+    pub status: kmq_status,
+}
+
+unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
+    let p = handle(p, "producer")?;
+    runtime::check_same_process(p.fork_generation, "the producer")?;
+    Ok(&p.inner)
+}
+
+/// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
+/// `mq_protocol`, `topic`, `producer_id`, `secret_key`) and completes the
+/// handshake before it returns. The config is copied.
+///
+/// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing topic or producer_id),
+/// `KMQ_ERR_AUTH` (key rejected), `KMQ_ERR_CONNECT` (unreachable, or no
+/// handshake within `connect_timeout_ms`). On failure `*out` is NULL.
+///
+/// # Safety
+/// `cfg` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
+    call("kmq_producer_new", || {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let cfg = handle(cfg, "cfg")?;
+        let inner = Producer::connect(&cfg.inner)?;
+        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+        put(out, Box::into_raw(Box::new(p)));
+        Ok(())
+    })
+}
+
+/// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
+/// contain NUL) and returns at once; the server confirms it later.
+/// `delay_s` > 0 delays delivery by that many seconds.
+///
+/// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, empty, over 16 MiB, not UTF-8,
+/// delay too large), `KMQ_ERR_QUEUE_FULL` (`queue_max` messages held),
+/// `KMQ_ERR_CLOSED`.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send(p: *mut kmq_producer, data: *const c_char, len: usize, delay_s: i64) -> kmq_status {
+    call("kmq_send", || {
+        let p = producer(p)?;
+        p.send(bytes_arg(data, len, "data")?, delay_s)
+    })
+}
+
+/// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
+/// is later handed out by `kmq_poll_reports` under that id.
+///
+/// # Safety
+/// As `kmq_send`; `id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_tracked(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    id: *mut u64,
+) -> kmq_status {
+    call("kmq_send_tracked", || {
+        non_null(id, "id")?;
+        put(id, 0);
+        let p = producer(p)?;
+        put(id, p.send_tracked(bytes_arg(data, len, "data")?, delay_s)?);
+        Ok(())
+    })
+}
+
+/// Takes up to `capacity` delivery reports of tracked messages into
+/// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
+/// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
+/// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
+/// Blocks the calling thread only.
+///
+/// # Safety
+/// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_poll_reports(
+    p: *mut kmq_producer,
+    reports: *mut kmq_delivery_report,
+    capacity: usize,
+    timeout_ms: i64,
+    count: *mut usize,
+) -> kmq_status {
+    call("kmq_poll_reports", || {
+        non_null(count, "count")?;
+        put(count, 0);
+        non_null(reports, "reports")?;
+        if capacity == 0 {
+            return Err(crate::Error::invalid("capacity is 0"));
+        }
+        let p = producer(p)?;
+        let got = p.poll_reports(capacity, timeout_ms)?;
+        for (i, r) in got.iter().enumerate() {
+            let status = match &r.result {
+                Ok(()) => kmq_status::KMQ_OK,
+                Err(e) => e.kind().into(),
+            };
+            put(reports.add(i), kmq_delivery_report { id: r.id, status });
+        }
+        put(count, got.len());
+        Ok(())
+    })
+}
+
+/// Sends one message and returns `KMQ_OK` only once the server confirmed it.
+/// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
+/// the message then stays queued and may still be delivered.
+///
+/// # Safety
+/// As `kmq_send`.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_wait(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    timeout_ms: i64,
+) -> kmq_status {
+    call("kmq_send_wait", || {
+        let p = producer(p)?;
+        p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
+    })
+}
+
+/// Waits until every message enqueued before the call is confirmed.
+/// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
+/// the status of the last failure if some messages were given up on.
+///
+/// # Safety
+/// `p` must be NULL or a live producer.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
+    call("kmq_flush", || producer(p)?.flush(timeout_ms))
+}
+
+/// Copies the producer's counters into `*out`.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mut kmq_producer_stats) -> kmq_status {
+    call("kmq_producer_get_stats", || {
+        non_null(out, "out")?;
+        put(out, producer(p)?.stats().into());
+        Ok(())
+    })
+}
+
+/// Closes the connection. Messages not yet confirmed fail with
+/// `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread
+/// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid
+/// until `kmq_producer_free`. Closing twice, or NULL, does nothing.
+///
+/// # Safety
+/// `p` must be NULL or a live producer.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
+    call_value("kmq_producer_close", (), || {
+        if let Ok(p) = producer(p) {
+            p.close();
+        }
+        Ok(())
+    })
+}
+
+/// Closes (if needed) and frees the producer. It does not wait for
+/// unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
+/// child process after fork() it frees nothing (the parent owns it).
+///
+/// # Safety
+/// `p` must be NULL or a producer not yet freed, and no other thread may
+/// still use it.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
+    call_value("kmq_producer_free", (), || {
+        if handle(p, "producer").is_ok() {
+            (*p).tag = 0;
+            let boxed = Box::from_raw(p);
+            if boxed.fork_generation == runtime::fork_generation() {
+                drop(boxed);
+            } else {
+                std::mem::forget(boxed);
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,22 @@
+//! kapokmq: a client library for the KapokMQ message queue.
+//!
+//! The Rust API ([`Producer`], [`Consumer`], [`Config`]) does the work; the
+//! C ABI in [`ffi`] is a thin door into it, used directly from C and C++ and
+//! through the Python and Node bindings.
+
+pub mod config;
+pub mod conn;
+pub mod consumer;
+pub mod error;
+pub mod ffi;
+pub mod producer;
+pub mod runtime;
+pub mod wire;
+
+pub use config::Config;
+pub use consumer::{Consumer, ConsumerStats, Message};
+pub use error::{Error, ErrorKind, Result};
+pub use producer::{DeliveryReport, Producer, ProducerStats};
+
+/// The library's version, `MAJOR.MINOR.PATCH`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

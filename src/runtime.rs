@@ -1,0 +1,78 @@
+//! The shared tokio runtime: started on first use, one per process, with
+//! few threads (named `kmq-*`) so that an application embedding the library
+//! pays for only what it uses.
+
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use tokio::runtime::{Handle, Runtime};
+
+/// Worker threads unless `KAPOKMQ_THREADS` says otherwise. One is enough to
+/// drive many sockets; the application's own threads do the encoding.
+const DEFAULT_WORKERS: usize = 1;
+
+static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
+    register_fork_handler();
+    let workers = std::env::var("KAPOKMQ_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(DEFAULT_WORKERS);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(1)
+        .thread_name("kmq-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the kapokmq runtime: {e}"))
+});
+
+/// The runtime's handle, starting it if needed.
+pub fn handle() -> Result<&'static Handle> {
+    match &*RUNTIME {
+        Ok(rt) => Ok(rt.handle()),
+        Err(e) => Err(Error::internal(e.clone())),
+    }
+}
+
+/// Blocking calls wait on the caller's thread. Called from one of the
+/// runtime's own threads they would stall the sockets they wait for, so
+/// they fail instead.
+pub fn check_blocking_allowed(what: &str) -> Result<()> {
+    if Handle::try_current().is_ok() {
+        return Err(Error::invalid(format!(
+            "{what} blocks, and was called from inside an async runtime thread; call it from a plain thread"
+        )));
+    }
+    Ok(())
+}
+
+// After fork() the child has none of the runtime's threads: a handle made
+// before the fork must fail there instead of waiting for them forever.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+fn register_fork_handler() {
+    // SAFETY: registering a handler that only touches an atomic.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+    }
+}
+
+/// Changes in a child process after fork(); handles record it when made.
+pub fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+/// Fails when the handle made at `generation` is used in a forked child.
+pub fn check_same_process(generation: u64, what: &str) -> Result<()> {
+    if generation != fork_generation() {
+        return Err(Error::closed(format!(
+            "{what} was created before fork(); it cannot be used in the child process"
+        )));
+    }
+    Ok(())
+}

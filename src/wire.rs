@@ -1,0 +1,283 @@
+//! The KapokMQ wire protocol as pure functions: handshake lines, send frame
+//! encoding, push frame parsing, name checks and URLs. Nothing here does I/O,
+//! so every parser can be tested and fuzzed on its own.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// First frame of every connection: the server asks for the key.
+pub const PROMPT: &str = "Please enter the secret key";
+/// The key was accepted; the connection is ready.
+pub const AUTH_OK: &str = "Secret key matching succeeded";
+/// The key was rejected. The server then prompts again, forever.
+pub const AUTH_ERROR: &str = "Secret key matching error";
+/// The server's confirmation of one produced message.
+pub const SEND_ACK: &str = "ok";
+
+/// Longest topic or client id accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// What a handshake frame from the server means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    Prompt,
+    Accepted,
+    Rejected,
+    Unexpected,
+}
+
+pub fn classify_handshake(frame: &str) -> Handshake {
+    match frame.trim_end_matches(['\r', '\n']) {
+        PROMPT => Handshake::Prompt,
+        AUTH_OK => Handshake::Accepted,
+        AUTH_ERROR => Handshake::Rejected,
+        _ => Handshake::Unexpected,
+    }
+}
+
+/// Checks a topic or client id. `what` names it in the error ("topic").
+///
+/// The server routes on the decoded path, so a name must come back from
+/// percent-decoding unchanged and must not add or remove a path segment.
+pub fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "{what} is {} bytes long; at most {MAX_NAME_LEN} are allowed",
+            name.len()
+        )));
+    }
+    if name == "." || name == ".." {
+        return Err(Error::invalid(format!("{what} {name:?} is a path step, not a name")));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | '%' | '?' | '#') || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::invalid(format!(
+            "{what} {name:?} contains {c:?}, which does not survive the server's URL routing"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a host name or address for use inside a URL.
+pub fn check_host(what: &str, host: &str) -> Result<()> {
+    if host.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | '?' | '#' | '@' | '%') || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::invalid(format!("{what} {host:?} contains {c:?}, not allowed in a host")));
+    }
+    Ok(())
+}
+
+fn push_encoded_segment(out: &mut String, segment: &str) {
+    for b in segment.bytes() {
+        let plain = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
+        if plain {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+fn push_host(out: &mut String, host: &str) {
+    if host.contains(':') && !host.starts_with('[') {
+        out.push('[');
+        out.push_str(host);
+        out.push(']');
+    } else {
+        out.push_str(host);
+    }
+}
+
+/// Which side of the queue a WebSocket connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Producer,
+    Consumer,
+}
+
+impl Role {
+    fn path(self) -> &'static str {
+        match self {
+            Role::Producer => "Producers",
+            Role::Consumer => "Consumers",
+        }
+    }
+}
+
+/// `ws://host:port/Producers/Conn/{topic}/{id}` (or `/Consumers/...`).
+pub fn conn_url(scheme: &str, host: &str, port: u16, role: Role, topic: &str, id: &str) -> String {
+    let mut url = String::with_capacity(32 + host.len() + topic.len() + id.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    push_host(&mut url, host);
+    let _ = write!(url, ":{port}/{}/Conn/", role.path());
+    push_encoded_segment(&mut url, topic);
+    url.push('/');
+    push_encoded_segment(&mut url, id);
+    url
+}
+
+/// `http://host:port/path`.
+pub fn http_url(scheme: &str, host: &str, port: u16, path: &str) -> String {
+    let mut url = String::with_capacity(16 + host.len() + path.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    push_host(&mut url, host);
+    let _ = write!(url, ":{port}{path}");
+    url
+}
+
+/// The frame that produces one message: `{"MessageData":"...","DelayTime":N}`.
+pub fn encode_send(data: &str, delay_s: i64) -> String {
+    let mut out = String::with_capacity(data.len() + 40);
+    out.push_str("{\"MessageData\":\"");
+    escape_json_into(&mut out, data);
+    let _ = write!(out, "\",\"DelayTime\":{delay_s}}}");
+    out
+}
+
+fn escape_json_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// One message pushed by the server to a consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Push {
+    #[serde(rename = "MessageCode", alias = "messageCode", alias = "messagecode")]
+    pub code: String,
+    #[serde(rename = "MessageData", alias = "messageData", alias = "messagedata", default)]
+    pub data: String,
+    #[serde(rename = "Topic", alias = "topic", default)]
+    pub topic: String,
+    #[serde(rename = "CreateTime", alias = "createTime", alias = "createtime", default)]
+    pub create_time: i64,
+    #[serde(rename = "ConsumedTime", alias = "consumedTime", alias = "consumedtime", default)]
+    pub consumed_time: i64,
+    #[serde(rename = "DelayTime", alias = "delayTime", alias = "delaytime", default)]
+    pub delay_time: i64,
+    #[serde(rename = "Status", alias = "status", default)]
+    pub status: i32,
+}
+
+/// Parses a pushed frame (JSON followed by the encoder's newline).
+pub fn parse_push(frame: &str) -> Result<Push> {
+    let push: Push = serde_json::from_str(frame.trim_end())
+        .map_err(|e| Error::protocol(format!("push frame is not a message: {e}: {:?}", preview(frame))))?;
+    check_code(&push.code).map_err(|e| Error::protocol(format!("push frame: {e}")))?;
+    Ok(push)
+}
+
+/// A message code as handed to `ack`: non-empty printable text the server
+/// can take back as a whole frame.
+pub fn check_code(code: &str) -> Result<()> {
+    if code.is_empty() {
+        return Err(Error::invalid("message code must not be empty"));
+    }
+    if code.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!("message code is {} bytes long; at most {MAX_NAME_LEN}", code.len())));
+    }
+    if code.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid(format!("message code {:?} contains white space or control characters", preview(code))));
+    }
+    Ok(())
+}
+
+/// The start of a frame, for error messages.
+pub fn preview(s: &str) -> &str {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("topic", "orders-1.eu_west").is_ok());
+        assert!(check_name("topic", "täst:@").is_ok());
+        for bad in ["", "a/b", "a%2Fb", "a?b", "a#b", "a b", "a\tb", "a\u{1}", "..", "."] {
+            let e = check_name("topic", bad).unwrap_err();
+            assert!(e.message().starts_with("topic"), "{e}");
+        }
+        assert!(check_name("topic", &"x".repeat(255)).is_ok());
+        assert!(check_name("topic", &"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            conn_url("ws", "127.0.0.1", 8011, Role::Producer, "t", "p1"),
+            "ws://127.0.0.1:8011/Producers/Conn/t/p1"
+        );
+        assert_eq!(
+            conn_url("wss", "::1", 1, Role::Consumer, "ä\"", "c"),
+            "wss://[::1]:1/Consumers/Conn/%C3%A4%22/c"
+        );
+        assert_eq!(http_url("http", "h", 8031, "/Registry/GetNodes"), "http://h:8031/Registry/GetNodes");
+    }
+
+    #[test]
+    fn send_frame_is_valid_json() {
+        let data = "a\"b\\c\n\u{0}\u{1f}é😀";
+        let frame = encode_send(data, 7);
+        let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v["MessageData"], data);
+        assert_eq!(v["DelayTime"], 7);
+    }
+
+    #[test]
+    fn push_frames() {
+        let f = "{\"MessageCode\":\"8c01b728ef82ba754a63e61daa43e83c\",\"MessageData\":\"hello\",\"Topic\":\"test_topic\",\"CreateTime\":1640975470,\"ConsumedTime\":0,\"DelayTime\":0,\"Status\":-1}\n";
+        let p = parse_push(f).unwrap();
+        assert_eq!(p.code, "8c01b728ef82ba754a63e61daa43e83c");
+        assert_eq!(p.data, "hello");
+        assert_eq!(p.topic, "test_topic");
+        assert_eq!(p.create_time, 1640975470);
+        assert_eq!(p.status, -1);
+        assert!(parse_push("garbage").is_err());
+        assert!(parse_push("{\"MessageCode\":\"\"}").is_err());
+        assert!(parse_push("{\"MessageData\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn handshake_lines() {
+        assert_eq!(classify_handshake(PROMPT), Handshake::Prompt);
+        assert_eq!(classify_handshake(AUTH_OK), Handshake::Accepted);
+        assert_eq!(classify_handshake(AUTH_ERROR), Handshake::Rejected);
+        assert_eq!(classify_handshake("hi"), Handshake::Unexpected);
+    }
+}
