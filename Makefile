@@ -1,0 +1,48 @@
+# kapokmq: build, demo and test entry points. One release build is shared
+# by every test suite (Rust, C, Python, Node).
+
+CARGO   ?= cargo
+PYTHON  ?= python3
+RELEASE := target/release
+LIB     := $(CURDIR)/$(RELEASE)/libkapokmq.so
+BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
+
+export KAPOKMQ_LIB := $(LIB)
+export KMQ_BROKER  := $(BROKER)
+
+.PHONY: all build demo test test-rust test-header test-c test-python test-node clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+# The main job: a broker, the C producer and consumer examples, and what
+# went through them.
+demo: build
+	bash examples/demo.sh
+
+test: build test-header test-rust test-c test-python test-node
+
+test-rust:
+	$(CARGO) test --release --workspace
+
+# The committed header must be what cbindgen generates from the sources.
+test-header: build
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git diff --exit-code --stat -- include/kapokmq.h \
+	  || { echo "include/kapokmq.h differs from the generated header: commit it"; exit 1; }; \
+	  echo "header: include/kapokmq.h is fresh"; \
+	fi
+
+test-c: build
+	bash tests/c/run.sh
+
+test-python: build
+	PYTHONPATH=bindings/python/src $(PYTHON) -m pytest -q bindings/python/tests
+
+test-node: build
+	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,91 @@
+//! Starts real `kmq-broker` processes on 127.0.0.1 for the integration tests.
+#![allow(dead_code)]
+
+use kapokmq::Config;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn broker_path() -> PathBuf {
+    if let Ok(p) = std::env::var("KMQ_BROKER") {
+        return p.into();
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    root.join("target/release/kmq-broker")
+}
+
+/// A broker process, killed when dropped.
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+    args: Vec<String>,
+}
+
+impl Broker {
+    /// Starts a broker on a free port (no push throttle) with extra flags.
+    pub fn start(extra: &[&str]) -> Broker {
+        let mut args: Vec<String> = vec!["--push-speed-ms".into(), "0".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(args, 0)
+    }
+
+    fn spawn(args: Vec<String>, port: u16) -> Broker {
+        let path = broker_path();
+        let mut child = Command::new(&path)
+            .args(["--port", &port.to_string()])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release -p kmq-broker)", path.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("ready line");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
+        Broker { child, port, args }
+    }
+
+    /// Kills the broker with SIGKILL and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with the same flags.
+    pub fn restart(&mut self) {
+        self.kill();
+        let again = Self::spawn(self.args.clone(), self.port);
+        *self = again;
+    }
+
+    pub fn config(&self, topic: &str) -> Config {
+        let mut c = Config::new();
+        c.set("mq_port", &self.port.to_string()).unwrap();
+        c.set("topic", topic).unwrap();
+        c.set("producer_id", "p1").unwrap();
+        c.set("consumer_id", "c1").unwrap();
+        c
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A topic name no other test uses.
+pub fn topic(name: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// A temporary file path for a broker's write-ahead log.
+pub fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("kmq-{name}-{}-{}", std::process::id(), topic("")))
+}
