@@ -1,0 +1,246 @@
+//! kmq-broker: a development broker that a client cannot tell from a KapokMQ node.
+//! See /work/shared/PROTOCOL.md for the wire protocol it reproduces.
+
+mod conn;
+mod http;
+mod json;
+mod push;
+mod store;
+mod util;
+mod ws;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub secret_key: String,
+    pub push_mode: u8,
+    pub push_count: u64,
+    pub push_speed_ms: u64,
+    pub check_speed_ms: u64,
+    pub push_retry_ms: u64,
+    pub clean_consumed: bool,
+    pub wal: Option<PathBuf>,
+    pub drop_after: Option<u64>,
+    pub stall_acks: bool,
+    pub ack_delay_ms: u64,
+    pub garbage_push_every: u64,
+    pub silent: bool,
+}
+
+pub struct State {
+    pub cfg: Config,
+    pub store: store::Store,
+    pub clients: push::Clients,
+    pub push_tx: mpsc::UnboundedSender<Vec<store::PushItem>>,
+    pub local_addr: SocketAddr,
+}
+
+const HELP: &str = "\
+kmq-broker: a development KapokMQ node (same wire protocol, quirks included)
+
+Usage: kmq-broker [OPTIONS]
+
+Options:
+  --host H                 address to listen on (default 127.0.0.1)
+  --port N                 port to listen on; 0 picks a free port (default 8011)
+  --secret-key K           secret key for sockets and the HTTP API (default test)
+  --push-mode 1|2          1: each message to one consumer, 2: to every consumer (default 1)
+  --push-count N           messages pushed before each throttle pause (default 1000)
+  --push-speed-ms MS       throttle pause; 0 disables the throttle (default 1000)
+  --check-speed-ms MS      period of the delayed/retry check (default 5000)
+  --push-retry-ms MS       re-push unconsumed messages after this long (default 300000)
+  --clean-consumed         delete messages as soon as they are acked
+  --wal PATH               append-only log of messages and acks, replayed at start
+Test switches:
+  --drop-after N           drop a producer connection (no close frame) at its N-th message frame,
+                           which is neither stored nor acked
+  --stall-acks             store producer messages but never send \"ok\"
+  --ack-delay-ms MS        delay each \"ok\" by MS
+  --garbage-push-every N   send the non-JSON text frame \"garbage\" before every N-th push to a consumer
+  --silent                 complete the WebSocket upgrade, then never say anything
+  -h, --help               print this help
+
+When ready it prints one line to stdout: `kmq-broker listening on ADDR:PORT`.
+";
+
+fn parse_args() -> Result<Config, String> {
+    let mut c = Config {
+        host: "127.0.0.1".into(),
+        port: 8011,
+        secret_key: "test".into(),
+        push_mode: 1,
+        push_count: 1000,
+        push_speed_ms: 1000,
+        check_speed_ms: 5000,
+        push_retry_ms: 300_000,
+        clean_consumed: false,
+        wal: None,
+        drop_after: None,
+        stall_acks: false,
+        ack_delay_ms: 0,
+        garbage_push_every: 0,
+        silent: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let flag = |v: &Option<String>| -> Result<(), String> {
+            match v {
+                Some(_) => Err(format!("{name} takes no value")),
+                None => Ok(()),
+            }
+        };
+        let mut value = || -> Result<String, String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => args.next().ok_or_else(|| format!("{name} needs a value")),
+            }
+        };
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+            v.parse::<T>()
+                .map_err(|_| format!("{name}: {v:?} is not a valid number"))
+        }
+        match name.as_str() {
+            "-h" | "--help" => {
+                print!("{HELP}");
+                std::process::exit(0);
+            }
+            "--host" => c.host = value()?,
+            "--port" => c.port = num(&name, value()?)?,
+            "--secret-key" => c.secret_key = value()?,
+            "--push-mode" => {
+                c.push_mode = num(&name, value()?)?;
+                if c.push_mode != 1 && c.push_mode != 2 {
+                    return Err("--push-mode must be 1 or 2".into());
+                }
+            }
+            "--push-count" => c.push_count = num(&name, value()?)?,
+            "--push-speed-ms" => c.push_speed_ms = num(&name, value()?)?,
+            "--check-speed-ms" => c.check_speed_ms = num(&name, value()?)?,
+            "--push-retry-ms" => c.push_retry_ms = num(&name, value()?)?,
+            "--clean-consumed" => {
+                flag(&inline)?;
+                c.clean_consumed = true
+            }
+            "--wal" => c.wal = Some(PathBuf::from(value()?)),
+            "--drop-after" => {
+                let n: u64 = num(&name, value()?)?;
+                if n == 0 {
+                    return Err("--drop-after must be at least 1".into());
+                }
+                c.drop_after = Some(n)
+            }
+            "--stall-acks" => {
+                flag(&inline)?;
+                c.stall_acks = true
+            }
+            "--ack-delay-ms" => c.ack_delay_ms = num(&name, value()?)?,
+            "--garbage-push-every" => c.garbage_push_every = num(&name, value()?)?,
+            "--silent" => {
+                flag(&inline)?;
+                c.silent = true
+            }
+            _ => return Err(format!("unknown argument {a:?} (see --help)")),
+        }
+    }
+    Ok(c)
+}
+
+fn main() {
+    let cfg = match parse_args() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kmq-broker: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kmq-broker")
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("kmq-broker: cannot start the runtime: {e}");
+            std::process::exit(1);
+        });
+    rt.block_on(run(cfg));
+}
+
+async fn run(cfg: Config) {
+    let store = match store::Store::open(
+        cfg.wal.as_deref(),
+        cfg.clean_consumed,
+        cfg.push_retry_ms as i64,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmq-broker: cannot open the WAL: {e}");
+            std::process::exit(1);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "kmq-broker: cannot listen on {}:{}: {e}",
+                cfg.host, cfg.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let local_addr = listener.local_addr().expect("bound socket has an address");
+    let (push_tx, push_rx) = mpsc::unbounded_channel();
+    let st = Arc::new(State {
+        cfg,
+        store,
+        clients: push::Clients::default(),
+        push_tx,
+        local_addr,
+    });
+
+    tokio::spawn(push::push_loop(st.clone(), push_rx));
+    tokio::spawn(push::check_loop(st.clone()));
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        std::process::exit(0);
+    });
+
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "kmq-broker listening on {local_addr}");
+        let _ = out.flush();
+    }
+
+    loop {
+        match listener.accept().await {
+            Ok((sock, peer)) => {
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(http::serve(sock, peer, st.clone()));
+            }
+            Err(e) => {
+                eprintln!("kmq-broker: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
