@@ -125,7 +125,8 @@ struct kmq_config *kmq_config_new(void);
 // `producer_id`, `consumer_id`, `secret_key`, `check_time` (s),
 // `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 // `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
-// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000).
+// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000),
+// `standby_addr`, `standby_port` (a standby node a consumer also follows).
 //
 // # Safety
 // `cfg` must be NULL or a live config; `key` and `value` NULL or
@@ -141,7 +142,9 @@ void kmq_config_free(struct kmq_config *cfg);
 // Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
 // `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the
 // handshake before it returns. The config is copied. The consumer
-// reconnects by itself after a dropped connection.
+// reconnects by itself after a dropped connection. With `standby_addr`
+// (and `standby_port`) set it also stays connected to that standby node,
+// which pushes the remaining messages once its master is gone.
 //
 // Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_AUTH`, `KMQ_ERR_CONNECT`.
 // On failure `*out` is NULL.
@@ -149,6 +152,18 @@ void kmq_config_free(struct kmq_config *cfg);
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
 enum kmq_status kmq_consumer_new(const struct kmq_config *cfg, struct kmq_consumer **out);
+
+// Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
+// connects to every one (a message lives on the node it was sent to) and
+// follows the registry's list. `kmq_receive` serves all nodes; `kmq_ack`
+// sends each ack to the node its message came from.
+//
+// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_NO_NODES`, `KMQ_ERR_AUTH`,
+// `KMQ_ERR_CONNECT`. On failure `*out` is NULL.
+//
+// # Safety
+// `cfg` must be NULL or a live config; `out` NULL or writable.
+enum kmq_status kmq_cluster_consumer_new(const struct kmq_config *cfg, struct kmq_consumer **out);
 
 // Hands over the next pushed message in `*out` (free it with
 // `kmq_message_free`). Waits up to `timeout_ms` (-1: no limit, 0: no
@@ -257,6 +272,21 @@ void kmq_message_free(struct kmq_message *m);
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
 enum kmq_status kmq_producer_new(const struct kmq_config *cfg, struct kmq_producer **out);
+
+// Asks the Serena registry (`registry_addr`, `registry_port`,
+// `registry_protocol`, `secret_key`) for the live MQ nodes, connects to
+// every one, and follows the registry's list every `check_time` seconds.
+// Each message goes to one connected node; a node whose connection drops
+// gets no more messages, and its unconfirmed ones are sent to the others.
+//
+// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing keys),
+// `KMQ_ERR_NO_NODES` (the registry lists none), `KMQ_ERR_AUTH` (key
+// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
+// node unreachable). On failure `*out` is NULL.
+//
+// # Safety
+// `cfg` must be NULL or a live config; `out` NULL or writable.
+enum kmq_status kmq_cluster_producer_new(const struct kmq_config *cfg, struct kmq_producer **out);
 
 // Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
 // contain NUL) and returns at once; the server confirms it later.

@@ -34,6 +34,11 @@ pub struct Config {
     pub queue_max: usize,
     /// Pushed messages a consumer buffers before it stops reading the socket.
     pub receive_buffer: usize,
+    /// A standby node a single-node consumer also stays connected to: it
+    /// pushes only once its master is gone.
+    pub standby_addr: Option<String>,
+    /// The standby's port; the master's when unset.
+    pub standby_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -54,6 +59,8 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(5),
             queue_max: 1_000_000,
             receive_buffer: 10_000,
+            standby_addr: None,
+            standby_port: None,
         }
     }
 }
@@ -77,6 +84,8 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("queue_max", &self.queue_max)
             .field("receive_buffer", &self.receive_buffer)
+            .field("standby_addr", &self.standby_addr)
+            .field("standby_port", &self.standby_port)
             .finish()
     }
 }
@@ -98,6 +107,8 @@ pub const KEYS: &[&str] = &[
     "connect_timeout_ms",
     "queue_max",
     "receive_buffer",
+    "standby_addr",
+    "standby_port",
 ];
 
 fn bad(key: &str, value: &str, why: &str) -> Error {
@@ -170,6 +181,8 @@ impl Config {
             }
             "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
             "receive_buffer" => self.receive_buffer = whole(key, value, 1, 10_000_000)? as usize,
+            "standby_addr" => self.standby_addr = Some(host(key, value)?),
+            "standby_port" => self.standby_port = Some(port(key, value)?),
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown config key {key:?}; known keys: {}",
@@ -221,10 +234,12 @@ mod tests {
             ("connect_timeout_ms", "100"),
             ("queue_max", "10"),
             ("receive_buffer", "10"),
+            ("standby_addr", "127.0.0.2"),
+            ("standby_port", "8012"),
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 15);
+        assert_eq!(KEYS.len(), 17);
         assert_eq!(c.mq_port, 9000);
         assert!(!format!("{c:?}").contains("\"k\""));
     }

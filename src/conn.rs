@@ -28,6 +28,11 @@ pub async fn open(url: &str, key: &str, timeout: Duration) -> Result<Ws> {
     }
 }
 
+/// `open` for a URL it owns, so that several can run at once.
+pub async fn open_owned(url: String, key: &str, timeout: Duration) -> Result<Ws> {
+    open(&url, key, timeout).await
+}
+
 async fn open_unbounded(url: &str, key: &str) -> Result<Ws> {
     let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)

@@ -10,8 +10,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{SinkExt, StreamExt};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::cluster;
+use crate::registry::Registry;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
@@ -79,21 +81,73 @@ struct Shared {
     arrived: Condvar,
     /// Wakes the reader when `receive` makes room in a full buffer.
     room: Notify,
-    acks: mpsc::UnboundedSender<String>,
+    /// Each link's queue of acks to write, by link id.
+    links: Mutex<HashMap<u32, mpsc::UnboundedSender<String>>>,
+    /// With several links: which link delivered each code not yet acked,
+    /// since an ack counts only on the node that holds the message.
+    origin: Option<Mutex<HashMap<String, u32>>>,
+    next_link: AtomicU32,
     counters: Counters,
     stop: watch::Sender<bool>,
 }
+
+/// Codes remembered for routing acks; past this, acks of older codes go to
+/// every node (a node ignores codes it does not hold).
+const MAX_ORIGINS: usize = 1_000_000;
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
     shared: Arc<Shared>,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
+    fn new(config: &Config, multi_node: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            config: config.clone(),
+            state: Mutex::new(State { buffer: VecDeque::new(), closed: None, waiting: 0 }),
+            arrived: Condvar::new(),
+            room: Notify::new(),
+            links: Mutex::new(HashMap::new()),
+            origin: multi_node.then(|| Mutex::new(HashMap::new())),
+            next_link: AtomicU32::new(0),
+            counters: Counters::default(),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// Starts a link to `url` (connected already when `ws` is given);
+    /// returns the flag that retires it.
+    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<AtomicBool> {
+        let retired = Arc::new(AtomicBool::new(false));
+        let link = self.next_link.fetch_add(1, Ordering::Relaxed);
+        let (acks, acks_rx) = mpsc::unbounded_channel();
+        lock(&self.links).insert(link, acks);
+        if let Ok(rt) = runtime::handle() {
+            rt.spawn(run_link(self.clone(), link, url, ws, acks_rx, retired.clone()));
+        }
+        retired
+    }
+
+    /// Queues an ack on the link that delivered the message, or on every
+    /// link when that is not known.
+    fn route_ack(&self, code: &str) -> Result<()> {
+        let from = self.origin.as_ref().and_then(|o| lock(o).remove(code));
+        let links = lock(&self.links);
+        let sent = match from.and_then(|l| links.get(&l)) {
+            Some(tx) => tx.send(code.to_string()).is_ok(),
+            None => links.values().fold(false, |any, tx| tx.send(code.to_string()).is_ok() || any),
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(Error::closed("the consumer has no connection task left"))
+        }
+    }
+
     fn close_with(&self, why: Error) {
         let mut st = lock(&self.state);
         if st.closed.is_none() {
@@ -108,7 +162,7 @@ impl Shared {
 
     /// Adds a pushed message, waiting (without reading the socket) while the
     /// buffer is full. Returns false once the consumer is closed.
-    async fn deliver(&self, msg: Message) -> bool {
+    async fn deliver(&self, msg: Message, link: u32) -> bool {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
@@ -119,6 +173,13 @@ impl Shared {
                     return false;
                 }
                 if st.buffer.len() < self.config.receive_buffer {
+                    if let Some(origin) = &self.origin {
+                        let mut origin = lock(origin);
+                        if origin.len() >= MAX_ORIGINS {
+                            origin.clear();
+                        }
+                        origin.insert(msg.code.clone(), link);
+                    }
                     st.buffer.push_back(msg);
                     let wake = st.waiting > 0;
                     drop(st);
@@ -144,17 +205,44 @@ impl Consumer {
         let url = wire::conn_url(&config.mq_protocol, &config.mq_addr, config.mq_port, Role::Consumer, topic, id);
         let rt = runtime::handle()?;
         let ws = rt.block_on(conn::open(&url, &config.secret_key, config.connect_timeout))?;
-        let (acks, acks_rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            config: config.clone(),
-            state: Mutex::new(State { buffer: VecDeque::new(), closed: None, waiting: 0 }),
-            arrived: Condvar::new(),
-            room: Notify::new(),
-            acks,
-            counters: Counters::default(),
-            stop: watch::channel(false).0,
+        let standby = config.standby_addr.as_ref().map(|addr| {
+            let port = config.standby_port.unwrap_or(config.mq_port);
+            wire::conn_url(&config.mq_protocol, addr, port, Role::Consumer, topic, id)
         });
-        rt.spawn(run_link(shared.clone(), url, ws, acks_rx));
+        let shared = Shared::new(config, standby.is_some());
+        shared.start_link(url, Some(ws));
+        // A standby pushes only once its master is gone; its link connects
+        // in the background and keeps trying while the standby is down.
+        if let Some(standby) = standby {
+            shared.start_link(standby, None);
+        }
+        Ok(Consumer { shared })
+    }
+
+    /// Asks the registry (`registry_*` keys) for the live nodes and connects
+    /// to every one before it returns (a message lives on the node it was
+    /// sent to), then follows the registry's list. One `receive` serves all
+    /// nodes; each ack goes to the node its message came from. Fails with
+    /// `NoNodes`, `Auth` or `Connect` as the situation says.
+    pub fn connect_cluster(config: &Config) -> Result<Consumer> {
+        let topic = config.require_topic()?;
+        let id = config.require_consumer_id()?;
+        runtime::check_blocking_allowed("connecting a cluster consumer")?;
+        let registry = Registry::from_config(config)?;
+        let rt = runtime::handle()?;
+        let url_of = {
+            let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
+            move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Consumer, &topic, &id)
+        };
+        let opened = rt.block_on(cluster::connect_all(&registry, config, &url_of))?;
+        let shared = Shared::new(config, true);
+        let mut links = HashMap::new();
+        for (node, ws) in opened {
+            links.insert(node.key(), shared.start_link(url_of(&node), ws));
+        }
+        let joiner = shared.clone();
+        let join: cluster::Join = Box::new(move |node| joiner.start_link(url_of(node), None));
+        rt.spawn(cluster::follow(registry, config.check_time, shared.stop.subscribe(), links, join));
         Ok(Consumer { shared })
     }
 
@@ -200,10 +288,7 @@ impl Consumer {
         if let Some(e) = &lock(&self.shared.state).closed {
             return Err(e.clone());
         }
-        self.shared
-            .acks
-            .send(code.to_string())
-            .map_err(|_| Error::closed("the consumer's connection task has stopped"))?;
+        self.shared.route_ack(code)?;
         self.shared.counters.acked.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -237,22 +322,46 @@ impl Drop for Consumer {
 
 /// Keeps one connection up until the consumer closes. Acks not yet written
 /// when a connection drops are written on the next one.
-async fn run_link(shared: Arc<Shared>, url: String, first: Ws, mut acks: mpsc::UnboundedReceiver<String>) {
+async fn run_link(
+    shared: Arc<Shared>,
+    link: u32,
+    url: String,
+    first: Option<Ws>,
+    mut acks: mpsc::UnboundedReceiver<String>,
+    retired: Arc<AtomicBool>,
+) {
+    keep_link(&shared, link, &url, first, &mut acks, &retired).await;
+    lock(&shared.links).remove(&link);
+}
+
+async fn keep_link(
+    shared: &Shared,
+    link: u32,
+    url: &str,
+    mut ws: Option<Ws>,
+    acks: &mut mpsc::UnboundedReceiver<String>,
+    retired: &AtomicBool,
+) {
     let mut stop = shared.stop.subscribe();
     let mut backoff = Backoff::new(shared.config.check_time);
     let mut unwritten: VecDeque<String> = VecDeque::new();
-    let mut ws = Some(first);
+    let mut connected_before = ws.is_some();
     loop {
         let conn = match ws.take() {
             Some(c) => c,
+            // A node that left the registry's list is not dialled again.
+            None if retired.load(Ordering::Relaxed) => return,
             None => {
                 let opened = tokio::select! {
                     _ = stop.changed() => return,
-                    r = conn::open(&url, &shared.config.secret_key, shared.config.connect_timeout) => r,
+                    r = conn::open(url, &shared.config.secret_key, shared.config.connect_timeout) => r,
                 };
                 match opened {
                     Ok(c) => {
-                        shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        if connected_before {
+                            shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        }
+                        connected_before = true;
                         backoff.reset();
                         c
                     }
@@ -269,7 +378,7 @@ async fn run_link(shared: Arc<Shared>, url: String, first: Ws, mut acks: mpsc::U
                 }
             }
         };
-        serve(&shared, conn, &mut acks, &mut unwritten, &mut stop).await;
+        serve(shared, link, conn, acks, &mut unwritten, &mut stop).await;
         if *stop.borrow() {
             return;
         }
@@ -282,6 +391,7 @@ async fn run_link(shared: Arc<Shared>, url: String, first: Ws, mut acks: mpsc::U
 
 async fn serve(
     shared: &Shared,
+    link: u32,
     ws: Ws,
     acks: &mut mpsc::UnboundedReceiver<String>,
     unwritten: &mut VecDeque<String>,
@@ -318,7 +428,7 @@ async fn serve(
             match wire::parse_push(text) {
                 Ok(push) => {
                     paused.store(true, Ordering::Relaxed);
-                    let open = shared.deliver(push.into()).await;
+                    let open = shared.deliver(push.into(), link).await;
                     paused.store(false, Ordering::Relaxed);
                     last_seen.touch();
                     if !open {

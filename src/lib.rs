@@ -4,12 +4,14 @@
 //! C ABI in [`ffi`] is a thin door into it, used directly from C and C++ and
 //! through the Python and Node bindings.
 
+pub(crate) mod cluster;
 pub mod config;
 pub mod conn;
 pub mod consumer;
 pub mod error;
 pub mod ffi;
 pub mod producer;
+pub mod registry;
 pub mod runtime;
 pub mod wire;
 

@@ -14,7 +14,9 @@ use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::cluster;
+use crate::registry::Registry;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -112,6 +114,7 @@ pub(crate) struct Shared {
     expiry: Notify,
     counters: Counters,
     stop: watch::Sender<bool>,
+    next_link: AtomicU32,
 }
 
 /// A KapokMQ producer. Cheap to share between threads (`&self` methods).
@@ -197,7 +200,19 @@ impl Shared {
             expiry: Notify::new(),
             counters: Counters::default(),
             stop: watch::channel(false).0,
+            next_link: AtomicU32::new(0),
         }
+    }
+
+    /// Starts a link to `url` (connected already when `ws` is given);
+    /// returns the flag that retires it.
+    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<AtomicBool> {
+        let retired = Arc::new(AtomicBool::new(false));
+        let link = self.next_link.fetch_add(1, Ordering::Relaxed);
+        if let Ok(rt) = runtime::handle() {
+            rt.spawn(run_link(self.clone(), link, url, ws, retired.clone()));
+        }
+        retired
     }
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
@@ -414,8 +429,38 @@ impl Producer {
         let rt = runtime::handle()?;
         let ws = rt.block_on(conn::open(&url, &config.secret_key, config.connect_timeout))?;
         let shared = Arc::new(Shared::new(config.clone()));
-        rt.spawn(run_link(shared.clone(), 0, url, Some(ws)));
+        shared.start_link(url, Some(ws));
         rt.spawn(run_expiry(shared.clone()));
+        Ok(Producer { shared })
+    }
+
+    /// Asks the registry (`registry_*` keys) for the live nodes and connects
+    /// to every one before it returns; then follows the registry's list.
+    /// Each message goes to one connected node: idle connections take the
+    /// next batch from the shared queue, so a faster node takes more and a
+    /// node whose connection drops takes none. Its unconfirmed messages go
+    /// to the other nodes. Fails with `NoNodes` when the registry lists none,
+    /// `Auth` when the key is rejected, `Connect` when no node can be reached.
+    pub fn connect_cluster(config: &Config) -> Result<Producer> {
+        let topic = config.require_topic()?;
+        let id = config.require_producer_id()?;
+        runtime::check_blocking_allowed("connecting a cluster producer")?;
+        let registry = Registry::from_config(config)?;
+        let rt = runtime::handle()?;
+        let url_of = {
+            let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
+            move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Producer, &topic, &id)
+        };
+        let opened = rt.block_on(cluster::connect_all(&registry, config, &url_of))?;
+        let shared = Arc::new(Shared::new(config.clone()));
+        let mut links = std::collections::HashMap::new();
+        for (node, ws) in opened {
+            links.insert(node.key(), shared.start_link(url_of(&node), ws));
+        }
+        rt.spawn(run_expiry(shared.clone()));
+        let joiner = shared.clone();
+        let join: cluster::Join = Box::new(move |node| joiner.start_link(url_of(node), None));
+        rt.spawn(cluster::follow(registry, config.check_time, shared.stop.subscribe(), links, join));
         Ok(Producer { shared })
     }
 
@@ -550,12 +595,15 @@ async fn run_expiry(shared: Arc<Shared>) {
 }
 
 /// One connection to one node, kept up until the producer closes.
-pub(crate) async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option<Ws>) {
+async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option<Ws>, retired: Arc<AtomicBool>) {
     let mut stop = shared.stop.subscribe();
     let mut backoff = Backoff::new(shared.config.check_time);
+    let mut connected_before = first.is_some();
     loop {
         let ws = match first.take() {
             Some(ws) => ws,
+            // A node that left the registry's list is not dialled again.
+            None if retired.load(Ordering::Relaxed) => return,
             None => {
                 let opened = tokio::select! {
                     _ = stop.changed() => return,
@@ -563,7 +611,10 @@ pub(crate) async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut fi
                 };
                 match opened {
                     Ok(ws) => {
-                        shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        if connected_before {
+                            shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        }
+                        connected_before = true;
                         backoff.reset();
                         ws
                     }

@@ -13,6 +13,9 @@ const DEFAULT_WORKERS: usize = 1;
 
 static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
     register_fork_handler();
+    // TLS (wss, https registries) uses ring; an application may have set
+    // its own default provider already, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let workers = std::env::var("KAPOKMQ_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())

@@ -213,6 +213,77 @@ pub fn check_code(code: &str) -> Result<()> {
     Ok(())
 }
 
+/// One MQ node as the Serena registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Node {
+    pub name: String,
+    pub addr: String,
+    pub port: u16,
+}
+
+impl Node {
+    /// `addr:port`, the node's identity for following the list.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.addr, self.port)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortField {
+    Text(String),
+    Number(u64),
+}
+
+#[derive(Deserialize)]
+struct NodeEntry {
+    #[serde(rename = "Name", alias = "name", default)]
+    name: String,
+    #[serde(rename = "Addr", alias = "addr")]
+    addr: String,
+    #[serde(rename = "Port", alias = "port")]
+    port: PortField,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RegistryAnswer {
+    Nodes(Option<Vec<NodeEntry>>),
+    Failure { code: i64, msg: serde_json::Value },
+}
+
+/// Parses the body of `POST /Registry/GetNodes`: a JSON array of nodes
+/// (`Port` as a string), `null` for none, or `{"code":-1,...}` for a
+/// rejected key (which arrives with HTTP status 200).
+pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
+    let answer: RegistryAnswer = serde_json::from_str(body.trim()).map_err(|e| {
+        Error::protocol(format!("the registry's answer is not a node list: {e}: {:?}", preview(body)))
+    })?;
+    let entries = match answer {
+        RegistryAnswer::Nodes(entries) => entries.unwrap_or_default(),
+        RegistryAnswer::Failure { code, msg } => {
+            let msg = msg.as_str().map(str::to_owned).unwrap_or_else(|| msg.to_string());
+            if msg.contains("Secret key") {
+                return Err(Error::new(crate::error::ErrorKind::Auth, "the registry rejected the secret key"));
+            }
+            return Err(Error::protocol(format!("the registry answered code {code}: {msg}")));
+        }
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let port = match &e.port {
+                PortField::Text(t) => t.trim().parse::<u16>().ok(),
+                PortField::Number(n) => u16::try_from(*n).ok(),
+            }
+            .filter(|p| *p > 0)
+            .ok_or_else(|| Error::protocol(format!("the registry lists node {:?} with a bad port", e.name)))?;
+            check_host("node address", &e.addr).map_err(|err| Error::protocol(format!("the registry lists {err}")))?;
+            Ok(Node { name: e.name, addr: e.addr, port })
+        })
+        .collect()
+}
+
 /// The start of a frame, for error messages.
 pub fn preview(s: &str) -> &str {
     match s.char_indices().nth(80) {
@@ -271,6 +342,23 @@ mod tests {
         assert!(parse_push("garbage").is_err());
         assert!(parse_push("{\"MessageCode\":\"\"}").is_err());
         assert!(parse_push("{\"MessageData\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn registry_answers() {
+        let two = r#"[{"Name":"mq:127.0.0.1:8023","Addr":"127.0.0.1","Port":"8023"},{"Name":"b","Addr":"::1","Port":8024}]"#;
+        let nodes = parse_nodes(two).unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(nodes[0].port, 8023);
+        assert_eq!(nodes[0].key(), "127.0.0.1:8023");
+        assert_eq!(nodes[1].addr, "::1");
+        assert!(parse_nodes("null").unwrap().is_empty());
+        assert!(parse_nodes("[]").unwrap().is_empty());
+        let e = parse_nodes(r#"{"code":-1,"msg":"Secret key matching error"}"#).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Auth);
+        assert_eq!(parse_nodes("<html>").unwrap_err().kind(), crate::ErrorKind::Protocol);
+        assert!(parse_nodes(r#"[{"Addr":"h","Port":"x"}]"#).is_err());
+        assert!(parse_nodes(r#"[{"Addr":"a/b","Port":"1"}]"#).is_err());
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// `producer_id`, `consumer_id`, `secret_key`, `check_time` (s),
 /// `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 /// `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
-/// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000).
+/// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000),
+/// `standby_addr`, `standby_port` (a standby node a consumer also follows).
 ///
 /// # Safety
 /// `cfg` must be NULL or a live config; `key` and `value` NULL or

@@ -105,10 +105,25 @@ unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
     Ok(&c.inner)
 }
 
+unsafe fn new_consumer(
+    cfg: *const kmq_config,
+    out: *mut *mut kmq_consumer,
+    connect: fn(&crate::Config) -> Result<Consumer>,
+) -> Result<()> {
+    non_null(out, "out")?;
+    put(out, std::ptr::null_mut());
+    let inner = connect(&handle(cfg, "cfg")?.inner)?;
+    let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
+    put(out, Box::into_raw(Box::new(c)));
+    Ok(())
+}
+
 /// Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
 /// `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the
 /// handshake before it returns. The config is copied. The consumer
-/// reconnects by itself after a dropped connection.
+/// reconnects by itself after a dropped connection. With `standby_addr`
+/// (and `standby_port`) set it also stays connected to that standby node,
+/// which pushes the remaining messages once its master is gone.
 ///
 /// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_AUTH`, `KMQ_ERR_CONNECT`.
 /// On failure `*out` is NULL.
@@ -117,15 +132,22 @@ unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
-    call("kmq_consumer_new", || {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let cfg = handle(cfg, "cfg")?;
-        let inner = Consumer::connect(&cfg.inner)?;
-        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
-        put(out, Box::into_raw(Box::new(c)));
-        Ok(())
-    })
+    call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect))
+}
+
+/// Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
+/// connects to every one (a message lives on the node it was sent to) and
+/// follows the registry's list. `kmq_receive` serves all nodes; `kmq_ack`
+/// sends each ack to the node its message came from.
+///
+/// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_NO_NODES`, `KMQ_ERR_AUTH`,
+/// `KMQ_ERR_CONNECT`. On failure `*out` is NULL.
+///
+/// # Safety
+/// `cfg` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
+    call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster))
 }
 
 /// Hands over the next pushed message in `*out` (free it with

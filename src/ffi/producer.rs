@@ -70,6 +70,19 @@ unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
     Ok(&p.inner)
 }
 
+unsafe fn new_producer(
+    cfg: *const kmq_config,
+    out: *mut *mut kmq_producer,
+    connect: fn(&crate::Config) -> Result<Producer>,
+) -> Result<()> {
+    non_null(out, "out")?;
+    put(out, std::ptr::null_mut());
+    let inner = connect(&handle(cfg, "cfg")?.inner)?;
+    let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+    put(out, Box::into_raw(Box::new(p)));
+    Ok(())
+}
+
 /// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
 /// `mq_protocol`, `topic`, `producer_id`, `secret_key`) and completes the
 /// handshake before it returns. The config is copied.
@@ -82,15 +95,25 @@ unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    call("kmq_producer_new", || {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let cfg = handle(cfg, "cfg")?;
-        let inner = Producer::connect(&cfg.inner)?;
-        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
-        put(out, Box::into_raw(Box::new(p)));
-        Ok(())
-    })
+    call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
+}
+
+/// Asks the Serena registry (`registry_addr`, `registry_port`,
+/// `registry_protocol`, `secret_key`) for the live MQ nodes, connects to
+/// every one, and follows the registry's list every `check_time` seconds.
+/// Each message goes to one connected node; a node whose connection drops
+/// gets no more messages, and its unconfirmed ones are sent to the others.
+///
+/// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing keys),
+/// `KMQ_ERR_NO_NODES` (the registry lists none), `KMQ_ERR_AUTH` (key
+/// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
+/// node unreachable). On failure `*out` is NULL.
+///
+/// # Safety
+/// `cfg` must be NULL or a live config; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
+    call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
 }
 
 /// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may

@@ -1,0 +1,81 @@
+//! Following the registry's node list: every `check_time` the list is read
+//! again; a link is started for each node that appears and retired for each
+//! node that leaves. A node whose connection drops stops taking work at
+//! once, without waiting for the registry to notice (it takes seconds).
+
+use crate::config::Config;
+use crate::conn::{self, Ws};
+use crate::error::{Error, ErrorKind, Result};
+use crate::registry::Registry;
+use crate::wire::Node;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Starts the link of one node; returns the flag that retires it.
+pub(crate) type Join = Box<dyn FnMut(&Node) -> Arc<AtomicBool> + Send>;
+
+/// Polls the registry until `stop`, keeping one link per listed node.
+/// `links` holds the links already started, by node key.
+pub(crate) async fn follow(
+    registry: Registry,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut links: HashMap<String, Arc<AtomicBool>>,
+    mut join: Join,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        // An unreachable registry changes nothing: the links keep working.
+        let Ok(nodes) = registry.nodes().await else { continue };
+        for node in &nodes {
+            links.entry(node.key()).or_insert_with(|| join(node));
+        }
+        links.retain(|key, retired| {
+            let listed = nodes.iter().any(|n| &n.key() == key);
+            if !listed {
+                retired.store(true, Ordering::Relaxed);
+            }
+            listed
+        });
+    }
+}
+
+/// Reads the registry and opens a connection to every listed node at once.
+/// Nodes that cannot be reached now are returned without a connection (their
+/// links keep trying); at least one must connect. A rejected key anywhere is
+/// `Auth`.
+pub(crate) async fn connect_all(
+    registry: &Registry,
+    config: &Config,
+    url_of: &(dyn Fn(&Node) -> String + Sync),
+) -> Result<Vec<(Node, Option<Ws>)>> {
+    let nodes = registry.live_nodes().await?;
+    let attempts = nodes.iter().map(|node| conn::open_owned(url_of(node), &config.secret_key, config.connect_timeout));
+    let results = futures_util::future::join_all(attempts).await;
+    let mut first_error = None;
+    let mut opened = Vec::with_capacity(nodes.len());
+    for (node, result) in nodes.into_iter().zip(results) {
+        match result {
+            Ok(ws) => opened.push((node, Some(ws))),
+            Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                opened.push((node, None));
+            }
+        }
+    }
+    if opened.iter().all(|(_, ws)| ws.is_none()) {
+        let e = first_error.unwrap_or_else(|| Error::connect("no node could be reached"));
+        return Err(e.context(format!("none of the nodes listed by registry {} could be reached", registry.url())));
+    }
+    Ok(opened)
+}
