@@ -263,7 +263,8 @@ impl Consumer {
                 let was_full = st.buffer.len() + 1 >= cap;
                 drop(st);
                 if was_full {
-                    self.shared.room.notify_one();
+                    // Every link may be waiting for room (one per node).
+                    self.shared.room.notify_waiters();
                 }
                 return Ok(m);
             }

@@ -102,6 +102,8 @@ struct State {
     last_failure: Option<Error>,
     /// Why the last connection attempt or connection failed, for reports.
     last_link_error: Option<String>,
+    /// Links with an open connection, to share the queue between them.
+    connected: usize,
 }
 
 pub(crate) struct Shared {
@@ -194,6 +196,7 @@ impl Shared {
                 waiting: 0,
                 last_failure: None,
                 last_link_error: None,
+                connected: 0,
             }),
             settled: Condvar::new(),
             work: Notify::new(),
@@ -268,10 +271,13 @@ impl Shared {
             return Err(e.clone());
         }
         let st = &mut *st;
+        // Each connected link takes its share, so that a burst spreads over
+        // the nodes of a cluster instead of going to whichever woke first.
+        let share = st.queue.len().div_ceil(st.connected.max(1)).clamp(1, BATCH_MESSAGES);
         let inflight = st.inflight.entry(link).or_default();
         let mut bytes = 0;
         let mut resent = 0;
-        while out.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
+        while out.len() < share && bytes < BATCH_BYTES {
             let Some(mut m) = st.queue.pop_front() else { break };
             bytes += m.frame.len();
             out.push(m.frame.clone());
@@ -301,6 +307,15 @@ impl Shared {
             self.settled.notify_all();
         }
         Ok(())
+    }
+
+    fn set_connected(&self, up: bool) {
+        let mut st = lock(&self.state);
+        if up {
+            st.connected += 1;
+        } else {
+            st.connected -= 1;
+        }
     }
 
     fn has_inflight(&self, link: u32) -> bool {
@@ -632,7 +647,9 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option
                 }
             }
         };
+        shared.set_connected(true);
         let why = serve(&shared, link, ws, &mut stop).await;
+        shared.set_connected(false);
         shared.requeue(link, &why);
         if *stop.borrow() {
             return;
@@ -699,10 +716,13 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, stop: &mut watch::Receiver<bo
                         break;
                     }
                 }
-                match r {
+                let flushed = match r {
                     Ok(()) => sink.flush().await,
                     e => e,
-                }
+                };
+                // Let the other links of a cluster take their share.
+                tokio::task::yield_now().await;
+                flushed
             };
             if let Err(e) = sent {
                 return Error::connect(format!("connection lost while writing: {}", conn::describe(&e)));

@@ -21,6 +21,7 @@ impl Registry {
         let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
             Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
         })?;
+        crate::runtime::setup();
         let client = reqwest::Client::builder()
             .timeout(config.connect_timeout)
             .no_proxy()

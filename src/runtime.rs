@@ -4,18 +4,17 @@
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Mutex, Once};
 use tokio::runtime::{Handle, Runtime};
 
 /// Worker threads unless `KAPOKMQ_THREADS` says otherwise. One is enough to
 /// drive many sockets; the application's own threads do the encoding.
 const DEFAULT_WORKERS: usize = 1;
 
-static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
-    register_fork_handler();
-    // TLS (wss, https registries) uses ring; an application may have set
-    // its own default provider already, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// The runtime and the fork generation it was started in.
+static RUNTIME: Mutex<Option<(u64, &'static Runtime)>> = Mutex::new(None);
+
+fn start() -> Result<Runtime> {
     let workers = std::env::var("KAPOKMQ_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -27,15 +26,38 @@ static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|
         .thread_name("kmq-worker")
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the kapokmq runtime: {e}"))
-});
+        .map_err(|e| Error::internal(format!("cannot start the kapokmq runtime: {e}")))
+}
 
 /// The runtime's handle, starting it if needed.
+///
+/// A child process after fork() has none of the parent's runtime threads;
+/// it gets a runtime of its own (the parent's is left alone, not dropped,
+/// since dropping would wait for threads that do not exist here).
 pub fn handle() -> Result<&'static Handle> {
-    match &*RUNTIME {
-        Ok(rt) => Ok(rt.handle()),
-        Err(e) => Err(Error::internal(e.clone())),
+    setup();
+    let generation = fork_generation();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    match *slot {
+        Some((started_in, rt)) if started_in == generation => Ok(rt.handle()),
+        _ => {
+            let rt: &'static Runtime = Box::leak(Box::new(start()?));
+            *slot = Some((generation, rt));
+            Ok(rt.handle())
+        }
     }
+}
+
+/// Process-wide preparation, once: the fork handler, and the TLS crypto
+/// provider that wss connections and https registries need.
+pub fn setup() {
+    static SETUP: Once = Once::new();
+    SETUP.call_once(|| {
+        register_fork_handler();
+        // An application may have installed its own provider already; then
+        // that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// Blocking calls wait on the caller's thread. Called from one of the

@@ -202,3 +202,23 @@ fn producers_and_consumers_on_several_threads() {
         }
     });
 }
+
+#[test]
+fn a_small_receive_buffer_applies_back_pressure_without_losing_messages() {
+    let broker = Broker::start(&[]);
+    let mut cfg = broker.config(&topic("backpressure"));
+    cfg.set("receive_buffer", "8").unwrap();
+    let consumer = Consumer::connect(&cfg).unwrap();
+    let producer = Producer::connect(&cfg).unwrap();
+    for i in 0..2000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(30_000).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(consumer.stats().buffered <= 8, "{:?}", consumer.stats());
+    for i in 0..2000 {
+        let m = consumer.receive(10_000).unwrap();
+        assert_eq!(m.data, i.to_string());
+        consumer.ack(&m.code).unwrap();
+    }
+}

@@ -189,8 +189,10 @@ pub(crate) fn put<T>(out: *mut T, value: T) {
 /// The name of a status code, e.g. `"KMQ_ERR_AUTH"`; a static string.
 #[no_mangle]
 pub extern "C" fn kmq_status_str(s: kmq_status) -> *const c_char {
-    // Read as a plain integer: a C caller may pass any value.
-    let raw: i32 = unsafe { std::mem::transmute::<kmq_status, i32>(s) };
+    // A C caller may pass any int. Read the bits as a plain integer through
+    // a volatile load, so the optimizer cannot assume the value is one of
+    // the enum's (and index a table with an out-of-range value).
+    let raw: i32 = unsafe { std::ptr::read_volatile(std::ptr::addr_of!(s).cast::<i32>()) };
     let name: &CStr = match raw {
         0 => c"KMQ_OK",
         1 => c"KMQ_ERR_INVALID_ARGUMENT",
