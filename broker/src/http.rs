@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use crate::conn::{self, Kind};
 use crate::json::{go_str, push_int, write_message, MsgView};
 use crate::util::{go_lossy, http_date, parse_code, parse_local_time, percent_decode, ws_accept};
-use crate::State;
+use crate::{registry, State};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 64 << 20;
@@ -217,8 +217,14 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
         };
         let segs: Vec<&[u8]> = path.split(|&c| c == b'/').collect();
 
-        // WebSocket routes (GET only, exactly /{Producers|Consumers}/Conn/{topic}/{id})
-        if req.method == "GET" && segs.len() == 5 && segs[0].is_empty() && segs[2] == b"Conn" {
+        // WebSocket routes (GET only, exactly /{Producers|Consumers}/Conn/{topic}/{id});
+        // a registry has none.
+        if st.registry.is_none()
+            && req.method == "GET"
+            && segs.len() == 5
+            && segs[0].is_empty()
+            && segs[2] == b"Conn"
+        {
             let kind = match segs[1] {
                 b"Producers" => Some(Kind::Producer),
                 b"Consumers" => Some(Kind::Consumer),
@@ -259,7 +265,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
             }
             Err(None) => return,
         };
-        let resp = route(&st, &req, &path, &body);
+        let resp = route(&st, &req, &path, &body).await;
         let close = !req.keep_alive();
         if sock.write_all(&render(&resp, close)).await.is_err() || close {
             return;
@@ -487,7 +493,7 @@ fn find(h: &[u8], n: &[u8], from: usize) -> Option<usize> {
 
 // ---------------------------------------------------------------- routes
 
-const ROUTES: &[&str] = &[
+const NODE_ROUTES: &[&str] = &[
     "/Producer/Send",
     "/Console/Ping",
     "/Console/GetClients",
@@ -500,17 +506,24 @@ const ROUTES: &[&str] = &[
     "/Registry/GetNodes",
 ];
 
-fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
+/// Serena's route, plus the heartbeat that stands in for gossip.
+const REGISTRY_ROUTES: &[&str] = &["/Registry/GetNodes", "/Registry/Join"];
+
+async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
     // gin runs the global CORS middleware even for unknown routes: OPTIONS always ends there.
     if req.method == "OPTIONS" {
         return Resp::empty(204);
     }
     let path_s = String::from_utf8_lossy(path);
-    let known = ROUTES.contains(&&*path_s);
+    let routes = match st.registry {
+        Some(_) => REGISTRY_ROUTES,
+        None => NODE_ROUTES,
+    };
+    let known = routes.contains(&&*path_s);
     if !known || req.method != "POST" {
         // gin's RedirectTrailingSlash
         if let Some(p) = path_s.strip_suffix('/') {
-            if ROUTES.contains(&p) && req.method == "POST" {
+            if routes.contains(&p) && req.method == "POST" {
                 let mut r = Resp::empty(307);
                 r.extra.push(("Location", p.to_string()));
                 return r;
@@ -524,6 +537,26 @@ fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
     let form = parse_form(req, body);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let mut o: Vec<u8> = Vec::with_capacity(256);
+    if let Some(reg) = &st.registry {
+        if path_s == "/Registry/Join" {
+            let Some(port) = get("port").parse::<u16>().ok().filter(|&p| p != 0) else {
+                return Resp::json(
+                    br#"{"code":-1,"msg":"port must be a number from 1 to 65535"}"#.to_vec(),
+                );
+            };
+            if get("addr").is_empty() {
+                return Resp::json(br#"{"code":-1,"msg":"addr cannot be empty"}"#.to_vec());
+            }
+            let mut node = registry::Node::new(get("addr"), port);
+            if !get("name").is_empty() {
+                node.name = get("name").to_string();
+            }
+            reg.join(node);
+        }
+        // Join answers the list too, so each heartbeat refreshes the node's view of the cluster.
+        reg.write_live(&mut o);
+        return Resp::json(o);
+    }
     match &*path_s {
         "/Producer/Send" => {
             let delay_txt = get("delayTime");
@@ -633,6 +666,13 @@ fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
             }
             o.extend_from_slice(br#"{"code":0}"#);
         }
+        // A node that joined a registry answers the cluster as it sees it (both routes, so that
+        // any node can also stand in for the registry).
+        "/Console/GetNodes" | "/Registry/GetNodes" if st.member.is_some() => {
+            if let Some(m) = &st.member {
+                o = m.view().await;
+            }
+        }
         // Not in cluster mode: the node answers with an empty body.
         "/Console/GetNodes" => {
             return Resp {
@@ -646,15 +686,10 @@ fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         // Serena's registry view, with this broker as the only live node.
         "/Registry/GetNodes" => {
             let a = st.local_addr;
-            let addr = a.ip().to_string();
-            let port = a.port().to_string();
-            o.extend_from_slice(br#"[{"Name":"#);
-            go_str(&mut o, &format!("mq:{addr}:{port}"));
-            o.extend_from_slice(br#","Addr":"#);
-            go_str(&mut o, &addr);
-            o.extend_from_slice(br#","Port":"#);
-            go_str(&mut o, &port);
-            o.extend_from_slice(b"}]");
+            registry::write_nodes(
+                &mut o,
+                &[&registry::Node::new(&a.ip().to_string(), a.port())],
+            );
         }
         _ => return Resp::text(404, "404 page not found"),
     }
@@ -702,6 +737,11 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let port = st.local_addr.port().to_string();
+    let registry_host = st
+        .member
+        .as_ref()
+        .and_then(|m| m.registry().rsplit_once(':'))
+        .map_or("127.0.0.1", |(h, _)| h);
     let s = |k: &str, v: &str| {
         (k.to_string(), {
             let mut b = Vec::new();
@@ -716,7 +756,7 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
         i("gossipPort", 8021),
         i("isClean", 1),
         i("isCleanConsumed", c.clean_consumed as i64),
-        i("isCluster", 0),
+        i("isCluster", c.join.is_some() as i64),
         i("isPersistent", if c.wal.is_some() { 2 } else { 0 }),
         i("isRePush", 1),
         i("isSlave", 0),
@@ -732,7 +772,7 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
         i("pushRetryTime", (c.push_retry_ms / 1000) as i64),
         i("pushType", c.push_mode as i64),
         i("recoveryStrategy", c.wal.is_some() as i64),
-        s("registryAddr", "127.0.0.1"),
+        s("registryAddr", registry_host),
         s("registryGossipPort", "8041"),
     ];
     kv.sort_by(|a, b| a.0.cmp(&b.0));

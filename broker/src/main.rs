@@ -4,7 +4,9 @@
 mod conn;
 mod http;
 mod json;
+mod member;
 mod push;
+mod registry;
 mod store;
 mod util;
 mod ws;
@@ -33,6 +35,12 @@ pub struct Config {
     pub ack_delay_ms: u64,
     pub garbage_push_every: u64,
     pub silent: bool,
+    /// Serve the Serena registry instead of a queue.
+    pub registry: bool,
+    pub node_ttl_ms: u64,
+    /// `HOST:PORT` of the registry this node announces itself to.
+    pub join: Option<String>,
+    pub heartbeat_ms: u64,
 }
 
 pub struct State {
@@ -41,6 +49,10 @@ pub struct State {
     pub clients: push::Clients,
     pub push_tx: mpsc::UnboundedSender<Vec<store::PushItem>>,
     pub local_addr: SocketAddr,
+    /// Registry mode: the node table (and no queue endpoints).
+    pub registry: Option<registry::Registry>,
+    /// Node mode with `--join`.
+    pub member: Option<member::Member>,
 }
 
 const HELP: &str = "\
@@ -50,7 +62,7 @@ Usage: kmq-broker [OPTIONS]
 
 Options:
   --host H                 address to listen on (default 127.0.0.1)
-  --port N                 port to listen on; 0 picks a free port (default 8011)
+  --port N                 port to listen on; 0 picks a free port (default 8011, 8031 with --registry)
   --secret-key K           secret key for sockets and the HTTP API (default test)
   --push-mode 1|2          1: each message to one consumer, 2: to every consumer (default 1)
   --push-count N           messages pushed before each throttle pause (default 1000)
@@ -59,6 +71,13 @@ Options:
   --push-retry-ms MS       re-push unconsumed messages after this long (default 300000)
   --clean-consumed         delete messages as soon as they are acked
   --wal PATH               append-only log of messages and acks, replayed at start
+  --join HOST:PORT         announce this node to the registry at HOST:PORT (POST /Registry/Join)
+                           and answer /Console/GetNodes with the registry's list
+  --heartbeat-ms MS        period of those announcements (default 500)
+Registry mode (Serena):
+  --registry               serve POST /Registry/GetNodes (and /Registry/Join) instead of a queue
+  --node-ttl-ms MS         a node that has not announced itself for this long leaves the list
+                           (default 5000)
 Test switches:
   --drop-after N           drop a producer connection (no close frame) at its N-th message frame,
                            which is neither stored nor acked
@@ -88,7 +107,12 @@ fn parse_args() -> Result<Config, String> {
         ack_delay_ms: 0,
         garbage_push_every: 0,
         silent: false,
+        registry: false,
+        node_ttl_ms: 5000,
+        join: None,
+        heartbeat_ms: 500,
     };
+    let mut port = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (name, inline) = match a.split_once('=') {
@@ -117,7 +141,7 @@ fn parse_args() -> Result<Config, String> {
                 std::process::exit(0);
             }
             "--host" => c.host = value()?,
-            "--port" => c.port = num(&name, value()?)?,
+            "--port" => port = Some(num(&name, value()?)?),
             "--secret-key" => c.secret_key = value()?,
             "--push-mode" => {
                 c.push_mode = num(&name, value()?)?;
@@ -151,9 +175,28 @@ fn parse_args() -> Result<Config, String> {
                 flag(&inline)?;
                 c.silent = true
             }
+            "--registry" => {
+                flag(&inline)?;
+                c.registry = true
+            }
+            "--node-ttl-ms" => c.node_ttl_ms = num(&name, value()?)?,
+            "--join" => {
+                let v = value()?;
+                match v.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0) => {}
+                    _ => return Err(format!("--join: {v:?} is not HOST:PORT")),
+                }
+                c.join = Some(v)
+            }
+            "--heartbeat-ms" => c.heartbeat_ms = num(&name, value()?)?,
             _ => return Err(format!("unknown argument {a:?} (see --help)")),
         }
     }
+    if c.registry && c.join.is_some() {
+        return Err("--join is for MQ nodes, not for --registry".into());
+    }
+    // Serena's default port differs from a node's.
+    c.port = port.unwrap_or(if c.registry { 8031 } else { 8011 });
     Ok(c)
 }
 
@@ -200,16 +243,32 @@ async fn run(cfg: Config) {
     };
     let local_addr = listener.local_addr().expect("bound socket has an address");
     let (push_tx, push_rx) = mpsc::unbounded_channel();
+    let registry = cfg
+        .registry
+        .then(|| registry::Registry::new(Duration::from_millis(cfg.node_ttl_ms)));
+    let member = cfg
+        .join
+        .clone()
+        .map(|r| member::Member::new(r, cfg.secret_key.clone(), local_addr));
     let st = Arc::new(State {
         cfg,
         store,
         clients: push::Clients::default(),
         push_tx,
         local_addr,
+        registry,
+        member,
     });
 
-    tokio::spawn(push::push_loop(st.clone(), push_rx));
-    tokio::spawn(push::check_loop(st.clone()));
+    if st.registry.is_none() {
+        tokio::spawn(push::push_loop(st.clone(), push_rx));
+        tokio::spawn(push::check_loop(st.clone()));
+    }
+    if let Some(m) = &st.member {
+        // Listed before the ready line, so whoever waits for that line finds the node listed.
+        m.heartbeat().await;
+        tokio::spawn(member::heartbeat_loop(st.clone()));
+    }
     tokio::spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (Ok(mut term), Ok(mut int)) = (

@@ -1,8 +1,8 @@
 //! End-to-end tests: each starts its own kmq-broker on a free loopback port and talks to it
 //! with an independent WebSocket client (tokio-tungstenite) and raw HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,63 +10,11 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{client_async, WebSocketStream};
 
+use common::Broker;
+
 type Ws = WebSocketStream<TcpStream>;
 
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
 impl Broker {
-    fn start(args: &[&str]) -> Broker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kmq-broker"))
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start kmq-broker");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("kmq-broker listening on ")
-            .unwrap_or_else(|| panic!("ready line: {line:?}"));
-        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Broker { child, port }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Raw HTTP exchange; returns (status line, body).
-    fn http(&self, raw: &str) -> (String, String) {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(raw.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        (
-            head.lines().next().unwrap_or("").to_string(),
-            body.to_string(),
-        )
-    }
-
-    fn post(&self, path: &str, key: &str, form: &str) -> String {
-        let (status, body) = self.http(&format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nsecretKey: {key}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-            form.len()
-        ));
-        assert_eq!(status, "HTTP/1.1 200 OK", "{path}");
-        body
-    }
-
     async fn ws(&self, path: &str) -> Ws {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
         let (ws, _) = client_async(format!("ws://127.0.0.1:{}{path}", self.port), tcp)
@@ -82,12 +30,6 @@ impl Broker {
         ws.send(Message::text("test")).await.unwrap();
         assert_eq!(text(&mut ws).await, "Secret key matching succeeded");
         ws
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
