@@ -89,3 +89,60 @@ pub fn topic(name: &str) -> String {
 pub fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("kmq-{name}-{}-{}", std::process::id(), topic("")))
 }
+
+/// POSTs to a console endpoint of the broker on `port` and returns the body.
+pub fn console(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("console connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nsecretKey: test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+/// How many messages the broker on `port` stores (all statuses).
+pub fn stored_messages(port: u16) -> u64 {
+    let body = console(port, "/Console/CountMessage");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    v["data"]["all"].as_u64().unwrap_or_else(|| panic!("no count in {body}"))
+}
+
+/// A registry and the nodes that joined it.
+pub struct Cluster {
+    pub registry: Broker,
+    pub nodes: Vec<Broker>,
+}
+
+impl Cluster {
+    pub fn start(nodes: usize, node_flags: &[&str]) -> Cluster {
+        let registry = Broker::start(&["--registry", "--node-ttl-ms", "3000"]);
+        let mut cluster = Cluster { registry, nodes: Vec::new() };
+        for _ in 0..nodes {
+            cluster.add_node(node_flags);
+        }
+        cluster
+    }
+
+    pub fn add_node(&mut self, flags: &[&str]) -> usize {
+        let join = format!("127.0.0.1:{}", self.registry.port);
+        let mut args = vec!["--join", &join];
+        args.extend_from_slice(flags);
+        self.nodes.push(Broker::start(&args));
+        self.nodes.len() - 1
+    }
+
+    pub fn config(&self, topic: &str) -> Config {
+        let mut c = Config::new();
+        c.set("registry_addr", "127.0.0.1").unwrap();
+        c.set("registry_port", &self.registry.port.to_string()).unwrap();
+        c.set("topic", topic).unwrap();
+        c.set("producer_id", "p1").unwrap();
+        c.set("consumer_id", "c1").unwrap();
+        c.set("check_time", "1").unwrap();
+        c
+    }
+}

@@ -1,0 +1,123 @@
+//! Cluster clients against a real registry and real nodes on 127.0.0.1.
+
+mod common;
+
+use common::{stored_messages, topic, Cluster};
+use kapokmq::{Consumer, ErrorKind, Producer};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+#[test]
+fn messages_spread_over_every_node_and_all_arrive() {
+    let cluster = Cluster::start(3, &[]);
+    let cfg = cluster.config(&topic("spread"));
+    let consumer = Consumer::connect_cluster(&cfg).unwrap();
+    let producer = Producer::connect_cluster(&cfg).unwrap();
+    for i in 0..30_000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(30_000).unwrap();
+    let per_node: Vec<u64> = cluster.nodes.iter().map(|n| stored_messages(n.port)).collect();
+    eprintln!("messages per node: {per_node:?}");
+    assert_eq!(per_node.iter().sum::<u64>(), 30_000);
+    assert!(per_node.iter().all(|&n| n > 0), "every node takes a share: {per_node:?}");
+    let mut seen = HashSet::new();
+    while seen.len() < 30_000 {
+        let m = consumer.receive(10_000).expect("every message reaches the cluster consumer");
+        seen.insert(m.data.clone());
+        consumer.ack(&m.code).unwrap();
+    }
+}
+
+#[test]
+fn a_killed_node_loses_nothing_and_gets_no_more_traffic() {
+    let wal = common::temp_path("cluster-wal");
+    let wal_arg = wal.to_string_lossy().into_owned();
+    let flags = ["--push-retry-ms", "1000", "--check-speed-ms", "200"];
+    let mut cluster = Cluster::start(2, &flags);
+    let victim = cluster.add_node(&["--wal", &wal_arg, "--push-retry-ms", "1000", "--check-speed-ms", "200"]);
+    let cfg = cluster.config(&topic("failover"));
+    let consumer = Consumer::connect_cluster(&cfg).unwrap();
+    let producer = Producer::connect_cluster(&cfg).unwrap();
+    let total = 20_000;
+    let mut killed_at = None;
+    for i in 0..total {
+        producer.send(&i.to_string(), 0).unwrap();
+        if i == total / 2 {
+            cluster.nodes[victim].kill();
+            killed_at = Some(Instant::now());
+        }
+    }
+    producer.flush(60_000).unwrap();
+    let rerouted = killed_at.unwrap().elapsed();
+    let s = producer.stats();
+    assert_eq!((s.confirmed, s.failed), (total, 0), "{s:?}");
+
+    // The node comes back with its log, so what it confirmed is delivered.
+    cluster.nodes[victim].restart();
+    let on_victim = stored_messages(cluster.nodes[victim].port);
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < total as usize && Instant::now() < deadline {
+        if let Ok(m) = consumer.receive(1000) {
+            if !seen.insert(m.data.clone()) {
+                duplicates += 1;
+            }
+            consumer.ack(&m.code).unwrap();
+        }
+    }
+    eprintln!(
+        "failover: sent {total}, confirmed {}, received {}, duplicates {duplicates}, resent {}, lost {}, \
+         on the killed node {on_victim}, all confirmed {:?} after the kill",
+        s.confirmed,
+        seen.len(),
+        s.resent,
+        total as usize - seen.len(),
+        rerouted
+    );
+    assert_eq!(seen.len(), total as usize, "every confirmed message is received at least once");
+    // Nothing sent after the kill went to the dead node: it holds at most
+    // what was sent before it.
+    assert!(on_victim <= total / 2 + 1, "{on_victim} messages on the killed node");
+    let _ = std::fs::remove_file(wal);
+}
+
+#[test]
+fn a_node_started_later_gets_traffic_within_check_time() {
+    let mut cluster = Cluster::start(1, &[]);
+    let cfg = cluster.config(&topic("late"));
+    let producer = Producer::connect_cluster(&cfg).unwrap();
+    let late = cluster.add_node(&[]);
+    std::thread::sleep(Duration::from_secs(2)); // check_time (1 s) + 1 s
+    for i in 0..5000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(30_000).unwrap();
+    assert!(stored_messages(cluster.nodes[late].port) > 0, "the new node receives traffic");
+}
+
+#[test]
+fn registry_failures_are_clear_errors() {
+    let mut cluster = Cluster::start(0, &[]);
+    let cfg = cluster.config("none");
+    let e = Producer::connect_cluster(&cfg).err().expect("no nodes");
+    assert_eq!(e.kind(), ErrorKind::NoNodes, "{e}");
+    let e = Consumer::connect_cluster(&cfg).err().expect("no nodes");
+    assert_eq!(e.kind(), ErrorKind::NoNodes, "{e}");
+
+    let mut wrong = cfg.clone();
+    wrong.set("secret_key", "nope").unwrap();
+    let e = Producer::connect_cluster(&wrong).err().expect("wrong key");
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+
+    cluster.registry.kill();
+    let e = Producer::connect_cluster(&cfg).err().expect("registry down");
+    assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    assert!(e.message().contains("registry"), "{e}");
+
+    let mut missing = cfg.clone();
+    missing.registry_addr = None;
+    assert_eq!(Producer::connect_cluster(&missing).err().unwrap().kind(), ErrorKind::InvalidArgument);
+}
+
