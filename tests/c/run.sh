@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds and runs the C tests of kapokmq, each test program linked twice:
+# against the shared library and against the static one. Also builds the C
+# examples and runs them once against a broker.
+#
+#   tests/c/run.sh              # every test
+#   tests/c/run.sh delay close  # only tests/c/test_delay.c and test_close.c
+#
+# Needs: cargo build --release -p kapokmq -p kmq-broker
+# Env: KAPOKMQ_LIB (the .so; the .a is looked for next to it), KMQ_BROKER,
+#      CC (default cc), KEEP_BUILD=1 (keep the build directory).
+# Prints one line per test case and, last, "N passed, M failed".
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+here="$repo/tests/c"
+lib_so=${KAPOKMQ_LIB:-$repo/target/release/libkapokmq.so}
+lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
+lib_a="$lib_dir/libkapokmq.a"
+export KMQ_BROKER=${KMQ_BROKER:-$repo/target/release/kmq-broker}
+cc=${CC:-cc}
+
+cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")
+shared_link=(-L"$lib_dir" -lkapokmq -Wl,-rpath,"$lib_dir")
+# From `cargo rustc --release -p kapokmq --crate-type staticlib -- --print native-static-libs`.
+static_link=("$lib_a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+
+for f in "$lib_so" "$lib_a" "$KMQ_BROKER"; do
+    if [[ ! -f $f ]]; then
+        echo "missing $f: run cargo build --release -p kapokmq -p kmq-broker" >&2
+        exit 2
+    fi
+done
+
+build=$(mktemp -d "${TMPDIR:-/tmp}/kapokmq-ctests.XXXXXX")
+if [[ ${KEEP_BUILD:-} == 1 ]]; then
+    echo "build directory: $build"
+else
+    trap 'rm -rf "$build"' EXIT
+fi
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# Runs one test program and turns its "ok - name" / "not ok - name" lines
+# into PASS/FAIL lines; a program that dies or reports nothing is a failure.
+run_program() {
+    local variant=$1 name=$2 exe=$3 out status=0 cases=0 bad=0 line
+    out=$(cd "$build" && timeout -s KILL 180 "$exe" 2>&1) || status=$?
+    while IFS= read -r line; do
+        case $line in
+            "ok - "*) cases=$((cases + 1)); pass "[$variant] $name: ${line#ok - }" ;;
+            "not ok - "*) cases=$((cases + 1)); bad=$((bad + 1)); fail "[$variant] $name: ${line#not ok - }" ;;
+            *) echo "    $line" ;;
+        esac
+    done <<<"$out"
+    if [[ $status -ne 0 && $bad -eq 0 ]] || [[ $cases -eq 0 ]]; then
+        fail "[$variant] $name: exited with status $status after $cases case(s)"
+    fi
+}
+
+# Compiles $1 (a .c file) to $2 with the link flags that follow.
+compile() {
+    local src=$1 exe=$2
+    shift 2
+    "$cc" "${cflags[@]}" "$src" -o "$exe" "$@" 2>"$exe.log"
+}
+
+selected=("$@")
+for src in "$here"/test_*.c; do
+    name=$(basename "$src" .c)
+    if [[ ${#selected[@]} -gt 0 ]]; then
+        wanted=0
+        for s in "${selected[@]}"; do
+            [[ $name == "test_$s" || $name == "$s" ]] && wanted=1
+        done
+        [[ $wanted == 1 ]] || continue
+    fi
+    for variant in shared static; do
+        exe="$build/$name.$variant"
+        if [[ $variant == shared ]]; then link=("${shared_link[@]}"); else link=("${static_link[@]}"); fi
+        if ! compile "$src" "$exe" "${link[@]}"; then
+            sed 's/^/    /' "$exe.log"
+            fail "[$variant] $name: does not compile"
+            continue
+        fi
+        run_program "$variant" "$name" "$exe"
+    done
+done
+
+# The examples: they must build cleanly and work as documented against a
+# broker on a free port.
+examples_smoke() {
+    local ex="$repo/examples" broker_pid port line i out
+    for prog in producer consumer; do
+        if ! compile "$ex/$prog.c" "$build/$prog.static" "${static_link[@]}"; then
+            sed 's/^/    /' "$build/$prog.static.log"
+            fail "[static] examples: $prog.c does not compile"
+        else
+            pass "[static] examples: $prog.c builds"
+        fi
+        if ! compile "$ex/$prog.c" "$build/$prog" "${shared_link[@]}"; then
+            sed 's/^/    /' "$build/$prog.log"
+            fail "[shared] examples: $prog.c does not compile"
+            return
+        fi
+    done
+    "$KMQ_BROKER" --port 0 --push-speed-ms 0 >"$build/broker.out" 2>/dev/null &
+    broker_pid=$!
+    port=
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n 1 "$build/broker.out")
+        if [[ $line == "kmq-broker listening on "* ]]; then
+            port=${line##*:}
+            break
+        fi
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        kill -KILL "$broker_pid" 2>/dev/null || true
+        fail "[shared] examples: the broker did not start"
+        return
+    fi
+    export KAPOKMQ_PORT=$port KAPOKMQ_TOPIC=examples
+    # The consumer connects first: the server pushes only to consumers
+    # connected when a message arrives.
+    timeout -s KILL 30 "$build/consumer" 5 10 >"$build/consumer.out" 2>&1 &
+    local consumer_pid=$! consumer_status=0 producer_status=0
+    sleep 0.5
+    out=$(timeout -s KILL 30 "$build/producer" hello "kapok mq" 'ünïcode' 2>&1 &&
+        timeout -s KILL 30 "$build/producer" -n 2 2>&1) || producer_status=$?
+    wait "$consumer_pid" || consumer_status=$?
+    kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    unset KAPOKMQ_PORT KAPOKMQ_TOPIC
+    sed 's/^/    producer: /' <<<"$out"
+    sed 's/^/    consumer: /' "$build/consumer.out"
+    if [[ $producer_status -eq 0 && $consumer_status -eq 0 ]] &&
+        grep -q ' kapok mq$' "$build/consumer.out" && grep -q ' ünïcode$' "$build/consumer.out" &&
+        grep -q ' message 2$' "$build/consumer.out" && grep -q '^5 messages received$' "$build/consumer.out"; then
+        pass "[shared] examples: producer sent 3 words and 2 lines, consumer printed them"
+    else
+        fail "[shared] examples: producer exit $producer_status, consumer exit $consumer_status"
+    fi
+}
+
+if [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" examples "* ]]; then
+    examples_smoke
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,245 @@
+/* Closing, confirmations and their limits: close wakes blocked calls and
+ * makes later calls fail; send_wait, flush and delivery reports tell a
+ * confirmed message from one that timed out; queue_max bounds the queue. */
+#include "harness.h"
+
+#include <pthread.h>
+
+/* ---- helpers: a blocking call run on another thread ---- */
+
+typedef struct blocked_call {
+    kmq_consumer *c;      /* for kmq_receive */
+    kmq_producer *p;      /* for kmq_flush */
+    int64_t timeout_ms;
+    kmq_status status;
+    kmq_message *m;
+    int64_t returned_at;  /* now_ms() */
+} blocked_call;
+
+static void *do_receive(void *arg) {
+    blocked_call *b = arg;
+    b->m = (kmq_message *)b; /* non-NULL: must come back NULL */
+    b->status = kmq_receive(b->c, b->timeout_ms, &b->m);
+    b->returned_at = now_ms();
+    return NULL;
+}
+
+static void *do_flush(void *arg) {
+    blocked_call *b = arg;
+    b->status = kmq_flush(b->p, b->timeout_ms);
+    b->returned_at = now_ms();
+    return NULL;
+}
+
+/* Runs `fn` on a thread, lets it block for 300 ms, calls `closer` and checks
+ * that the call returned KMQ_ERR_CLOSED soon after. */
+static void check_close_wakes(void *(*fn)(void *), blocked_call *call, void (*closer)(void *), void *handle) {
+    pthread_t th;
+    if (!CHECK(pthread_create(&th, NULL, fn, call) == 0)) {
+        return;
+    }
+    sleep_ms(300);
+    int64_t closed_at = now_ms();
+    closer(handle);
+    pthread_join(th, NULL);
+    CHECK_STATUS(call->status, KMQ_ERR_CLOSED);
+    CHECK_MSG(call->returned_at - closed_at < 1000, "the blocked call returned %lld ms after close",
+              (long long)(call->returned_at - closed_at));
+}
+
+static void close_consumer(void *c) { kmq_consumer_close(c); }
+static void close_producer(void *p) { kmq_producer_close(p); }
+
+/* ---- cases ---- */
+
+static void test_close_wakes_blocked_receive(void) {
+    broker b;
+    REQUIRE(broker_start(&b, NULL));
+    kmq_consumer *c = new_consumer(config_for(b.port, "closing", NULL));
+    REQUIRE(c != NULL);
+
+    blocked_call call = {.c = c, .timeout_ms = 20000};
+    check_close_wakes(do_receive, &call, close_consumer, c);
+    CHECK(call.m == NULL);
+
+    /* Later calls fail the same way; closing again does nothing. */
+    kmq_message *m = (kmq_message *)&b;
+    CHECK_STATUS(kmq_receive(c, 0, &m), KMQ_ERR_CLOSED);
+    CHECK(m == NULL);
+    CHECK_STATUS(kmq_receive(c, 1000, &m), KMQ_ERR_CLOSED);
+    CHECK_STATUS(kmq_ack(c, "0123456789abcdef0123456789abcdef"), KMQ_ERR_CLOSED);
+    kmq_consumer_close(c);
+    kmq_consumer_close(c);
+    kmq_consumer_stats cs;
+    CHECK_OK(kmq_consumer_get_stats(c, &cs)); /* the handle stays valid */
+    kmq_consumer_free(c);
+    broker_kill(&b);
+}
+
+static void test_close_wakes_blocked_flush(void) {
+    /* Never confirmed, so flush blocks until close. */
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "closing", NULL));
+    REQUIRE(p != NULL);
+    REQUIRE_OK(kmq_send(p, "pending", 7, 0));
+
+    blocked_call call = {.p = p, .timeout_ms = 20000};
+    check_close_wakes(do_flush, &call, close_producer, p);
+
+    CHECK_STATUS(kmq_send(p, "late", 4, 0), KMQ_ERR_CLOSED);
+    CHECK_STATUS(kmq_send_wait(p, "late", 4, 0, 1000), KMQ_ERR_CLOSED);
+    uint64_t id;
+    CHECK_STATUS(kmq_send_tracked(p, "late", 4, 0, &id), KMQ_ERR_CLOSED);
+    CHECK_STATUS(kmq_flush(p, 1000), KMQ_ERR_CLOSED);
+    kmq_delivery_report r[4];
+    size_t n = 99;
+    CHECK_STATUS(kmq_poll_reports(p, r, 4, 1000, &n), KMQ_ERR_CLOSED);
+    CHECK(n == 0);
+    kmq_producer_close(p);
+    kmq_producer_close(p);
+
+    /* The unconfirmed message failed; nothing is left in flight. */
+    CHECK_PRODUCER_STATS(p, 1, 0, 1, 0);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_send_wait_and_flush(void) {
+    broker b;
+    REQUIRE(broker_start(&b, NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "confirm", NULL));
+    REQUIRE(p != NULL);
+
+    CHECK_OK(kmq_flush(p, 0)); /* nothing sent yet */
+    CHECK_OK(kmq_send_wait(p, "one", 3, 0, 5000));
+    CHECK_PRODUCER_STATS(p, 1, 1, 0, 0); /* confirmed by the time it returns */
+    CHECK_OK(kmq_flush(p, 0)); /* idle again */
+    CHECK_OK(kmq_flush(p, -1));
+
+    for (int i = 0; i < 100; i++) {
+        REQUIRE_OK(kmq_send(p, "more", 4, 0));
+    }
+    CHECK_OK(kmq_flush(p, 5000));
+    CHECK_PRODUCER_STATS(p, 101, 101, 0, 0);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_tracked_reports_confirmed(void) {
+    broker b;
+    REQUIRE(broker_start(&b, NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "reports", NULL));
+    REQUIRE(p != NULL);
+
+    enum { N = 5 };
+    uint64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        REQUIRE_OK(kmq_send_tracked(p, "tracked", 7, 0, &ids[i]));
+        for (int j = 0; j < i; j++) {
+            CHECK_MSG(ids[j] != ids[i], "ids %d and %d are both %llu", j, i, (unsigned long long)ids[i]);
+        }
+    }
+    bool seen[N] = {false};
+    int reports = 0;
+    int64_t deadline = now_ms() + 5000;
+    while (reports < N && now_ms() < deadline) {
+        kmq_delivery_report r[2]; /* smaller than N: several polls */
+        size_t n = 0;
+        if (!CHECK_OK(kmq_poll_reports(p, r, 2, deadline - now_ms(), &n))) {
+            break;
+        }
+        CHECK(n >= 1 && n <= 2);
+        for (size_t k = 0; k < n; k++) {
+            CHECK_MSG(r[k].status == KMQ_OK, "report for id %llu: %s", (unsigned long long)r[k].id,
+                      kmq_status_str(r[k].status));
+            int which = -1;
+            for (int i = 0; i < N; i++) {
+                which = ids[i] == r[k].id ? i : which;
+            }
+            CHECK_MSG(which >= 0 && !seen[which], "unexpected report for id %llu", (unsigned long long)r[k].id);
+            if (which >= 0) {
+                seen[which] = true;
+            }
+            reports++;
+        }
+    }
+    CHECK_MSG(reports == N, "%d reports of %d", reports, N);
+    /* Each is reported once: nothing more to take. */
+    kmq_delivery_report r[4];
+    size_t n = 99;
+    CHECK_STATUS(kmq_poll_reports(p, r, 4, 0, &n), KMQ_ERR_TIMEOUT);
+    CHECK(n == 0);
+    /* Untracked messages make no reports. */
+    CHECK_OK(kmq_send_wait(p, "untracked", 9, 0, 5000));
+    CHECK_STATUS(kmq_poll_reports(p, r, 4, 200, &n), KMQ_ERR_TIMEOUT);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_stalled_acks_time_out(void) {
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "stalled", "message_timeout_ms", "300", NULL));
+    REQUIRE(p != NULL);
+
+    /* The message's own 300 ms limit ends the wait, not the 5 s one. */
+    int64_t t0 = now_ms();
+    CHECK_STATUS(kmq_send_wait(p, "waits", 5, 0, 5000), KMQ_ERR_TIMEOUT);
+    int64_t took = now_ms() - t0;
+    CHECK_MSG(took >= 250 && took < 2000, "send_wait gave up after %lld ms", (long long)took);
+
+    REQUIRE_OK(kmq_send(p, "flushed", 7, 0));
+    t0 = now_ms();
+    CHECK_STATUS(kmq_flush(p, 5000), KMQ_ERR_TIMEOUT);
+    took = now_ms() - t0;
+    CHECK_MSG(took < 2000, "flush gave up after %lld ms", (long long)took);
+
+    uint64_t id = 0;
+    REQUIRE_OK(kmq_send_tracked(p, "tracked", 7, 0, &id));
+    kmq_delivery_report r[4];
+    size_t n = 0;
+    CHECK_OK(kmq_poll_reports(p, r, 4, 3000, &n));
+    CHECK_MSG(n == 1 && r[0].id == id && r[0].status == KMQ_ERR_TIMEOUT, "%zu reports; first: id %llu (want %llu) %s",
+              n, n ? (unsigned long long)r[0].id : 0ULL, (unsigned long long)id,
+              n ? kmq_status_str(r[0].status) : "-");
+
+    CHECK_PRODUCER_STATS(p, 3, 0, 3, 0);
+
+    /* A short wait of its own ends first. */
+    t0 = now_ms();
+    CHECK_STATUS(kmq_send_wait(p, "short", 5, 0, 100), KMQ_ERR_TIMEOUT);
+    took = now_ms() - t0;
+    CHECK_MSG(took >= 80 && took < 600, "a 100 ms send_wait took %lld ms", (long long)took);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_queue_full_at_queue_max(void) {
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "bounded", "queue_max", "10", NULL));
+    REQUIRE(p != NULL);
+    for (int i = 0; i < 10; i++) {
+        REQUIRE_OK(kmq_send(p, "held", 4, 0));
+    }
+    CHECK_STATUS(kmq_send(p, "one too many", 12, 0), KMQ_ERR_QUEUE_FULL);
+    CHECK_ERROR_NAMES("10");
+    uint64_t id;
+    CHECK_STATUS(kmq_send_tracked(p, "one too many", 12, 0, &id), KMQ_ERR_QUEUE_FULL);
+    CHECK_STATUS(kmq_send_wait(p, "one too many", 12, 0, 100), KMQ_ERR_QUEUE_FULL);
+
+    CHECK_PRODUCER_STATS(p, 10, 0, 0, 10);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+int main(void) {
+    RUN(test_close_wakes_blocked_receive);
+    RUN(test_close_wakes_blocked_flush);
+    RUN(test_send_wait_and_flush);
+    RUN(test_tracked_reports_confirmed);
+    RUN(test_stalled_acks_time_out);
+    RUN(test_queue_full_at_queue_max);
+    return harness_exit();
+}
