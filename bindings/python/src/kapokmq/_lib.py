@@ -1,0 +1,170 @@
+"""Loads the shared library and declares every function of ``kapokmq.h``.
+
+Each function gets its exact ``argtypes`` and ``restype``: handles travel as
+pointers to opaque structs (never as a default ``int``, which would cut a
+64-bit pointer), and every call through ``ctypes.CDLL`` releases the GIL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint64, c_void_p
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
+
+from .errors import KapokMQError, error_for
+
+
+class Config(ctypes.Structure):
+    """``kmq_config`` (opaque)."""
+
+
+class ProducerHandle(ctypes.Structure):
+    """``kmq_producer`` (opaque)."""
+
+
+class ConsumerHandle(ctypes.Structure):
+    """``kmq_consumer`` (opaque)."""
+
+
+class MessageHandle(ctypes.Structure):
+    """``kmq_message`` (opaque)."""
+
+
+class ProducerStatsStruct(ctypes.Structure):
+    _fields_ = [
+        ("enqueued", c_uint64),
+        ("confirmed", c_uint64),
+        ("failed", c_uint64),
+        ("resent", c_uint64),
+        ("reconnects", c_uint64),
+        ("in_flight", c_uint64),
+    ]
+
+
+class ConsumerStatsStruct(ctypes.Structure):
+    _fields_ = [
+        ("received", c_uint64),
+        ("acked", c_uint64),
+        ("reconnects", c_uint64),
+        ("bad_frames", c_uint64),
+        ("buffered", c_uint64),
+    ]
+
+
+class DeliveryReport(ctypes.Structure):
+    # The C enum is an int on every platform kapokmq builds for.
+    _fields_ = [("id", c_uint64), ("status", c_int)]
+
+
+ConfigP = POINTER(Config)
+ProducerP = POINTER(ProducerHandle)
+ConsumerP = POINTER(ConsumerHandle)
+MessageP = POINTER(MessageHandle)
+
+# name: (restype, argtypes), in the order of kapokmq.h.
+SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
+    "kmq_status_str": (c_char_p, [c_int]),
+    "kmq_last_error": (c_char_p, []),
+    "kmq_version": (c_char_p, []),
+    "kmq_config_new": (ConfigP, []),
+    "kmq_config_set": (c_int, [ConfigP, c_char_p, c_char_p]),
+    "kmq_config_free": (None, [ConfigP]),
+    "kmq_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
+    "kmq_cluster_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
+    "kmq_receive": (c_int, [ConsumerP, c_int64, POINTER(MessageP)]),
+    "kmq_ack": (c_int, [ConsumerP, c_char_p]),
+    "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
+    "kmq_consumer_close": (None, [ConsumerP]),
+    "kmq_consumer_free": (None, [ConsumerP]),
+    "kmq_message_code": (c_char_p, [MessageP]),
+    # Payload bytes may hold NUL: read them with string_at(ptr, len), so
+    # the pointer stays a plain address.
+    "kmq_message_data": (c_void_p, [MessageP, POINTER(c_size_t)]),
+    "kmq_message_topic": (c_char_p, [MessageP]),
+    "kmq_message_create_time": (c_int64, [MessageP]),
+    "kmq_message_consumed_time": (c_int64, [MessageP]),
+    "kmq_message_delay_time": (c_int64, [MessageP]),
+    "kmq_message_status": (c_int32, [MessageP]),
+    "kmq_message_free": (None, [MessageP]),
+    "kmq_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
+    "kmq_cluster_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
+    "kmq_send": (c_int, [ProducerP, c_char_p, c_size_t, c_int64]),
+    "kmq_send_tracked": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, POINTER(c_uint64)]),
+    "kmq_poll_reports": (
+        c_int,
+        [ProducerP, POINTER(DeliveryReport), c_size_t, c_int64, POINTER(c_size_t)],
+    ),
+    "kmq_send_wait": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, c_int64]),
+    "kmq_flush": (c_int, [ProducerP, c_int64]),
+    "kmq_producer_get_stats": (c_int, [ProducerP, POINTER(ProducerStatsStruct)]),
+    "kmq_producer_close": (None, [ProducerP]),
+    "kmq_producer_free": (None, [ProducerP]),
+}
+
+_SUFFIXES = (".so", ".dylib", ".dll", ".pyd")
+
+
+def library_path() -> str:
+    """Where the library is loaded from: ``$KAPOKMQ_LIB``, else the copy
+    installed inside the package."""
+    override = os.environ.get("KAPOKMQ_LIB")
+    if override:
+        return override
+    here = Path(__file__).resolve().parent
+    # The build names the file like an extension module of this interpreter
+    # (libkapokmq.cpython-311-x86_64-linux-gnu.so); any such name will do.
+    found = sorted(
+        p for p in here.iterdir() if p.name.startswith("libkapokmq") and p.suffix in _SUFFIXES
+    )
+    if not found:
+        raise ImportError(
+            f"kapokmq: no native library in {here} and $KAPOKMQ_LIB is not set; "
+            "install the package with `pip install ./bindings/python`, or point "
+            "KAPOKMQ_LIB at a built libkapokmq.so"
+        )
+    return str(found[0])
+
+
+def _load(path: str) -> ctypes.CDLL:
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise ImportError(f"kapokmq: cannot load the native library {path}: {e}") from e
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise ImportError(
+                f"kapokmq: {path} has no function {name}; it is older than this package"
+            ) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+LIBRARY_PATH = library_path()
+lib = _load(LIBRARY_PATH)
+
+
+def last_error(status: int) -> KapokMQError:
+    """The exception for ``status``, with this thread's last error message.
+
+    Call it right after the failing call, before any other library call on
+    this thread: the message lives only until then.
+    """
+    raw: Optional[bytes] = lib.kmq_last_error()
+    message = raw.decode("utf-8", "replace") if raw else ""
+    if not message:
+        message = (lib.kmq_status_str(status) or b"").decode("ascii", "replace")
+    return error_for(status, message)
+
+
+_S = TypeVar("_S")
+
+
+def stats_from(cls: Type[_S], raw: ctypes.Structure) -> _S:
+    """A stats dataclass filled from the C struct's fields of the same names."""
+    return cls(**{f.name: getattr(raw, f.name) for f in fields(cls)})  # type: ignore[arg-type]

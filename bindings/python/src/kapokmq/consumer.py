@@ -1,0 +1,241 @@
+"""The consumer and the messages it receives."""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional, Union
+
+from . import _config
+from ._handle import Handle
+from ._lib import ConsumerP, ConsumerStatsStruct, MessageP, last_error, lib, stats_from
+from ._wait import deadline, expired, slice_ms
+from .errors import ClosedError, InvalidArgumentError, Status
+
+
+class Message:
+    """One received message, copied out of the library (nothing to free).
+
+    ``code`` (32 hex digits, what :meth:`Consumer.ack` takes), ``data``
+    (bytes), ``text`` (``data`` decoded as UTF-8), ``topic``,
+    ``create_time`` / ``consumed_time`` (Unix seconds; 0 when not consumed),
+    ``delay_time`` (seconds; a redelivered message carries the time since it
+    was created) and ``status`` (-1 waiting, 0 delayed, 1 consumed).
+    """
+
+    __slots__ = ("code", "data", "topic", "create_time", "consumed_time", "delay_time", "status")
+
+    def __init__(
+        self,
+        code: str,
+        data: bytes,
+        topic: str,
+        create_time: int = 0,
+        consumed_time: int = 0,
+        delay_time: int = 0,
+        status: int = -1,
+    ) -> None:
+        self.code = code
+        self.data = data
+        self.topic = topic
+        self.create_time = create_time
+        self.consumed_time = consumed_time
+        self.delay_time = delay_time
+        self.status = status
+
+    @property
+    def text(self) -> str:
+        """The payload as ``str`` (KapokMQ carries UTF-8 text)."""
+        return self.data.decode("utf-8")
+
+    @classmethod
+    def _copy(cls, m: Any) -> "Message":
+        size = ctypes.c_size_t()
+        address = lib.kmq_message_data(m, ctypes.byref(size))
+        return cls(
+            code=(lib.kmq_message_code(m) or b"").decode("ascii"),
+            data=ctypes.string_at(address, size.value) if size.value else b"",
+            topic=(lib.kmq_message_topic(m) or b"").decode("utf-8", "replace"),
+            create_time=lib.kmq_message_create_time(m),
+            consumed_time=lib.kmq_message_consumed_time(m),
+            delay_time=lib.kmq_message_delay_time(m),
+            status=lib.kmq_message_status(m),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        preview = self.data[:40] + (b"..." if len(self.data) > 40 else b"")
+        return f"<kapokmq.Message {self.code} topic={self.topic!r} data={preview!r}>"
+
+
+@dataclass(frozen=True)
+class ConsumerStats:
+    """Counters of a consumer."""
+
+    received: int
+    acked: int
+    reconnects: int
+    bad_frames: int
+    buffered: int
+
+
+class Consumer:
+    """Receives the messages the server pushes for one topic.
+
+    Keyword arguments are the library's config keys (values go through
+    ``str()``); the constructor connects and completes the handshake::
+
+        with kapokmq.Consumer(topic="orders", consumer_id="c1") as c:
+            m = c.receive(timeout=5.0)   # a Message, or None on timeout
+            if m is not None:
+                print(m.text)
+                c.ack(m)
+            for m in c:                  # waits for each; Ctrl-C interrupts
+                handle(m.data)
+                c.ack(m.code)
+
+    A consumer may be used from several threads at once; :meth:`close`
+    from another thread ends a blocked :meth:`receive` with ``ClosedError``
+    and a ``for`` loop over the consumer quietly. Delivery is at-least-once:
+    expect duplicates and ack them again.
+    """
+
+    # The library function that connects; the cluster consumer differs only here.
+    _CONNECT = "kmq_consumer_new"
+
+    def __init__(self, **config: Any) -> None:
+        cfg = _config.build(config)
+        try:
+            out = ConsumerP()
+            status = getattr(lib, self._CONNECT)(cfg, ctypes.byref(out))
+            if status:
+                raise last_error(status)
+        finally:
+            _config.free(cfg)
+        self._handle = Handle(out, lib.kmq_consumer_close, lib.kmq_consumer_free, "consumer")
+        self._finalizer = weakref.finalize(self, self._handle.close)
+        self._final_stats: Optional[ConsumerStats] = None
+
+    def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The next message, or ``None`` if none came within ``timeout``
+        seconds (``None``: wait without limit; Ctrl-C interrupts the wait).
+
+        Raises ``ClosedError`` once the consumer is closed, also when another
+        thread closes it during the wait.
+        """
+        until = deadline(timeout)
+        handle = self._handle
+        ptr = handle.acquire()
+        out = MessageP()
+        try:
+            while True:
+                # Short slices: between them Python can raise KeyboardInterrupt.
+                status = lib.kmq_receive(ptr, slice_ms(until), ctypes.byref(out))
+                if status == Status.OK:
+                    try:
+                        return Message._copy(out)
+                    finally:
+                        lib.kmq_message_free(out)
+                if status != Status.TIMEOUT:
+                    raise last_error(status)
+                if expired(until):
+                    return None
+        finally:
+            handle.release()
+
+    def ack(self, message: Union[Message, str]) -> None:
+        """Tells the server the message (a :class:`Message` or its code) was
+        handled. Does not wait for the network; any thread, any order."""
+        code = message.code if isinstance(message, Message) else message
+        if not isinstance(code, str):
+            raise TypeError(f"ack takes a Message or its code, not {type(message).__name__}")
+        raw = code.encode("utf-8")
+        if b"\0" in raw:
+            raise InvalidArgumentError("message code contains a NUL character")
+        ptr = self._handle.acquire()
+        try:
+            status = lib.kmq_ack(ptr, raw)
+            if status:
+                raise last_error(status)
+        finally:
+            self._handle.release()
+
+    def __iter__(self) -> Iterator[Message]:
+        return self
+
+    def __next__(self) -> Message:
+        """Waits for the next message; the iteration ends when the consumer
+        is closed."""
+        try:
+            message = self.receive(None)
+        except ClosedError:
+            if self._handle.closed:
+                raise StopIteration from None
+            raise
+        assert message is not None  # no timeout
+        return message
+
+    def stats(self) -> ConsumerStats:
+        """The consumer's counters (after close: as they were at close)."""
+        if self._final_stats is not None:
+            return self._final_stats
+        raw = ConsumerStatsStruct()
+        ptr = self._handle.acquire()
+        try:
+            status = lib.kmq_consumer_get_stats(ptr, ctypes.byref(raw))
+            if status:
+                raise last_error(status)
+        finally:
+            self._handle.release()
+        return stats_from(ConsumerStats, raw)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Closes the connection (acks already given are still written,
+        briefly) and wakes every call blocked on the consumer. Closing again
+        does nothing."""
+        self._handle.close(self._last_use)
+        self._finalizer.detach()
+
+    def _last_use(self, ptr: Any) -> None:
+        raw = ConsumerStatsStruct()
+        if lib.kmq_consumer_get_stats(ptr, ctypes.byref(raw)) == Status.OK:
+            self._final_stats = stats_from(ConsumerStats, raw)
+
+    def __enter__(self) -> "Consumer":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<kapokmq.{type(self).__name__} {state}>"
+
+
+class ClusterConsumer(Consumer):
+    """A consumer for a KapokMQ cluster: it asks the Serena registry
+    (``registry_addr``, ``registry_port``, ``registry_protocol``) for the live
+    nodes, connects to every one (a message lives on the node it was sent
+    to) and follows the list; acks go to the node a message came from.
+    Otherwise it is a :class:`Consumer`::
+
+        with kapokmq.ClusterConsumer(topic="orders", consumer_id="c1",
+                                     registry_addr="10.0.0.5", registry_port=8031) as c:
+            for m in c:
+                c.ack(m)
+
+    Raises ``NoNodesError`` when the registry lists no live node.
+    """
+
+    _CONNECT = "kmq_cluster_consumer_new"

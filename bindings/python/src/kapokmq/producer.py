@@ -1,0 +1,334 @@
+"""The producer."""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import operator
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Deque, Dict, Optional, Tuple, Union
+
+from . import _config
+from ._handle import Handle
+from ._lib import DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
+from ._wait import deadline, expired, run_blocking, slice_ms, to_ms
+from .errors import ClosedError, KapokMQError, Status, error_for
+
+Data = Union[str, bytes, bytearray, memoryview]
+#: ``callback(error, id)``: ``error`` is None when the server confirmed the
+#: message, else the exception saying why it failed.
+DeliveryCallback = Callable[[Optional[KapokMQError], int], Any]
+
+# Reports taken from the library per call.
+_REPORT_BATCH = 256
+
+_REPORT_REASONS: Dict[int, str] = {
+    Status.TIMEOUT: "not confirmed by the server within message_timeout_ms",
+    Status.CLOSED: "the producer was closed before the server confirmed it",
+    Status.AUTH: "the secret key was rejected when reconnecting",
+}
+
+
+def payload(data: Data) -> bytes:
+    """The bytes to send: a ``str`` as UTF-8, bytes-like objects as they are."""
+    if type(data) is str:
+        return data.encode("utf-8")
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    raise TypeError(f"message data must be str or bytes, not {type(data).__name__}")
+
+
+@dataclass(frozen=True)
+class ProducerStats:
+    """Counters of a producer: ``enqueued == confirmed + failed + in_flight``."""
+
+    enqueued: int
+    confirmed: int
+    failed: int
+    resent: int
+    reconnects: int
+    in_flight: int
+
+
+class Producer:
+    """Sends messages to one topic of a KapokMQ node.
+
+    Keyword arguments are the library's config keys (values go through
+    ``str()``); the constructor connects and completes the handshake::
+
+        with kapokmq.Producer(topic="orders", producer_id="p1",
+                              mq_addr="127.0.0.1", mq_port=8011) as p:
+            p.send("hello")                 # returns at once
+            p.send(b"\\x00bytes", delay=60)   # delivered in a minute
+            p.send_wait("important", timeout=5.0)  # confirmed, or TimeoutError
+            p.send("tracked", on_delivery=lambda err, id: print(id, err))
+            p.flush(timeout=10.0)           # all confirmed; callbacks run here
+        # leaving the block flushes for at most 5 s, then closes
+
+    A producer may be used from several threads at once. Delivery callbacks
+    run only inside :meth:`poll`, :meth:`flush` and :meth:`close`, on the
+    thread that calls them.
+    """
+
+    # The library function that connects; the cluster producer differs only here.
+    _CONNECT = "kmq_producer_new"
+
+    def __init__(self, **config: Any) -> None:
+        cfg = _config.build(config)
+        try:
+            out = ProducerP()
+            status = getattr(lib, self._CONNECT)(cfg, ctypes.byref(out))
+            if status:
+                raise last_error(status)
+        finally:
+            _config.free(cfg)
+        self._handle = Handle(out, lib.kmq_producer_close, lib.kmq_producer_free, "producer")
+        # Last resort: close and free when the object is collected (without
+        # a flush, like kmq_producer_free).
+        self._finalizer = weakref.finalize(self, self._handle.close)
+        self._callbacks: Dict[int, DeliveryCallback] = {}
+        # Held across kmq_send_tracked until its callback is stored, so a
+        # report taken by another thread always finds its callback.
+        self._track_lock = threading.Lock()
+        self._reports: Deque[Tuple[int, int, Optional[DeliveryCallback]]] = collections.deque()
+        self._final_stats: Optional[ProducerStats] = None
+
+    # -- sending -------------------------------------------------------------
+
+    def send(
+        self, data: Data, delay: int = 0, on_delivery: Optional[DeliveryCallback] = None
+    ) -> Optional[int]:
+        """Enqueues one message and returns at once; the server confirms it later.
+
+        ``data`` is ``str`` or UTF-8 bytes (KapokMQ carries text; NUL is
+        fine, empty data is not). ``delay`` is whole seconds. With
+        ``on_delivery``, the message is tracked: its outcome reaches
+        ``on_delivery(error_or_None, id)`` from a later :meth:`poll`,
+        :meth:`flush` or :meth:`close`, and the id is returned.
+
+        Raises ``QueueFullError`` when ``queue_max`` messages are held,
+        ``InvalidArgumentError`` for bad data, ``ClosedError`` once closed.
+        """
+        raw = payload(data)
+        if type(delay) is not int:
+            delay = operator.index(delay)
+        if on_delivery is not None:
+            return self._send_tracked(raw, delay, on_delivery)
+        handle = self._handle
+        ptr = handle.acquire()
+        try:
+            status = lib.kmq_send(ptr, raw, len(raw), delay)
+            if status:
+                raise last_error(status)
+        finally:
+            handle.release()
+        return None
+
+    def _send_tracked(self, raw: bytes, delay: int, on_delivery: DeliveryCallback) -> int:
+        if not callable(on_delivery):
+            raise TypeError("on_delivery must be callable")
+        ident = ctypes.c_uint64()
+        ptr = self._handle.acquire()
+        try:
+            with self._track_lock:
+                status = lib.kmq_send_tracked(ptr, raw, len(raw), delay, ctypes.byref(ident))
+                if status:
+                    raise last_error(status)
+                self._callbacks[ident.value] = on_delivery
+        finally:
+            self._handle.release()
+        return ident.value
+
+    def send_wait(self, data: Data, timeout: Optional[float] = None, *, delay: int = 0) -> None:
+        """Sends one message and returns once the server has confirmed it.
+
+        ``timeout`` in seconds (``None``: no limit; the message itself fails
+        after ``message_timeout_ms``). Raises ``TimeoutError`` if it is not
+        confirmed in time; the message then stays queued and may still be
+        delivered. Ctrl-C interrupts the wait.
+        """
+        raw = payload(data)
+        run_blocking(
+            self._handle, lib.kmq_send_wait, raw, len(raw), operator.index(delay), to_ms(timeout)
+        )
+
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Waits until every message sent before the call is confirmed, then
+        runs the delivery callbacks that are due.
+
+        Raises ``TimeoutError`` if that takes longer than ``timeout`` seconds
+        (``None``: no limit), or the error of the last failure if some
+        messages were given up on. Ctrl-C interrupts the wait.
+        """
+        error: Optional[KapokMQError] = None
+        try:
+            # Often nothing is outstanding: a first, non-waiting flush says so.
+            run_blocking(self._handle, lib.kmq_flush, to_ms(timeout), no_wait=(0,))
+        except KapokMQError as e:
+            error = e
+        # Run the callbacks that are due, failures included.
+        try:
+            self.poll(0)
+        except ClosedError:
+            pass  # closed meanwhile; close() runs the callbacks
+        if error is not None:
+            raise error
+
+    # -- delivery reports ------------------------------------------------------
+
+    def poll(self, timeout: Optional[float] = 0) -> int:
+        """Runs the delivery callbacks of tracked messages whose outcome is
+        known, waiting up to ``timeout`` seconds (``None``: no limit) for the
+        first. Returns how many callbacks ran.
+
+        A callback's exception propagates; the callbacks not yet run wait for
+        the next call.
+        """
+        until = deadline(timeout)
+        handle = self._handle
+        ptr = handle.acquire()
+        try:
+            while True:
+                # Wait only while nothing is at hand; then take what is there.
+                wait_ms = 0 if self._reports else slice_ms(until)
+                status, count = self._take_reports(ptr, wait_ms)
+                if status == Status.OK:
+                    if count < _REPORT_BATCH:
+                        break  # the library's queue is empty for now
+                elif status == Status.TIMEOUT:
+                    if self._reports or expired(until):
+                        break
+                elif status == Status.CLOSED and self._reports:
+                    break
+                else:
+                    raise last_error(status)
+        finally:
+            handle.release()
+        return self._run_callbacks()
+
+    def _take_reports(self, ptr: Any, wait_ms: int) -> Tuple[int, int]:
+        """Moves delivery reports from the library into ``self._reports``;
+        returns the status and how many."""
+        batch = (DeliveryReport * _REPORT_BATCH)()
+        count = ctypes.c_size_t()
+        status = lib.kmq_poll_reports(ptr, batch, _REPORT_BATCH, wait_ms, ctypes.byref(count))
+        if status:
+            return status, 0
+        with self._track_lock:
+            taken = [
+                (r.id, r.status, self._callbacks.pop(r.id, None)) for r in batch[: count.value]
+            ]
+        self._reports.extend(taken)
+        return status, count.value
+
+    def _run_callbacks(self) -> int:
+        ran = 0
+        while True:
+            try:
+                ident, status, callback = self._reports.popleft()
+            except IndexError:
+                return ran
+            if callback is None:
+                continue
+            error = None
+            if status:
+                reason = _REPORT_REASONS.get(status, f"failed with status {status}")
+                error = error_for(status, f"message {ident}: {reason}")
+            ran += 1
+            callback(error, ident)
+
+    # -- state ---------------------------------------------------------------
+
+    def stats(self) -> ProducerStats:
+        """The producer's counters (after close: as they were at close)."""
+        if self._final_stats is not None:
+            return self._final_stats
+        raw = ProducerStatsStruct()
+        ptr = self._handle.acquire()
+        try:
+            status = lib.kmq_producer_get_stats(ptr, ctypes.byref(raw))
+            if status:
+                raise last_error(status)
+        finally:
+            self._handle.release()
+        return stats_from(ProducerStats, raw)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flushes for at most ``timeout`` seconds, then closes.
+
+        Messages still unconfirmed then fail (their callbacks run here with
+        ``ClosedError``), and calls blocked on the producer in other threads
+        raise ``ClosedError``. If the flush did not complete, its error is
+        raised after closing. Closing again does nothing.
+        """
+        flush_timeout = to_ms(timeout) / 1000
+        if self._handle.closed:
+            return
+        flush_error: Optional[KapokMQError] = None
+        try:
+            self.flush(flush_timeout)
+        except ClosedError:
+            pass  # closed meanwhile by another thread
+        except KapokMQError as e:
+            flush_error = e
+        finally:
+            self._handle.close(self._last_use)
+            self._finalizer.detach()
+        self._run_callbacks()
+        if flush_error is not None:
+            raise error_for(
+                flush_error.status,
+                f"close: {flush_error}; unconfirmed messages failed when the producer closed",
+            ) from flush_error
+
+    def _last_use(self, ptr: Any) -> None:
+        raw = ProducerStatsStruct()
+        if lib.kmq_producer_get_stats(ptr, ctypes.byref(raw)) == Status.OK:
+            self._final_stats = stats_from(ProducerStats, raw)
+        # Closing failed every unconfirmed message: collect those reports.
+        while self._take_reports(ptr, 0)[0] == Status.OK:
+            pass
+
+    def __enter__(self) -> "Producer":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        # Already failing: close, and let that error through untouched.
+        try:
+            self.close()
+        except KapokMQError:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<kapokmq.{type(self).__name__} {state}>"
+
+
+class ClusterProducer(Producer):
+    """A producer for a KapokMQ cluster: it asks the Serena registry
+    (``registry_addr``, ``registry_port``, ``registry_protocol``) for the live
+    nodes, connects to every one and follows the list every ``check_time``
+    seconds; each message goes to one connected node. Otherwise it is a
+    :class:`Producer`::
+
+        with kapokmq.ClusterProducer(topic="orders", producer_id="p1",
+                                     registry_addr="10.0.0.5", registry_port=8031) as p:
+            p.send("hello")
+
+    Raises ``NoNodesError`` when the registry lists no live node.
+    """
+
+    _CONNECT = "kmq_cluster_producer_new"

@@ -1,0 +1,113 @@
+"""Fixtures: a real kmq-broker process per test, and a unique topic.
+
+The library comes from ``$KAPOKMQ_LIB`` (default: the release build of the
+repository) and the broker from ``$KMQ_BROKER`` (default likewise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Tuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+os.environ.setdefault("KAPOKMQ_LIB", str(REPO / "target" / "release" / "libkapokmq.so"))
+BROKER = os.environ.get("KMQ_BROKER", str(REPO / "target" / "release" / "kmq-broker"))
+# The package under test is the one on the path (PYTHONPATH=bindings/python/src
+# in the documented command), else the source tree.
+if importlib.util.find_spec("kapokmq") is None:
+    sys.path.insert(0, str(REPO / "bindings" / "python" / "src"))
+
+import kapokmq  # noqa: E402  (after the path is set)
+
+_READY = re.compile(r"^kmq-broker listening on (\S+):(\d+)$")
+_START_TIMEOUT_S = 10.0
+
+
+def _first_line(stream: IO[str], timeout: float) -> str:
+    """The first line of ``stream``, or "" if none comes within ``timeout`` s."""
+    lines: List[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else ""
+
+
+class Broker:
+    """One running kmq-broker process."""
+
+    def __init__(self, *flags: str) -> None:
+        if not os.access(BROKER, os.X_OK):
+            pytest.fail(
+                f"kmq-broker not found at {BROKER}: "
+                "build it (cargo build --release -p kmq-broker) or set KMQ_BROKER"
+            )
+        self.flags = flags
+        self.proc = subprocess.Popen(
+            [BROKER, "--port", "0", "--push-speed-ms", "0", *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = _first_line(self.proc.stdout, _START_TIMEOUT_S)
+        match = _READY.match(line.strip())
+        if match is None:
+            self.kill()
+            pytest.fail(f"kmq-broker {' '.join(flags)} did not report its port: {line!r}")
+        self.host = match.group(1)
+        self.port = int(match.group(2))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def config(self, topic: str) -> Dict[str, Any]:
+        """Connection keywords for a client of this broker."""
+        return {"mq_addr": self.host, "mq_port": self.port, "topic": topic}
+
+    @contextlib.contextmanager
+    def clients(self, topic: str) -> Iterator[Tuple[kapokmq.Consumer, kapokmq.Producer]]:
+        """A consumer, then a producer, on ``topic``; both closed afterwards.
+        The consumer comes first: the broker pushes a new message only to
+        consumers connected at the time."""
+        with kapokmq.Consumer(consumer_id="c", **self.config(topic)) as c:
+            with kapokmq.Producer(producer_id="p", **self.config(topic)) as p:
+                yield c, p
+
+
+@pytest.fixture
+def start_broker() -> Iterator[Callable[..., Broker]]:
+    """Starts brokers with extra flags; all are killed after the test."""
+    started: List[Broker] = []
+
+    def start(*flags: str) -> Broker:
+        b = Broker(*flags)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        b.kill()
+
+
+@pytest.fixture
+def broker(start_broker: Callable[..., Broker]) -> Broker:
+    return start_broker()
+
+
+@pytest.fixture
+def topic() -> str:
+    return "t-" + uuid.uuid4().hex[:12]
