@@ -1,0 +1,32 @@
+'use strict';
+// kapokmq: a KapokMQ client for Node, over the kapokmq C library (koffi).
+// No call blocks the event loop: sends only enqueue, and everything that
+// waits on the network runs on another thread.
+
+const { native, Status } = require('./lib/native');
+const { KapokMQError } = require('./lib/errors');
+const { Producer, ClusterProducer } = require('./lib/producer');
+const { Consumer, ClusterConsumer } = require('./lib/consumer');
+const { Message } = require('./lib/message');
+
+/** The C library's version, "MAJOR.MINOR.PATCH". */
+function version() {
+  return native().version();
+}
+
+/** The path of the loaded C library. */
+function libraryPath() {
+  return native().file;
+}
+
+module.exports = {
+  Producer,
+  Consumer,
+  ClusterProducer,
+  ClusterConsumer,
+  Message,
+  KapokMQError,
+  Status,
+  version,
+  libraryPath,
+};

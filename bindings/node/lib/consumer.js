@@ -1,0 +1,207 @@
+'use strict';
+// The consumer. Waiting receives are served by one fetch loop per consumer:
+// kmq_receive on a pool thread (koffi .async) in short slices while someone
+// waits, so a consumer holds at most one pool thread, none when nobody
+// waits, and close() (which wakes the native call with KMQ_ERR_CLOSED) lets
+// the process exit at once.
+
+const { native, Status } = require('./native');
+const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
+const { connectPointer } = require('./config');
+const { NativeHandle } = require('./handle');
+const { Message, takeMessage } = require('./message');
+const { parseTimeout } = require('./args');
+
+const KIND = 'consumer';
+const RECEIVE_SLICE_MS = 200;
+const INTERNAL = Symbol('kapokmq.internal');
+
+class Consumer {
+  #h;
+  #fns;
+  /** Pending receive() calls, oldest first: { resolve, reject, timer }. */
+  #waiters = [];
+  /** Messages taken from the library after their receive() timed out. */
+  #ready = [];
+  #fetching = false;
+  #out = new BigUint64Array(1);
+
+  /** Connects a consumer; options are the config keys in camelCase. */
+  static async connect(options) {
+    const ptr = await connectPointer('consumerNew', options, 'kmq_consumer_new');
+    return new this(INTERNAL, ptr);
+  }
+
+  /** @private use Consumer.connect() */
+  constructor(token, ptr) {
+    if (token !== INTERNAL) throw new TypeError('use Consumer.connect(options)');
+    this.#fns = native();
+    const fns = this.#fns;
+    this.#h = new NativeHandle(KIND, ptr, { close: fns.consumerClose, free: fns.consumerFree }, this);
+  }
+
+  /** True once close() was called or the library closed the consumer for good. */
+  get closed() {
+    return this.#h.closed;
+  }
+
+  /**
+   * The next message; null if none came within `timeout` ms (default: wait
+   * until one comes or the consumer is closed).
+   */
+  receive(options) {
+    let timeout;
+    try {
+      timeout = parseTimeout('receive', options);
+      if (this.#h.closed) throw closedError('receive: the consumer');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#ready.length > 0) return Promise.resolve(this.#ready.shift());
+    // With nobody queued before us, a message the library already holds is
+    // taken at once, without a trip to a pool thread.
+    if (this.#waiters.length === 0) {
+      let m;
+      try {
+        m = this.#receiveNow();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (m !== null || timeout === 0) return Promise.resolve(m);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, timer: null };
+      if (timeout !== Infinity) {
+        waiter.timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve(null);
+        }, timeout);
+      }
+      this.#waiters.push(waiter);
+      if (!this.#fetching) this.#fetch();
+    });
+  }
+
+  /** Tells the server the message (a Message or its code) was handled. Does not block. */
+  ack(message) {
+    const code = message instanceof Message ? message.code : message;
+    if (typeof code !== 'string' || code.length === 0 || code.includes('\0')) {
+      throw invalidArgument('ack: expected a Message or its code (a string)');
+    }
+    const ptr = this.#h.ptr(KIND);
+    if (ptr === null) throw closedError('ack: the consumer');
+    const status = this.#fns.ack(ptr, code);
+    if (status !== 0) throw fromLastError(this.#fns, status);
+  }
+
+  /** Closes the connection; a waiting receive() rejects with KMQ_ERR_CLOSED. */
+  close() {
+    if (this.#h.closed) return;
+    this.#h.close();
+    // Messages taken but not handed out were never acked: the server
+    // delivers them again.
+    this.#ready.length = 0;
+    this.#rejectWaiters(closedError('receive: the consumer'));
+  }
+
+  /** The library's counters for this consumer. */
+  stats() {
+    const ptr = this.#h.ptr(KIND);
+    if (ptr === null) throw closedError('stats: the consumer');
+    const out = new BigUint64Array(5);
+    const status = this.#fns.consumerStats(ptr, out);
+    if (status !== 0) throw fromLastError(this.#fns, status);
+    const [received, acked, reconnects, badFrames, buffered] = Array.from(out, Number);
+    return { received, acked, reconnects, badFrames, buffered };
+  }
+
+  /** Yields messages until the consumer is closed. */
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      let m;
+      try {
+        m = await this.receive();
+      } catch (e) {
+        if (e instanceof KapokMQError && e.code === 'KMQ_ERR_CLOSED') return;
+        throw e;
+      }
+      yield m;
+    }
+  }
+
+  // kmq_receive with a zero timeout never waits, so it is made on this
+  // thread (where kmq_last_error can be read). A message or null.
+  #receiveNow() {
+    const status = this.#fns.receive(this.#h.ptr(KIND), 0, this.#out);
+    if (status === Status.KMQ_OK) return takeMessage(this.#fns, this.#out[0]);
+    if (status === Status.KMQ_ERR_TIMEOUT) return null;
+    const e = fromLastError(this.#fns, status);
+    if (status === Status.KMQ_ERR_CLOSED) this.close();
+    throw e;
+  }
+
+  #fetch() {
+    const ptr = this.#h.begin(KIND);
+    if (ptr === null) return;
+    this.#fetching = true;
+    const out = new BigUint64Array(1);
+    const stop = () => {
+      this.#fetching = false;
+      this.#h.end();
+    };
+    const step = () => {
+      try {
+        this.#fns.receive.async(ptr, RECEIVE_SLICE_MS, out, onReceived);
+      } catch (e) {
+        // koffi refuses new async calls past its max_async_calls.
+        this.#rejectWaiters(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_receive: ${e.message}`));
+        stop();
+      }
+    };
+    const onReceived = (err, status) => {
+      if (err) {
+        this.#rejectWaiters(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_receive: ${err.message}`));
+      } else if (status === Status.KMQ_OK) {
+        this.#deliver(takeMessage(this.#fns, out[0]));
+      } else if (status === Status.KMQ_ERR_CLOSED) {
+        this.close();
+      } else if (status !== Status.KMQ_ERR_TIMEOUT) {
+        this.#rejectWaiters(new KapokMQError(statusName(status), `receive: ${statusName(status)}`));
+      }
+      if (!err && this.#waiters.length > 0 && !this.#h.closed) step();
+      else stop();
+    };
+    step();
+  }
+
+  #deliver(message) {
+    if (this.#h.closed) return;
+    const w = this.#waiters.shift();
+    if (w === undefined) {
+      this.#ready.push(message);
+      return;
+    }
+    clearTimeout(w.timer);
+    w.resolve(message);
+  }
+
+  #rejectWaiters(error) {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+  }
+}
+
+class ClusterConsumer extends Consumer {
+  /** Asks the registry (registryAddr, registryPort, ...) and connects to every live node. */
+  static async connect(options) {
+    const ptr = await connectPointer('clusterConsumerNew', options, 'kmq_cluster_consumer_new');
+    return new this(INTERNAL, ptr);
+  }
+}
+
+module.exports = { Consumer, ClusterConsumer };

@@ -1,0 +1,131 @@
+'use strict';
+// The C library, loaded once with koffi. Everything here is a thin
+// declaration; the rules for using it (which calls may block, who owns which
+// pointer) live in the modules that call it.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+const LIB_FILE = {
+  linux: 'libkapokmq.so',
+  darwin: 'libkapokmq.dylib',
+  win32: 'kapokmq.dll',
+}[process.platform] || 'libkapokmq.so';
+
+const PACKAGE_DIR = path.join(__dirname, '..');
+
+/** Where the library is looked for, in order. */
+function candidates() {
+  const list = [];
+  if (process.env.KAPOKMQ_LIB) list.push(path.resolve(process.env.KAPOKMQ_LIB));
+  list.push(path.join(PACKAGE_DIR, LIB_FILE));
+  list.push(path.join(PACKAGE_DIR, '..', '..', 'target', 'release', LIB_FILE));
+  return list;
+}
+
+function findLibrary() {
+  const tried = candidates();
+  // $KAPOKMQ_LIB is an explicit choice: if it is wrong, say so rather than
+  // quietly loading some other copy.
+  if (process.env.KAPOKMQ_LIB) {
+    if (fs.existsSync(tried[0])) return tried[0];
+    throw new Error(`kapokmq: KAPOKMQ_LIB names ${tried[0]}, which does not exist`);
+  }
+  const found = tried.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(`kapokmq: cannot find ${LIB_FILE}; looked at ${tried.join(', ')}. ` +
+      'Build it with `cargo build --release -p kapokmq` or set KAPOKMQ_LIB.');
+  }
+  return found;
+}
+
+const STATUS_NAMES = [
+  'KMQ_OK',
+  'KMQ_ERR_INVALID_ARGUMENT',
+  'KMQ_ERR_AUTH',
+  'KMQ_ERR_CONNECT',
+  'KMQ_ERR_TIMEOUT',
+  'KMQ_ERR_CLOSED',
+  'KMQ_ERR_QUEUE_FULL',
+  'KMQ_ERR_PROTOCOL',
+  'KMQ_ERR_NO_NODES',
+  'KMQ_ERR_INTERNAL',
+];
+const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((n, i) => [n, i])));
+
+/** Size of one `kmq_delivery_report` (u64 id, i32 status, padding). */
+const REPORT_SIZE = 16;
+
+// Declarations shared by the main thread and the connect thread.
+// Pointers are `void *` throughout: koffi 3 hands them out as untyped BigInts,
+// so each wrapper keeps its own record of what a pointer is (see handle.js).
+// Out-parameters are typed arrays that the caller owns.
+const PROTOTYPES = {
+  statusStr: 'const char *kmq_status_str(int s)',
+  lastError: 'const char *kmq_last_error(void)',
+  version: 'const char *kmq_version(void)',
+
+  configNew: 'void *kmq_config_new(void)',
+  configSet: 'int kmq_config_set(void *cfg, const char *key, const char *value)',
+  configFree: 'void kmq_config_free(void *cfg)',
+
+  producerNew: 'int kmq_producer_new(void *cfg, void *out)',
+  clusterProducerNew: 'int kmq_cluster_producer_new(void *cfg, void *out)',
+  // Two views of one function: a JS string goes in as `const char *` (koffi
+  // encodes it to UTF-8 on its own stack, the cheapest path), bytes as a
+  // pointer to the Buffer's memory.
+  sendTrackedStr: ['kmq_send_tracked', 'int', ['void *', 'const char *', 'size_t', 'int64_t', 'void *']],
+  sendTrackedBuf: ['kmq_send_tracked', 'int', ['void *', 'const void *', 'size_t', 'int64_t', 'void *']],
+  pollReports: 'int kmq_poll_reports(void *p, void *reports, size_t capacity, int64_t timeout_ms, void *count)',
+  producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
+  producerClose: 'void kmq_producer_close(void *p)',
+  producerFree: 'void kmq_producer_free(void *p)',
+
+  consumerNew: 'int kmq_consumer_new(void *cfg, void *out)',
+  clusterConsumerNew: 'int kmq_cluster_consumer_new(void *cfg, void *out)',
+  receive: 'int kmq_receive(void *c, int64_t timeout_ms, void *out)',
+  ack: 'int kmq_ack(void *c, const char *code)',
+  consumerStats: 'int kmq_consumer_get_stats(void *c, void *out)',
+  consumerClose: 'void kmq_consumer_close(void *c)',
+  consumerFree: 'void kmq_consumer_free(void *c)',
+
+  messageCode: 'const char *kmq_message_code(void *m)',
+  messageData: 'void *kmq_message_data(void *m, void *len)',
+  messageTopic: 'const char *kmq_message_topic(void *m)',
+  messageCreateTime: 'int64_t kmq_message_create_time(void *m)',
+  messageConsumedTime: 'int64_t kmq_message_consumed_time(void *m)',
+  messageDelayTime: 'int64_t kmq_message_delay_time(void *m)',
+  messageStatus: 'int32_t kmq_message_status(void *m)',
+  messageFree: 'void kmq_message_free(void *m)',
+};
+
+/**
+ * Loads the library at `file` and declares `names` (all by default). A
+ * function the library does not export is null rather than an error, so an
+ * older build still loads and only the calls it lacks fail.
+ */
+function bind(file, names = Object.keys(PROTOTYPES)) {
+  const lib = koffi.load(file);
+  const fns = { file };
+  for (const name of names) {
+    const proto = PROTOTYPES[name];
+    try {
+      fns[name] = Array.isArray(proto) ? lib.func(...proto) : lib.func(proto);
+    } catch (e) {
+      if (!/cannot find function/i.test(String(e && e.message))) throw e;
+      fns[name] = null;
+    }
+  }
+  return fns;
+}
+
+let loaded = null;
+
+/** The library's functions, loaded on first use. */
+function native() {
+  if (!loaded) loaded = bind(findLibrary());
+  return loaded;
+}
+
+module.exports = { native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, koffi };

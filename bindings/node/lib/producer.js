@@ -1,0 +1,257 @@
+'use strict';
+// The producer. send() only enqueues (kmq_send_tracked returns at once) and
+// keeps the promise's resolvers under the message's id. One report pump per
+// producer waits for delivery reports on a pool thread (kmq_poll_reports via
+// koffi .async) and settles promises in batches, so a producer holds at most
+// one pool thread however many sends are in flight, and none when idle.
+
+const { native, Status, REPORT_SIZE } = require('./native');
+const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
+const { connectPointer } = require('./config');
+const { NativeHandle } = require('./handle');
+const { parseTimeout, parseDelay } = require('./args');
+
+const KIND = 'producer';
+/** Reports taken per poll, and how long one poll waits on its thread. */
+const BATCH = 4096;
+const POLL_SLICE_MS = 200;
+const INTERNAL = Symbol('kapokmq.internal');
+
+/** Why a tracked message failed, as its report tells it (reports carry no message text). */
+function deliveryError(status) {
+  const code = statusName(status);
+  switch (status) {
+    case Status.KMQ_ERR_TIMEOUT:
+      return new KapokMQError(code, 'send: the server did not confirm the message within messageTimeoutMs');
+    case Status.KMQ_ERR_CLOSED:
+      return new KapokMQError(code, 'send: the producer was closed before the server confirmed the message');
+    default:
+      return new KapokMQError(code, `send: the message was given up on (${code})`);
+  }
+}
+
+class Producer {
+  #h;
+  #fns;
+  /** id → { resolve, reject, seq }, in send order (Map keeps insertion order). */
+  #pending = new Map();
+  #seq = 0;
+  #flushes = new Set();
+  #pumping = false;
+  #idOut = new BigUint64Array(1);
+  #idWords = new Uint32Array(this.#idOut.buffer);
+  #reports = new Uint8Array(BATCH * REPORT_SIZE);
+  #reportWords = new Uint32Array(this.#reports.buffer);
+  #count = new BigUint64Array(1);
+
+  /** Connects a producer; options are the config keys in camelCase. */
+  static async connect(options) {
+    const ptr = await connectPointer('producerNew', options, 'kmq_producer_new');
+    return new this(INTERNAL, ptr);
+  }
+
+  /** @private use Producer.connect() */
+  constructor(token, ptr) {
+    if (token !== INTERNAL) throw new TypeError('use Producer.connect(options)');
+    this.#fns = native();
+    const fns = this.#fns;
+    this.#h = new NativeHandle(KIND, ptr, { close: fns.producerClose, free: fns.producerFree }, this);
+  }
+
+  /** True once close() was called or the library closed the producer for good. */
+  get closed() {
+    return this.#h.closed;
+  }
+
+  /**
+   * Enqueues one message (a string, or a Buffer of UTF-8). The promise
+   * resolves when the server confirms it, and rejects with a KapokMQError.
+   */
+  send(data, options) {
+    const h = this.#h;
+    const fns = this.#fns;
+    let status;
+    try {
+      const delay = options === undefined ? 0 : parseDelay(options);
+      const ptr = h.ptr(KIND);
+      if (ptr === null) throw closedError('send: the producer');
+      if (typeof data === 'string') {
+        status = fns.sendTrackedStr(ptr, data, Buffer.byteLength(data), delay, this.#idOut);
+      } else if (data instanceof Uint8Array) {
+        status = fns.sendTrackedBuf(ptr, data, data.byteLength, delay, this.#idOut);
+      } else {
+        throw invalidArgument(`send: data must be a string or a Buffer, got ${typeof data}`);
+      }
+      if (status !== 0) throw fromLastError(fns, status);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.#idWords[0] + this.#idWords[1] * 0x100000000;
+    const seq = ++this.#seq;
+    const promise = new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, seq });
+    });
+    if (!this.#pumping) this.#pump();
+    return promise;
+  }
+
+  /**
+   * Resolves once every message sent before the call is confirmed; rejects
+   * with the last failure if some were given up on, or with KMQ_ERR_TIMEOUT
+   * after `timeout` ms (default: no limit; each message has its own
+   * messageTimeoutMs anyway).
+   */
+  flush(options) {
+    let timeout;
+    try {
+      timeout = parseTimeout('flush', options);
+      if (this.#h.closed) throw closedError('flush: the producer');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { target: this.#seq, failure: null, failures: 0, resolve, reject, timer: null };
+      if (timeout !== Infinity) {
+        waiter.timer = setTimeout(() => {
+          this.#flushes.delete(waiter);
+          const left = this.#countPendingUpTo(waiter.target);
+          reject(new KapokMQError('KMQ_ERR_TIMEOUT', `flush: ${left} message(s) not confirmed within ${timeout} ms`));
+        }, timeout);
+      }
+      this.#flushes.add(waiter);
+      this.#checkFlushes();
+    });
+  }
+
+  /**
+   * Closes the connection. Messages not yet confirmed fail with
+   * KMQ_ERR_CLOSED (call flush() first); later calls fail the same way.
+   */
+  close() {
+    this.#h.close();
+  }
+
+  /** The library's counters for this producer. */
+  stats() {
+    const ptr = this.#h.ptr(KIND);
+    if (ptr === null) throw closedError('stats: the producer');
+    const out = new BigUint64Array(6);
+    const status = this.#fns.producerStats(ptr, out);
+    if (status !== 0) throw fromLastError(this.#fns, status);
+    const [enqueued, confirmed, failed, resent, reconnects, inFlight] = Array.from(out, Number);
+    return { enqueued, confirmed, failed, resent, reconnects, inFlight };
+  }
+
+  // The report pump: one kmq_poll_reports at a time on a pool thread. It
+  // keeps running after close() until the library says CLOSED, so that the
+  // last reports (confirmations that raced the close included) are taken.
+  #pump() {
+    const ptr = this.#h.begin(KIND);
+    if (ptr === null) return;
+    this.#pumping = true;
+    const stop = () => {
+      this.#pumping = false;
+      this.#h.end();
+    };
+    const poll = () => {
+      try {
+        this.#fns.pollReports.async(ptr, this.#reports, BATCH, POLL_SLICE_MS, this.#count, onReports);
+      } catch (e) {
+        // koffi refuses new async calls past its max_async_calls.
+        this.#failAll(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_poll_reports: ${e.message}`));
+        stop();
+      }
+    };
+    const onReports = (err, status) => {
+      if (err) {
+        this.#failAll(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_poll_reports: ${err.message}`));
+      } else if (status === Status.KMQ_OK) {
+        this.#settle(Number(this.#count[0]));
+      } else if (status === Status.KMQ_ERR_CLOSED) {
+        // Closed (by close(), or the connection is lost for good) and every
+        // report taken: what is still pending will never be reported.
+        this.#h.close();
+        this.#failAll(deliveryError(status));
+      } else if (status !== Status.KMQ_ERR_TIMEOUT) {
+        this.#failAll(new KapokMQError(statusName(status), `kmq_poll_reports: ${statusName(status)}`));
+      }
+      if (!err && this.#pending.size > 0 && status !== Status.KMQ_ERR_CLOSED) poll();
+      else stop();
+    };
+    poll();
+  }
+
+  #settle(n) {
+    const words = this.#reportWords;
+    for (let i = 0; i < n; i++) {
+      const w = i * (REPORT_SIZE / 4);
+      const id = words[w] + words[w + 1] * 0x100000000;
+      const entry = this.#pending.get(id);
+      if (entry === undefined) continue;
+      this.#pending.delete(id);
+      const status = words[w + 2];
+      if (status === Status.KMQ_OK) {
+        entry.resolve();
+      } else {
+        const e = deliveryError(status);
+        this.#noteFailure(entry.seq, e);
+        entry.reject(e);
+      }
+    }
+    this.#checkFlushes();
+  }
+
+  #failAll(error) {
+    for (const entry of this.#pending.values()) {
+      this.#noteFailure(entry.seq, error);
+      entry.reject(error);
+    }
+    this.#pending.clear();
+    this.#checkFlushes();
+  }
+
+  #noteFailure(seq, error) {
+    for (const f of this.#flushes) {
+      if (seq <= f.target) {
+        f.failure = error;
+        f.failures++;
+      }
+    }
+  }
+
+  #countPendingUpTo(target) {
+    let n = 0;
+    for (const entry of this.#pending.values()) {
+      if (entry.seq > target) break;
+      n++;
+    }
+    return n;
+  }
+
+  #checkFlushes() {
+    if (this.#flushes.size === 0) return;
+    const first = this.#pending.values().next();
+    const oldest = first.done ? Infinity : first.value.seq;
+    for (const f of this.#flushes) {
+      if (oldest <= f.target) continue;
+      this.#flushes.delete(f);
+      clearTimeout(f.timer);
+      if (f.failure) {
+        f.reject(new KapokMQError(f.failure.code,
+          `flush: ${f.failures} message(s) failed; the last: ${f.failure.message}`));
+      } else {
+        f.resolve();
+      }
+    }
+  }
+}
+
+class ClusterProducer extends Producer {
+  /** Asks the registry (registryAddr, registryPort, ...) and connects to every live node. */
+  static async connect(options) {
+    const ptr = await connectPointer('clusterProducerNew', options, 'kmq_cluster_producer_new');
+    return new this(INTERNAL, ptr);
+  }
+}
+
+module.exports = { Producer, ClusterProducer };

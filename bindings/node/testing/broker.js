@@ -1,0 +1,68 @@
+'use strict';
+// Starts a real kmq-broker for a test file and stops it afterwards.
+
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const REPO = path.join(__dirname, '..', '..', '..');
+const BROKER = process.env.KMQ_BROKER || path.join(REPO, 'target', 'release', 'kmq-broker');
+
+/**
+ * Starts `kmq-broker --port 0 --push-speed-ms 0 ...extraArgs` and resolves
+ * with { port, stop() } once it prints its listening line.
+ */
+function startBroker(extraArgs = []) {
+  const args = ['--port', '0', '--push-speed-ms', '0', ...extraArgs];
+  const child = spawn(BROKER, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A test file that dies halfway must not leave its broker behind.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${BROKER} did not say it was listening within 10 s`));
+    }, 10000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${BROKER}: ${e.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${BROKER} exited early (${signal || code})`));
+    });
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const m = /^kmq-broker listening on ([\d.]+):(\d+)$/.exec(line);
+      if (!m) {
+        child.kill('SIGKILL');
+        reject(new Error(`unexpected first line from kmq-broker: ${line}`));
+        return;
+      }
+      child.removeAllListeners('exit');
+      resolve({
+        host: m[1],
+        port: Number(m[2]),
+        stop() {
+          process.off('exit', reap);
+          lines.close();
+          return new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGKILL');
+          });
+        },
+      });
+    });
+  });
+}
+
+let topicCounter = 0;
+/** A topic name no other test in this process uses. */
+function uniqueTopic(prefix = 't') {
+  topicCounter += 1;
+  return `${prefix}${process.pid}x${topicCounter}`;
+}
+
+module.exports = { startBroker, uniqueTopic, REPO };
