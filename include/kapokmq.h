@@ -45,6 +45,14 @@ typedef enum kmq_status {
   KMQ_ERR_INTERNAL = 9,
 } kmq_status;
 
+// How important a log message is.
+typedef enum kmq_log_level {
+  KMQ_LOG_ERROR = 1,
+  KMQ_LOG_WARN = 2,
+  KMQ_LOG_INFO = 3,
+  KMQ_LOG_DEBUG = 4,
+} kmq_log_level;
+
 // Settings for a producer or consumer (opaque). Make one with
 // `kmq_config_new`, fill it with `kmq_config_set`, free it with
 // `kmq_config_free`.
@@ -74,6 +82,10 @@ typedef struct kmq_consumer_stats {
   uint64_t buffered;
 } kmq_consumer_stats;
 
+// Receives one log message (NUL-terminated, valid during the call) and
+// the `user_data` given to `kmq_set_log_callback`.
+typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
+
 // The outcome of one message sent with `kmq_send_tracked`.
 typedef struct kmq_delivery_report {
   // The id `kmq_send_tracked` returned for the message.
@@ -102,6 +114,13 @@ typedef struct kmq_producer_stats {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Frees a string kapokmq handed out (statistics, console answers). NULL
+// does nothing.
+//
+// # Safety
+// `s` must be NULL or a string from kapokmq not yet freed.
+void kmq_string_free(char *s);
 
 // The name of a status code, e.g. `"KMQ_ERR_AUTH"`; a static string.
 const char *kmq_status_str(enum kmq_status s);
@@ -191,6 +210,13 @@ enum kmq_status kmq_ack(struct kmq_consumer *c, const char *message_code);
 enum kmq_status kmq_consumer_get_stats(const struct kmq_consumer *c,
                                        struct kmq_consumer_stats *out);
 
+// Writes the consumer's counters as a JSON object to `*json` (free it with
+// `kmq_string_free`), e.g. `{"received":10,"acked":9,...}`.
+//
+// # Safety
+// `c` must be NULL or a live consumer; `json` NULL or writable.
+enum kmq_status kmq_consumer_stats_json(const struct kmq_consumer *c, char **json);
+
 // Closes the connection (acks already given are still written, briefly)
 // and wakes every call blocked on the consumer with `KMQ_ERR_CLOSED`;
 // later calls fail the same way. The handle stays valid until
@@ -260,6 +286,13 @@ int32_t kmq_message_status(const struct kmq_message *m);
 // # Safety
 // `m` must be NULL or a message not yet freed.
 void kmq_message_free(struct kmq_message *m);
+
+// Installs `callback` for log messages up to `max_level` (1 errors only
+// ... 4 debug), replacing any earlier one; NULL turns logging off (the
+// default: kapokmq prints nothing by itself). The callback may be called
+// from any thread, including the library's own: it must be thread-safe,
+// return quickly and not call kapokmq functions that block.
+void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
 
 // Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
 // `mq_protocol`, `topic`, `producer_id`, `secret_key`) and completes the
@@ -351,6 +384,13 @@ enum kmq_status kmq_flush(struct kmq_producer *p, int64_t timeout_ms);
 // `p` must be NULL or a live producer; `out` NULL or writable.
 enum kmq_status kmq_producer_get_stats(const struct kmq_producer *p,
                                        struct kmq_producer_stats *out);
+
+// Writes the producer's counters as a JSON object to `*json` (free it with
+// `kmq_string_free`), e.g. `{"enqueued":10,"confirmed":9,...}`.
+//
+// # Safety
+// `p` must be NULL or a live producer; `json` NULL or writable.
+enum kmq_status kmq_producer_stats_json(const struct kmq_producer *p, char **json);
 
 // Closes the connection. Messages not yet confirmed fail with
 // `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread

@@ -3,8 +3,7 @@
 //! node that leaves. A node whose connection drops stops taking work at
 //! once, without waiting for the registry to notice (it takes seconds).
 
-use crate::config::Config;
-use crate::conn::{self, Ws};
+use crate::conn::{Dialer, Ws};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
 use crate::wire::Node;
@@ -55,11 +54,11 @@ pub(crate) async fn follow(
 /// `Auth`.
 pub(crate) async fn connect_all(
     registry: &Registry,
-    config: &Config,
+    dialer: &Dialer,
     url_of: &(dyn Fn(&Node) -> String + Sync),
 ) -> Result<Vec<(Node, Option<Ws>)>> {
     let nodes = registry.live_nodes().await?;
-    let attempts = nodes.iter().map(|node| conn::open_owned(url_of(node), &config.secret_key, config.connect_timeout));
+    let attempts = nodes.iter().map(|node| dialer.open_owned(url_of(node)));
     let results = futures_util::future::join_all(attempts).await;
     let mut first_error = None;
     let mut opened = Vec::with_capacity(nodes.len());

@@ -39,6 +39,10 @@ pub struct Config {
     pub standby_addr: Option<String>,
     /// The standby's port; the master's when unset.
     pub standby_port: Option<u16>,
+    /// A PEM file of CA certificates to trust besides the web's roots.
+    pub tls_ca_file: Option<String>,
+    /// Whether server certificates are checked (wss, https).
+    pub tls_verify: bool,
 }
 
 impl Default for Config {
@@ -61,6 +65,8 @@ impl Default for Config {
             receive_buffer: 10_000,
             standby_addr: None,
             standby_port: None,
+            tls_ca_file: None,
+            tls_verify: true,
         }
     }
 }
@@ -86,6 +92,8 @@ impl fmt::Debug for Config {
             .field("receive_buffer", &self.receive_buffer)
             .field("standby_addr", &self.standby_addr)
             .field("standby_port", &self.standby_port)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_verify", &self.tls_verify)
             .finish()
     }
 }
@@ -109,6 +117,8 @@ pub const KEYS: &[&str] = &[
     "receive_buffer",
     "standby_addr",
     "standby_port",
+    "tls_ca_file",
+    "tls_verify",
 ];
 
 fn bad(key: &str, value: &str, why: &str) -> Error {
@@ -183,6 +193,19 @@ impl Config {
             "receive_buffer" => self.receive_buffer = whole(key, value, 1, 10_000_000)? as usize,
             "standby_addr" => self.standby_addr = Some(host(key, value)?),
             "standby_port" => self.standby_port = Some(port(key, value)?),
+            "tls_ca_file" => {
+                if value.is_empty() {
+                    return Err(bad(key, value, "is not a file path"));
+                }
+                self.tls_ca_file = Some(value.to_string())
+            }
+            "tls_verify" => {
+                self.tls_verify = match value {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(bad(key, value, "is not true or false")),
+                }
+            }
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown config key {key:?}; known keys: {}",
@@ -236,10 +259,12 @@ mod tests {
             ("receive_buffer", "10"),
             ("standby_addr", "127.0.0.2"),
             ("standby_port", "8012"),
+            ("tls_ca_file", "/etc/ssl/ca.pem"),
+            ("tls_verify", "false"),
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 17);
+        assert_eq!(KEYS.len(), 19);
         assert_eq!(c.mq_port, 9000);
         assert!(!format!("{c:?}").contains("\"k\""));
     }

@@ -10,36 +10,58 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use crate::config::Config;
+use std::sync::Arc;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Connects to `url` and completes the handshake with `key` before
-/// `timeout` runs out. A rejected key is `Auth`; everything else that keeps
-/// the connection from becoming ready is `Connect` (or `Protocol` when the
-/// server says something that is not KapokMQ).
-pub async fn open(url: &str, key: &str, timeout: Duration) -> Result<Ws> {
-    match tokio::time::timeout(timeout, open_unbounded(url, key)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::connect(format!(
-            "connect {url}: not ready within {} ms (no answer, or no handshake)",
-            timeout.as_millis()
-        ))),
+/// Everything needed to open a connection to any node: the key, the time
+/// bound, and the TLS settings (loaded once, shared by every connection).
+#[derive(Clone)]
+pub struct Dialer {
+    key: String,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Dialer {
+    pub fn from_config(config: &Config) -> Result<Dialer> {
+        Ok(Dialer {
+            key: config.secret_key.clone(),
+            timeout: config.connect_timeout,
+            tls: crate::tls::client_config(config)?,
+        })
     }
-}
 
-/// `open` for a URL it owns, so that several can run at once.
-pub async fn open_owned(url: String, key: &str, timeout: Duration) -> Result<Ws> {
-    open(&url, key, timeout).await
-}
+    /// Connects to `url` and completes the handshake before the time bound
+    /// runs out. A rejected key is `Auth`; everything else that keeps the
+    /// connection from becoming ready is `Connect` (or `Protocol` when the
+    /// server says something that is not KapokMQ).
+    pub async fn open(&self, url: &str) -> Result<Ws> {
+        match tokio::time::timeout(self.timeout, self.open_unbounded(url)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::connect(format!(
+                "connect {url}: not ready within {} ms (no answer, or no handshake)",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
 
-async fn open_unbounded(url: &str, key: &str) -> Result<Ws> {
-    let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-        .await
-        .map_err(|e| Error::connect(format!("connect {url}: {}", describe(&e))))?;
-    handshake(&mut ws, key).await.map_err(|e| e.context(format!("connect {url}")))?;
-    Ok(ws)
+    /// `open` for a URL it owns, so that several can run at once.
+    pub async fn open_owned(&self, url: String) -> Result<Ws> {
+        self.open(&url).await
+    }
+
+    async fn open_unbounded(&self, url: &str) -> Result<Ws> {
+        let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+        let connector = self.tls.clone().map(Connector::Rustls);
+        let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector)
+            .await
+            .map_err(|e| Error::connect(format!("connect {url}: {}", describe(&e))))?;
+        handshake(&mut ws, &self.key).await.map_err(|e| e.context(format!("connect {url}")))?;
+        Ok(ws)
+    }
 }
 
 async fn handshake(ws: &mut Ws, key: &str) -> Result<()> {

@@ -5,8 +5,9 @@
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
-use crate::conn::{self, Backoff, Ws};
+use crate::conn::{self, Backoff, Dialer, Ws};
 use crate::error::{Error, ErrorKind, Result};
+use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{SinkExt, StreamExt};
@@ -61,6 +62,20 @@ pub struct ConsumerStats {
     pub buffered: u64,
 }
 
+impl ConsumerStats {
+    /// The counters as a JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "received": self.received,
+            "acked": self.acked,
+            "reconnects": self.reconnects,
+            "bad_frames": self.bad_frames,
+            "buffered": self.buffered,
+        })
+        .to_string()
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     received: AtomicU64,
@@ -77,6 +92,7 @@ struct State {
 
 struct Shared {
     config: Config,
+    dialer: Dialer,
     state: Mutex<State>,
     arrived: Condvar,
     /// Wakes the reader when `receive` makes room in a full buffer.
@@ -105,9 +121,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn new(config: &Config, multi_node: bool) -> Arc<Shared> {
+    fn new(config: &Config, dialer: Dialer, multi_node: bool) -> Arc<Shared> {
         Arc::new(Shared {
             config: config.clone(),
+            dialer,
             state: Mutex::new(State { buffer: VecDeque::new(), closed: None, waiting: 0 }),
             arrived: Condvar::new(),
             room: Notify::new(),
@@ -203,13 +220,14 @@ impl Consumer {
         let id = config.require_consumer_id()?;
         runtime::check_blocking_allowed("connecting a consumer")?;
         let url = wire::conn_url(&config.mq_protocol, &config.mq_addr, config.mq_port, Role::Consumer, topic, id);
+        let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
-        let ws = rt.block_on(conn::open(&url, &config.secret_key, config.connect_timeout))?;
+        let ws = rt.block_on(dialer.open(&url))?;
         let standby = config.standby_addr.as_ref().map(|addr| {
             let port = config.standby_port.unwrap_or(config.mq_port);
             wire::conn_url(&config.mq_protocol, addr, port, Role::Consumer, topic, id)
         });
-        let shared = Shared::new(config, standby.is_some());
+        let shared = Shared::new(config, dialer, standby.is_some());
         shared.start_link(url, Some(ws));
         // A standby pushes only once its master is gone; its link connects
         // in the background and keeps trying while the standby is down.
@@ -229,13 +247,14 @@ impl Consumer {
         let id = config.require_consumer_id()?;
         runtime::check_blocking_allowed("connecting a cluster consumer")?;
         let registry = Registry::from_config(config)?;
+        let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
         let url_of = {
             let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
             move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Consumer, &topic, &id)
         };
-        let opened = rt.block_on(cluster::connect_all(&registry, config, &url_of))?;
-        let shared = Shared::new(config, true);
+        let opened = rt.block_on(cluster::connect_all(&registry, &dialer, &url_of))?;
+        let shared = Shared::new(config, dialer, true);
         let mut links = HashMap::new();
         for (node, ws) in opened {
             links.insert(node.key(), shared.start_link(url_of(&node), ws));
@@ -355,22 +374,25 @@ async fn keep_link(
             None => {
                 let opened = tokio::select! {
                     _ = stop.changed() => return,
-                    r = conn::open(url, &shared.config.secret_key, shared.config.connect_timeout) => r,
+                    r = shared.dialer.open(url) => r,
                 };
                 match opened {
                     Ok(c) => {
                         if connected_before {
                             shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                            log::info(|| format!("consumer reconnected to {url}"));
                         }
                         connected_before = true;
                         backoff.reset();
                         c
                     }
                     Err(e) if e.kind() == ErrorKind::Auth => {
+                        log::error(|| format!("consumer closed: {e}"));
                         shared.close_with(e.context("reconnecting"));
                         return;
                     }
-                    Err(_) => {
+                    Err(e) => {
+                        log::debug(|| format!("consumer: {e}"));
                         tokio::select! {
                             _ = stop.changed() => return,
                             _ = tokio::time::sleep(backoff.step()) => continue,
@@ -383,6 +405,7 @@ async fn keep_link(
         if *stop.borrow() {
             return;
         }
+        log::warn(|| format!("consumer connection to {url} lost; reconnecting"));
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(backoff.step()) => {}
@@ -436,7 +459,8 @@ async fn serve(
                         return;
                     }
                 }
-                Err(_) => {
+                Err(e) => {
+                    log::warn(|| format!("consumer skipped a frame: {e}"));
                     shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -10,9 +10,11 @@ pub mod conn;
 pub mod consumer;
 pub mod error;
 pub mod ffi;
+pub mod log;
 pub mod producer;
 pub mod registry;
 pub mod runtime;
+pub mod tls;
 pub mod wire;
 
 pub use config::Config;

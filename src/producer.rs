@@ -8,8 +8,9 @@
 //! Every message ends confirmed or failed, and the application learns which.
 
 use crate::config::Config;
-use crate::conn::{self, Backoff, Ws};
+use crate::conn::{self, Backoff, Dialer, Ws};
 use crate::error::{Error, ErrorKind, Result};
+use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{SinkExt, StreamExt};
@@ -42,6 +43,21 @@ pub struct ProducerStats {
     pub reconnects: u64,
     /// Enqueued and not yet confirmed or failed.
     pub in_flight: u64,
+}
+
+impl ProducerStats {
+    /// The counters as a JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "enqueued": self.enqueued,
+            "confirmed": self.confirmed,
+            "failed": self.failed,
+            "resent": self.resent,
+            "reconnects": self.reconnects,
+            "in_flight": self.in_flight,
+        })
+        .to_string()
+    }
 }
 
 /// The outcome of one tracked send (see [`Producer::send_tracked`]).
@@ -108,6 +124,7 @@ struct State {
 
 pub(crate) struct Shared {
     config: Config,
+    dialer: Dialer,
     state: Mutex<State>,
     settled: Condvar,
     /// Wakes an idle link when the queue becomes non-empty.
@@ -181,9 +198,10 @@ impl State {
 }
 
 impl Shared {
-    fn new(config: Config) -> Self {
+    fn new(config: Config, dialer: Dialer) -> Self {
         Shared {
             config,
+            dialer,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 inflight: HashMap::new(),
@@ -350,6 +368,7 @@ impl Shared {
     fn expire(&self, now: Instant) -> Option<Instant> {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
+        let failed_before = self.counters.failed.load(Ordering::Relaxed);
         let mut wake = false;
         let mut next: Option<Instant> = None;
         while st.queue.front().is_some_and(|m| m.deadline <= now) {
@@ -375,7 +394,11 @@ impl Shared {
             }
             st.inflight.insert(link, fifo);
         }
+        let failed = self.counters.failed.load(Ordering::Relaxed) - failed_before;
         drop(guard);
+        if failed > 0 {
+            log::warn(|| format!("{failed} messages not confirmed within {} ms: reported failed", self.config.message_timeout.as_millis()));
+        }
         if wake {
             self.settled.notify_all();
         }
@@ -441,9 +464,10 @@ impl Producer {
         let id = config.require_producer_id()?;
         runtime::check_blocking_allowed("connecting a producer")?;
         let url = wire::conn_url(&config.mq_protocol, &config.mq_addr, config.mq_port, Role::Producer, topic, id);
+        let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
-        let ws = rt.block_on(conn::open(&url, &config.secret_key, config.connect_timeout))?;
-        let shared = Arc::new(Shared::new(config.clone()));
+        let ws = rt.block_on(dialer.open(&url))?;
+        let shared = Arc::new(Shared::new(config.clone(), dialer));
         shared.start_link(url, Some(ws));
         rt.spawn(run_expiry(shared.clone()));
         Ok(Producer { shared })
@@ -461,13 +485,14 @@ impl Producer {
         let id = config.require_producer_id()?;
         runtime::check_blocking_allowed("connecting a cluster producer")?;
         let registry = Registry::from_config(config)?;
+        let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
         let url_of = {
             let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
             move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Producer, &topic, &id)
         };
-        let opened = rt.block_on(cluster::connect_all(&registry, config, &url_of))?;
-        let shared = Arc::new(Shared::new(config.clone()));
+        let opened = rt.block_on(cluster::connect_all(&registry, &dialer, &url_of))?;
+        let shared = Arc::new(Shared::new(config.clone(), dialer));
         let mut links = std::collections::HashMap::new();
         for (node, ws) in opened {
             links.insert(node.key(), shared.start_link(url_of(&node), ws));
@@ -622,22 +647,25 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option
             None => {
                 let opened = tokio::select! {
                     _ = stop.changed() => return,
-                    r = conn::open(&url, &shared.config.secret_key, shared.config.connect_timeout) => r,
+                    r = shared.dialer.open(&url) => r,
                 };
                 match opened {
                     Ok(ws) => {
                         if connected_before {
                             shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                            log::info(|| format!("producer reconnected to {url}"));
                         }
                         connected_before = true;
                         backoff.reset();
                         ws
                     }
                     Err(e) if e.kind() == ErrorKind::Auth => {
+                        log::error(|| format!("producer closed: {e}"));
                         shared.close_with(e.context("reconnecting"));
                         return;
                     }
                     Err(e) => {
+                        log::debug(|| format!("producer: {e}"));
                         shared.note_link_error(&e);
                         tokio::select! {
                             _ = stop.changed() => return,
@@ -654,6 +682,7 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option
         if *stop.borrow() {
             return;
         }
+        log::warn(|| format!("producer connection to {url} lost: {why}; unconfirmed messages will be sent again"));
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(backoff.step()) => {}

@@ -22,9 +22,13 @@ impl Registry {
             Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
         })?;
         crate::runtime::setup();
-        let client = reqwest::Client::builder()
-            .timeout(config.connect_timeout)
-            .no_proxy()
+        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
+        if config.registry_protocol == "https" {
+            if let Some(tls) = crate::tls::client_config(config)? {
+                builder = builder.tls_backend_preconfigured((*tls).clone());
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Registry { client, url, key })

@@ -222,3 +222,27 @@ fn a_small_receive_buffer_applies_back_pressure_without_losing_messages() {
         consumer.ack(&m.code).unwrap();
     }
 }
+
+#[test]
+fn a_lost_connection_is_logged_and_stats_read_as_json() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    kapokmq::log::set_sink(
+        kapokmq::log::Level::Info,
+        Some(Box::new(move |level, msg| sink.lock().unwrap().push(format!("{level:?} {msg}")))),
+    );
+    let mut broker = Broker::start(&[]);
+    let cfg = broker.config(&topic("logged"));
+    let producer = Producer::connect(&cfg).unwrap();
+    broker.restart();
+    producer.send_wait("after restart", 0, 10_000).unwrap();
+    kapokmq::log::set_sink(kapokmq::log::Level::Error, None);
+    let lines = seen.lock().unwrap().clone();
+    let port = broker.port.to_string();
+    assert!(lines.iter().any(|l| l.starts_with("Warn") && l.contains("lost") && l.contains(&port)), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("Info") && l.contains("reconnected") && l.contains(&port)), "{lines:?}");
+    let json: serde_json::Value = serde_json::from_str(&producer.stats().to_json()).unwrap();
+    assert_eq!(json["confirmed"], 1);
+    assert_eq!(json["reconnects"], 1);
+}

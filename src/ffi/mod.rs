@@ -12,6 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod config;
 pub mod consumer;
+pub mod log;
 pub mod producer;
 
 /// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
@@ -184,6 +185,27 @@ pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'
 pub(crate) fn put<T>(out: *mut T, value: T) {
     // SAFETY: callers check `out` with `non_null` first.
     unsafe { out.write(value) }
+}
+
+/// Copies `text` into a NUL-terminated string the caller frees with
+/// `kmq_string_free`.
+pub(crate) fn owned_c_string(text: String) -> *mut c_char {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default().into_raw()
+}
+
+/// Frees a string kapokmq handed out (statistics, console answers). NULL
+/// does nothing.
+///
+/// # Safety
+/// `s` must be NULL or a string from kapokmq not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_string_free(s: *mut c_char) {
+    call_value("kmq_string_free", (), || {
+        if !s.is_null() {
+            drop(CString::from_raw(s));
+        }
+        Ok(())
+    })
 }
 
 /// The name of a status code, e.g. `"KMQ_ERR_AUTH"`; a static string.
