@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from . import _lib
 from ._lib import LIBRARY_PATH
+from ._logging import set_log_level
 from .consumer import ClusterConsumer, Consumer, ConsumerStats, Message
 from .errors import (
     AuthError,
@@ -66,6 +67,7 @@ __all__ = [
     "QueueFullError",
     "Status",
     "TimeoutError",
+    "set_log_level",
     "version",
 ]
 

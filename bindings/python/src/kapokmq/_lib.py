@@ -65,7 +65,12 @@ ConsumerP = POINTER(ConsumerHandle)
 MessageP = POINTER(MessageHandle)
 
 # name: (restype, argtypes), in the order of kapokmq.h.
+# The log callback's C type: (level, message, user_data).
+LogCallback = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+
 SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
+    # Takes the address kapokmq handed out, so it stays a plain pointer.
+    "kmq_string_free": (None, [c_void_p]),
     "kmq_status_str": (c_char_p, [c_int]),
     "kmq_last_error": (c_char_p, []),
     "kmq_version": (c_char_p, []),
@@ -77,6 +82,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_receive": (c_int, [ConsumerP, c_int64, POINTER(MessageP)]),
     "kmq_ack": (c_int, [ConsumerP, c_char_p]),
     "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
+    "kmq_consumer_stats_json": (c_int, [ConsumerP, POINTER(c_void_p)]),
     "kmq_consumer_close": (None, [ConsumerP]),
     "kmq_consumer_free": (None, [ConsumerP]),
     "kmq_message_code": (c_char_p, [MessageP]),
@@ -89,6 +95,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_message_delay_time": (c_int64, [MessageP]),
     "kmq_message_status": (c_int32, [MessageP]),
     "kmq_message_free": (None, [MessageP]),
+    "kmq_set_log_callback": (None, [LogCallback, c_int32, c_void_p]),
     "kmq_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
     "kmq_cluster_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
     "kmq_send": (c_int, [ProducerP, c_char_p, c_size_t, c_int64]),
@@ -100,6 +107,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_send_wait": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, c_int64]),
     "kmq_flush": (c_int, [ProducerP, c_int64]),
     "kmq_producer_get_stats": (c_int, [ProducerP, POINTER(ProducerStatsStruct)]),
+    "kmq_producer_stats_json": (c_int, [ProducerP, POINTER(c_void_p)]),
     "kmq_producer_close": (None, [ProducerP]),
     "kmq_producer_free": (None, [ProducerP]),
 }
