@@ -22,7 +22,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-python test-node
+test: build test-header test-rust test-c test-python test-node test-install
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -46,3 +46,6 @@ test-node: build
 
 clean:
 	$(CARGO) clean
+
+# install, uninstall, test-install: the C and C++ install tree.
+include mk/install.mk

@@ -58,6 +58,10 @@ typedef enum kmq_log_level {
 // `kmq_config_free`.
 typedef struct kmq_config kmq_config;
 
+// A client of one MQ node's HTTP API (opaque). Calls block the calling
+// thread for at most `connect_timeout_ms`.
+typedef struct kmq_console kmq_console;
+
 // A consumer (opaque). Safe to use from several threads at once.
 typedef struct kmq_consumer kmq_consumer;
 
@@ -157,6 +161,94 @@ enum kmq_status kmq_config_set(struct kmq_config *cfg, const char *key, const ch
 // # Safety
 // `cfg` must be NULL or a config not yet freed.
 void kmq_config_free(struct kmq_config *cfg);
+
+// A client of the HTTP API of the node at `mq_addr:mq_port` (https when
+// `mq_protocol` is `wss`), using `secret_key`. Connects lazily: errors
+// of reach come from the calls. On failure `*out` is NULL.
+//
+// # Safety
+// `cfg` must be NULL or a live config; `out` NULL or writable.
+enum kmq_status kmq_console_new(const struct kmq_config *cfg, struct kmq_console **out);
+
+// Sends one message over HTTP (`POST /Producer/Send`), for callers that
+// cannot hold a socket; its message code goes to `*code` (free it with
+// `kmq_string_free`). The server answered when this returns `KMQ_OK`.
+//
+// # Safety
+// `c` NULL or a live console; `topic` NULL or a string; `data` NULL or
+// `len` bytes; `code` NULL or writable.
+enum kmq_status kmq_console_send(struct kmq_console *c,
+                                 const char *topic,
+                                 const char *data,
+                                 size_t len,
+                                 int64_t delay_s,
+                                 char **code);
+
+// `KMQ_OK` when the node answers its ping.
+//
+// # Safety
+// `c` must be NULL or a live console.
+enum kmq_status kmq_console_ping(struct kmq_console *c);
+
+// The connected clients: `{"consumers":[...],"producers":[...]}`.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_clients(struct kmq_console *c, char **json);
+
+// The server's settings as a JSON object.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_server_config(struct kmq_console *c, char **json);
+
+// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_count(struct kmq_console *c, char **json);
+
+// The stored message with `code` as a JSON object, or `null` when the
+// server has none.
+//
+// # Safety
+// `c` NULL or a live console; `code` NULL or a string; `json` NULL or
+// writable.
+enum kmq_status kmq_console_get_message(struct kmq_console *c, const char *code, char **json);
+
+// Messages created between `start_time` and `end_time`
+// (`"YYYY-MM-DD hh:mm:ss"`, server time) with `status` (-1 waiting, 0
+// delayed, 1 consumed, 3 all) on `topic` (`""`: every topic), newest first,
+// as a JSON array (without the messages' data).
+//
+// # Safety
+// `c` NULL or a live console; strings NULL or NUL-terminated; `json` NULL
+// or writable.
+enum kmq_status kmq_console_list_messages(struct kmq_console *c,
+                                          const char *start_time,
+                                          const char *end_time,
+                                          int32_t status,
+                                          const char *topic,
+                                          char **json);
+
+// Deletes the stored message with `code`.
+//
+// # Safety
+// `c` NULL or a live console; `code` NULL or a string.
+enum kmq_status kmq_console_delete_message(struct kmq_console *c, const char *code);
+
+// The node's view of its cluster as a JSON array (`null` when the node is
+// not in cluster mode).
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_nodes(struct kmq_console *c, char **json);
+
+// Frees a console client. NULL does nothing.
+//
+// # Safety
+// `c` must be NULL or a console not yet freed.
+void kmq_console_free(struct kmq_console *c);
 
 // Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
 // `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the

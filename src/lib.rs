@@ -6,6 +6,7 @@
 
 pub(crate) mod cluster;
 pub mod config;
+pub mod console;
 pub mod conn;
 pub mod consumer;
 pub mod error;

@@ -128,6 +128,29 @@ pub fn conn_url(scheme: &str, host: &str, port: u16, role: Role, topic: &str, id
     url
 }
 
+/// `application/x-www-form-urlencoded` body of `pairs`.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        for (j, part) in [k, v].into_iter().enumerate() {
+            if j == 1 {
+                out.push('=');
+            }
+            for b in part.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    out.push(b as char);
+                } else {
+                    let _ = write!(out, "%{b:02X}");
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `http://host:port/path`.
 pub fn http_url(scheme: &str, host: &str, port: u16, path: &str) -> String {
     let mut url = String::with_capacity(16 + host.len() + path.len());
@@ -319,6 +342,7 @@ mod tests {
             "wss://[::1]:1/Consumers/Conn/%C3%A4%22/c"
         );
         assert_eq!(http_url("http", "h", 8031, "/Registry/GetNodes"), "http://h:8031/Registry/GetNodes");
+        assert_eq!(form_encode(&[("a", "x y&é"), ("b", "")]), "a=x%20y%26%C3%A9&b=");
     }
 
     #[test]

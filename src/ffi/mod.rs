@@ -11,6 +11,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod config;
+pub mod console;
 pub mod consumer;
 pub mod log;
 pub mod producer;

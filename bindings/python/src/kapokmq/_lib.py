@@ -29,6 +29,10 @@ class ConsumerHandle(ctypes.Structure):
     """``kmq_consumer`` (opaque)."""
 
 
+class ConsoleHandle(ctypes.Structure):
+    """``kmq_console`` (opaque)."""
+
+
 class MessageHandle(ctypes.Structure):
     """``kmq_message`` (opaque)."""
 
@@ -63,6 +67,9 @@ ConfigP = POINTER(Config)
 ProducerP = POINTER(ProducerHandle)
 ConsumerP = POINTER(ConsumerHandle)
 MessageP = POINTER(MessageHandle)
+ConsoleP = POINTER(ConsoleHandle)
+# Strings kapokmq hands out are read, then given back to kmq_string_free.
+OwnedString = POINTER(c_void_p)
 
 # name: (restype, argtypes), in the order of kapokmq.h.
 # The log callback's C type: (level, message, user_data).
@@ -77,6 +84,17 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_config_new": (ConfigP, []),
     "kmq_config_set": (c_int, [ConfigP, c_char_p, c_char_p]),
     "kmq_config_free": (None, [ConfigP]),
+    "kmq_console_new": (c_int, [ConfigP, POINTER(ConsoleP)]),
+    "kmq_console_send": (c_int, [ConsoleP, c_char_p, c_char_p, c_size_t, c_int64, OwnedString]),
+    "kmq_console_ping": (c_int, [ConsoleP]),
+    "kmq_console_clients": (c_int, [ConsoleP, OwnedString]),
+    "kmq_console_server_config": (c_int, [ConsoleP, OwnedString]),
+    "kmq_console_count": (c_int, [ConsoleP, OwnedString]),
+    "kmq_console_get_message": (c_int, [ConsoleP, c_char_p, OwnedString]),
+    "kmq_console_list_messages": (c_int, [ConsoleP, c_char_p, c_char_p, c_int32, c_char_p, OwnedString]),
+    "kmq_console_delete_message": (c_int, [ConsoleP, c_char_p]),
+    "kmq_console_nodes": (c_int, [ConsoleP, OwnedString]),
+    "kmq_console_free": (None, [ConsoleP]),
     "kmq_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
     "kmq_cluster_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
     "kmq_receive": (c_int, [ConsumerP, c_int64, POINTER(MessageP)]),
