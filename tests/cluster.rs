@@ -121,3 +121,35 @@ fn registry_failures_are_clear_errors() {
     assert_eq!(Producer::connect_cluster(&missing).err().unwrap().kind(), ErrorKind::InvalidArgument);
 }
 
+
+#[test]
+fn a_consumer_also_follows_its_standby_node() {
+    // Two independent brokers stand for a master and its standby: the
+    // consumer receives what either of them pushes.
+    let master = common::Broker::start(&[]);
+    let standby = common::Broker::start(&[]);
+    let t = topic("standby");
+    let mut cfg = master.config(&t);
+    cfg.set("standby_addr", "127.0.0.1").unwrap();
+    cfg.set("standby_port", &standby.port.to_string()).unwrap();
+    let consumer = Consumer::connect(&cfg).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the standby link connects in the background
+    Producer::connect(&master.config(&t)).unwrap().send_wait("from the master", 0, 5000).unwrap();
+    Producer::connect(&standby.config(&t)).unwrap().send_wait("from the standby", 0, 5000).unwrap();
+    let mut got: Vec<String> = (0..2).map(|_| consumer.receive(5000).unwrap()).map(|m| {
+        consumer.ack(&m.code).unwrap();
+        m.data
+    }).collect();
+    got.sort();
+    assert_eq!(got, ["from the master", "from the standby"]);
+    // Each ack went to the node that delivered the message.
+    let consumed = |port| {
+        let body = common::console(port, "/Console/CountMessage");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["data"]["consumed"].as_u64().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (consumed(master.port), consumed(standby.port)) != (1, 1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!((consumed(master.port), consumed(standby.port)), (1, 1));
+}

@@ -94,7 +94,7 @@ done
 # broker on a free port.
 examples_smoke() {
     local ex="$repo/examples" broker_pid port line i out
-    for prog in producer consumer; do
+    for prog in producer consumer cluster_producer; do
         if ! compile "$ex/$prog.c" "$build/$prog.static" "${static_link[@]}"; then
             sed 's/^/    /' "$build/$prog.static.log"
             fail "[static] examples: $prog.c does not compile"
