@@ -268,7 +268,7 @@ impl Consumer {
     /// The next pushed message. `timeout_ms` of -1 waits without limit, 0
     /// does not wait. `Timeout` when none came in time; `Closed` once closed.
     pub fn receive(&self, timeout_ms: i64) -> Result<Message> {
-        let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+        let deadline = runtime::deadline(timeout_ms);
         if timeout_ms != 0 {
             runtime::check_blocking_allowed("receive")?;
         }

@@ -147,13 +147,6 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn wait_deadline(timeout_ms: i64) -> Option<Instant> {
-    if timeout_ms < 0 {
-        None
-    } else {
-        Some(Instant::now() + Duration::from_millis(timeout_ms as u64))
-    }
-}
 
 impl State {
     /// Records the outcome of `m`; returns whether waiters must be woken.
@@ -522,7 +515,7 @@ impl Producer {
         runtime::check_blocking_allowed("send_wait")?;
         let slot = Arc::new(OnceLock::new());
         self.shared.enqueue(data, delay_s, Track::Wait(slot.clone()))?;
-        let outcome = self.shared.wait_until(wait_deadline(timeout_ms), |_| slot.get().cloned());
+        let outcome = self.shared.wait_until(runtime::deadline(timeout_ms), |_| slot.get().cloned());
         match outcome {
             Some(result) => result,
             None => Err(Error::timeout(format!(
@@ -544,7 +537,7 @@ impl Producer {
             st.generation += 1;
             (st.generation - 1, self.shared.counters.failed.load(Ordering::Relaxed))
         };
-        let drained = self.shared.wait_until(wait_deadline(timeout_ms), |st| {
+        let drained = self.shared.wait_until(runtime::deadline(timeout_ms), |st| {
             st.outstanding.range(..=generation).next().is_none().then_some(())
         });
         if drained.is_none() {
@@ -579,7 +572,7 @@ impl Producer {
         if timeout_ms != 0 {
             runtime::check_blocking_allowed("poll_reports")?;
         }
-        match self.shared.wait_until(wait_deadline(timeout_ms), take) {
+        match self.shared.wait_until(runtime::deadline(timeout_ms), take) {
             Some(r) => r,
             None => Err(Error::timeout(format!("no delivery report within {timeout_ms} ms"))),
         }

@@ -60,6 +60,13 @@ pub fn setup() {
     });
 }
 
+/// When a wait of `timeout_ms` ends: `None` (no limit) for a negative
+/// value or one too large to represent.
+pub fn deadline(timeout_ms: i64) -> Option<std::time::Instant> {
+    let ms = u64::try_from(timeout_ms).ok()?;
+    std::time::Instant::now().checked_add(std::time::Duration::from_millis(ms))
+}
+
 /// Blocking calls wait on the caller's thread. Called from one of the
 /// runtime's own threads they would stall the sockets they wait for, so
 /// they fail instead.

@@ -13,6 +13,7 @@ fn round_trip_keeps_nul_and_multibyte_text() {
     let cfg = broker.config(&topic("roundtrip"));
     let consumer = Consumer::connect(&cfg).unwrap();
     let producer = Producer::connect(&cfg).unwrap();
+    producer.flush(i64::MAX).unwrap();
     let text = "héllo\u{0}wörld 😀 \"quoted\"\n\\";
     producer.send_wait(text, 0, 5000).unwrap();
     let m = consumer.receive(5000).unwrap();
@@ -92,9 +93,13 @@ fn receive_times_out_and_close_wakes_a_blocked_receive() {
 
     std::thread::scope(|s| {
         let waiter = s.spawn(|| consumer.receive(-1));
+        let huge = s.spawn(|| consumer.receive(i64::MAX));
+        let below = s.spawn(|| consumer.receive(-7));
         std::thread::sleep(Duration::from_millis(200));
         consumer.close();
-        assert_eq!(waiter.join().unwrap().unwrap_err().kind(), ErrorKind::Closed);
+        for blocked in [waiter, huge, below] {
+            assert_eq!(blocked.join().unwrap().unwrap_err().kind(), ErrorKind::Closed);
+        }
     });
     assert_eq!(consumer.ack("0123456789abcdef0123456789abcdef").unwrap_err().kind(), ErrorKind::Closed);
 }
