@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo test test-rust test-header test-c test-python test-node clean
+.PHONY: all build demo docs test test-rust test-header test-c test-python test-node clean
 
 all: build
 
@@ -43,6 +43,13 @@ test-python: build
 
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+# API reference: rustdoc for the Rust API, Doxygen (when installed) for
+# the C header and the C++ wrapper.
+docs:
+	$(CARGO) doc --no-deps -p kapokmq
+	@if command -v doxygen >/dev/null; then doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
+	 else echo "doxygen is not installed: the C reference is the comments in include/kapokmq.h"; fi
 
 clean:
 	$(CARGO) clean
