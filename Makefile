@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-python test-node clean
+.PHONY: all build demo docs test test-rust test-header test-c test-python test-python-install test-node clean
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-python test-node test-install
+test: build test-header test-rust test-c test-python test-python-install test-node test-install
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -40,6 +40,11 @@ test-c: build
 
 test-python: build
 	PYTHONPATH=bindings/python/src $(PYTHON) -m pytest -q bindings/python/tests
+
+# pip install ./bindings/python into a fresh venv, as a user would (it
+# compiles the crate once more, for the package).
+test-python-install: build
+	bash bindings/python/check_install.sh
 
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
