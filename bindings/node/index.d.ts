@@ -1,5 +1,7 @@
 // Types for kapokmq, the KapokMQ client for Node.js.
 
+import { EventEmitter } from 'node:events';
+
 /** The status names of the C API; `KapokMQError.code` is one of the error ones. */
 export type StatusName =
   | 'KMQ_OK'
@@ -49,6 +51,10 @@ export interface CommonOptions {
   registryProtocol?: 'http' | 'https';
   /** How long connecting may take, ms; default 5000. */
   connectTimeoutMs?: number | string;
+  /** PEM file of the certificate authorities to trust for wss:// and https://. */
+  tlsCaFile?: string;
+  /** false: do not check server certificates (testing only); default true. */
+  tlsVerify?: boolean | string;
 }
 
 export interface ProducerOptions extends CommonOptions {
@@ -169,6 +175,142 @@ export declare class ClusterProducer extends Producer {
 export declare class ClusterConsumer extends Consumer {
   static connect(options: ConsumerOptions): Promise<ClusterConsumer>;
 }
+
+/** The node a Console talks to: the config keys in camelCase. */
+export interface ConsoleOptions {
+  /** MQ node host; default '127.0.0.1'. */
+  mqAddr?: string;
+  /** MQ node port (its HTTP API shares the port); default 8011. */
+  mqPort?: number | string;
+  /** 'ws' (default; the API is then http) or 'wss' (https). */
+  mqProtocol?: 'ws' | 'wss';
+  /** The node's secret key; default 'test'. */
+  secretKey?: string;
+  /** The limit of each call, ms; default 5000. */
+  connectTimeoutMs?: number | string;
+  tlsCaFile?: string;
+  tlsVerify?: boolean | string;
+}
+
+/** A message as the node stores it (console answers use the node's field names). */
+export interface StoredMessage {
+  /** 32 hex digits. */
+  MessageCode: string;
+  /** The payload; '' in listMessages() answers. */
+  MessageData: string;
+  Topic: string;
+  /** Unix seconds. */
+  CreateTime: number;
+  /** Unix seconds; 0 when not yet consumed. */
+  ConsumedTime: number;
+  /** Seconds. */
+  DelayTime: number;
+  /** -1 waiting, 0 delayed, 1 consumed. */
+  Status: number;
+}
+
+export interface ConsumerInfo {
+  ConsumerId: string;
+  Topic: string;
+  ConsumerIp: string;
+  /** Unix seconds. */
+  JoinTime: number;
+}
+
+export interface ProducerInfo {
+  ProducerId: string;
+  Topic: string;
+  ProducerIp: string;
+  /** Unix seconds. */
+  JoinTime: number;
+}
+
+export interface NodeInfo {
+  Name: string;
+  Addr: string;
+  Port: string;
+}
+
+export interface MessageCounts {
+  all: number;
+  consumed: number;
+  delay: number;
+  unconsumed: number;
+}
+
+export interface ListMessagesOptions {
+  /** -1 waiting, 0 delayed, 1 consumed, 3 all (the default). */
+  status?: -1 | 0 | 1 | 3;
+  /** Only this topic; '' (the default): every topic. */
+  topic?: string;
+}
+
+/**
+ * A client of one node's HTTP API. Each call is one HTTP request, made off
+ * the event loop, that fails with KMQ_ERR_CONNECT after connectTimeoutMs;
+ * KMQ_ERR_AUTH when the key is rejected, KMQ_ERR_PROTOCOL when the node
+ * refuses the request.
+ */
+export declare class Console {
+  /** Makes the client; no I/O happens until the first call. */
+  static create(options?: ConsoleOptions): Console;
+  private constructor();
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Sends one message over HTTP; resolves with its message code once stored. */
+  send(topic: string, data: string | Uint8Array, options?: SendOptions): Promise<string>;
+  /** Resolves when the node answers. */
+  ping(): Promise<void>;
+  /** The connected clients ([] when none). */
+  clients(): Promise<{ consumers: ConsumerInfo[]; producers: ProducerInfo[] }>;
+  /** The node's settings. */
+  serverConfig(): Promise<Record<string, unknown>>;
+  count(): Promise<MessageCounts>;
+  /** The stored message, or null when the node has none. */
+  getMessage(code: string): Promise<StoredMessage | null>;
+  /**
+   * Messages created between `start` and `end` (Dates, or the node's local
+   * time as 'YYYY-MM-DD hh:mm:ss'), newest first, without their data.
+   */
+  listMessages(start: Date | string, end: Date | string, options?: ListMessagesOptions): Promise<StoredMessage[]>;
+  /** Deletes the stored message (an unknown code is no error). */
+  deleteMessage(code: string): Promise<void>;
+  /** The node's view of its cluster, or null when it is not in cluster mode. */
+  nodes(): Promise<NodeInfo[] | null>;
+  /** Frees the client once calls in flight have returned; later calls reject with KMQ_ERR_CLOSED. */
+  close(): void;
+}
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface LogOptions {
+  /** The most verbose level passed on; default 'info'. */
+  level?: LogLevel;
+}
+
+/**
+ * Emits 'log' (level, message) for each message of the library up to
+ * `level`. The library's callback is installed with the first 'log'
+ * listener and removed with the last; it never keeps the process alive.
+ */
+export declare class Logger extends EventEmitter {
+  private constructor();
+  /** The most verbose level passed on, shared with setLogger(); default 'info'. */
+  level: LogLevel;
+  on(event: 'log', listener: (level: LogLevel, message: string) => void): this;
+  once(event: 'log', listener: (level: LogLevel, message: string) => void): this;
+  off(event: 'log', listener: (level: LogLevel, message: string) => void): this;
+}
+
+/** The library's log messages; nothing is logged while it has no 'log' listener. */
+export declare const logger: Logger;
+
+/**
+ * Sends the library's log messages (connections lost, reconnects, messages
+ * given up on) up to `options.level` to `fn`, replacing the function of an
+ * earlier call; null stops. Nothing is logged by default.
+ */
+export declare function setLogger(fn: ((level: LogLevel, message: string) => void) | null, options?: LogOptions): void;
 
 /** The C library's version, "MAJOR.MINOR.PATCH". */
 export declare function version(): string;

@@ -1,13 +1,16 @@
 'use strict';
 // kapokmq: a KapokMQ client for Node, over the kapokmq C library (koffi).
 // No call blocks the event loop: sends only enqueue, and everything that
-// waits on the network runs on another thread.
+// waits on the network runs on another thread. Nothing is logged unless
+// asked for (setLogger, or a 'log' listener on logger).
 
 const { native, Status } = require('./lib/native');
 const { KapokMQError } = require('./lib/errors');
 const { Producer, ClusterProducer } = require('./lib/producer');
 const { Consumer, ClusterConsumer } = require('./lib/consumer');
 const { Message } = require('./lib/message');
+const { Console } = require('./lib/console');
+const { logger, setLogger } = require('./lib/logger');
 
 /** The C library's version, "MAJOR.MINOR.PATCH". */
 function version() {
@@ -25,8 +28,11 @@ module.exports = {
   ClusterProducer,
   ClusterConsumer,
   Message,
+  Console,
   KapokMQError,
   Status,
   version,
   libraryPath,
+  logger,
+  setLogger,
 };

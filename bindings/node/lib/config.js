@@ -5,7 +5,7 @@
 
 const { native } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, statusName } = require('./errors');
-const { connectOnThread } = require('./connect-thread');
+const { callOnThread } = require('./call-thread');
 
 function snakeCase(key) {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -16,10 +16,11 @@ function optionValue(key, value) {
     if (value.includes('\0')) throw invalidArgument(`option ${key}: contains a NUL character`);
     return value;
   }
-  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') {
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint' ||
+      typeof value === 'boolean') {
     return String(value);
   }
-  throw invalidArgument(`option ${key}: expected a string or a number, got ${typeof value}`);
+  throw invalidArgument(`option ${key}: expected a string, a number or a boolean, got ${typeof value}`);
 }
 
 /** A new kmq_config holding `options`; the caller frees it. */
@@ -60,9 +61,9 @@ async function connectPointer(fn, options, cName) {
   }
   const cfg = buildConfig(fns, options);
   try {
-    const r = await connectOnThread(fns.file, fn, cfg);
+    const r = await callOnThread(fns.file, { fn, args: [cfg], out: 'pointer' });
     if (r.status !== 0) throw new KapokMQError(statusName(r.status), r.message || statusName(r.status));
-    return r.ptr;
+    return r.value;
   } finally {
     fns.configFree(cfg);
   }

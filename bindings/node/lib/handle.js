@@ -1,9 +1,10 @@
 'use strict';
-// The life of one native producer or consumer pointer. koffi 3 pointers are
-// plain BigInts that carry no type, so the pointer never leaves this object:
-// it is tagged with its kind when made, and the kind is checked when used.
+// The life of one native producer, consumer or console pointer. koffi 3
+// pointers are plain BigInts that carry no type, so the pointer never leaves
+// this object: it is tagged with its kind when made, and the kind is checked
+// when used.
 //
-// Freeing must wait for async calls still running on a pool thread with the
+// Freeing must wait for async calls still running on another thread with the
 // pointer (freeing under them is a use-after-free), so close() closes at
 // once (which wakes those calls) and the free happens when the last of them
 // has returned. A FinalizationRegistry frees a handle whose owner was
@@ -19,7 +20,7 @@ class NativeHandle {
   #freed = false;
 
   /**
-   * @param kind 'producer' | 'consumer'
+   * @param kind 'producer' | 'consumer' | 'console'
    * @param ptr the pointer the library handed out
    * @param ops { close(ptr), free(ptr) } from native.js
    * @param owner the public object; when it is collected, the handle is freed

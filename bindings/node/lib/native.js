@@ -57,7 +57,7 @@ const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((n, i) => [n, i
 /** Size of one `kmq_delivery_report` (u64 id, i32 status, padding). */
 const REPORT_SIZE = 16;
 
-// Declarations shared by the main thread and the connect thread.
+// Declarations shared by the main thread and the call threads.
 // Pointers are `void *` throughout: koffi 3 hands them out as untyped BigInts,
 // so each wrapper keeps its own record of what a pointer is (see handle.js).
 // Out-parameters are typed arrays that the caller owns.
@@ -65,6 +65,7 @@ const PROTOTYPES = {
   statusStr: 'const char *kmq_status_str(int s)',
   lastError: 'const char *kmq_last_error(void)',
   version: 'const char *kmq_version(void)',
+  stringFree: 'void kmq_string_free(void *s)',
 
   configNew: 'void *kmq_config_new(void)',
   configSet: 'int kmq_config_set(void *cfg, const char *key, const char *value)',
@@ -98,7 +99,30 @@ const PROTOTYPES = {
   messageDelayTime: 'int64_t kmq_message_delay_time(void *m)',
   messageStatus: 'int32_t kmq_message_status(void *m)',
   messageFree: 'void kmq_message_free(void *m)',
+
+  // Strings the console hands out come back through a `char **` (a
+  // BigUint64Array) and are freed with stringFree.
+  consoleNew: 'int kmq_console_new(void *cfg, void *out)',
+  consoleSendStr: ['kmq_console_send', 'int', ['void *', 'const char *', 'const char *', 'size_t', 'int64_t', 'void *']],
+  consoleSendBuf: ['kmq_console_send', 'int', ['void *', 'const char *', 'const void *', 'size_t', 'int64_t', 'void *']],
+  consolePing: 'int kmq_console_ping(void *c)',
+  consoleClients: 'int kmq_console_clients(void *c, void *json)',
+  consoleServerConfig: 'int kmq_console_server_config(void *c, void *json)',
+  consoleCount: 'int kmq_console_count(void *c, void *json)',
+  consoleGetMessage: 'int kmq_console_get_message(void *c, const char *code, void *json)',
+  consoleListMessages:
+    'int kmq_console_list_messages(void *c, const char *start_time, const char *end_time, int32_t status, const char *topic, void *json)',
+  consoleDeleteMessage: 'int kmq_console_delete_message(void *c, const char *code)',
+  consoleNodes: 'int kmq_console_nodes(void *c, void *json)',
+  consoleFree: 'void kmq_console_free(void *c)',
+
+  // The callback is the address koffi.register handed out on the log thread
+  // (see logger.js), so it travels as a plain pointer.
+  setLogCallback: 'void kmq_set_log_callback(void *callback, int32_t max_level, void *user_data)',
 };
+
+/** The C type of a log callback, for koffi.register. */
+const LOG_CALLBACK = 'void kmq_log_fn(int level, const char *message, void *user_data)';
 
 /**
  * Loads the library at `file` and declares `names` (all by default). A
@@ -128,4 +152,4 @@ function native() {
   return loaded;
 }
 
-module.exports = { native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, koffi };
+module.exports = { native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, LOG_CALLBACK, koffi };

@@ -5,28 +5,15 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const path = require('node:path');
-const { execFile } = require('node:child_process');
 const { Producer, Consumer } = require('..');
 const { startBroker, uniqueTopic } = require('../testing/broker');
+const { runFixture } = require('../testing/run-fixture');
 
 let broker;
 before(async () => {
   broker = await startBroker();
 });
 after(() => broker.stop());
-
-/** Runs a fixture script with node and resolves with { stdout, ms }. */
-function runFixture(name, args, nodeFlags = []) {
-  const file = path.join(__dirname, '..', 'testing', 'fixtures', name);
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...nodeFlags, file, ...args], { timeout: 15000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${name} failed (${err.signal || err.code}): ${stderr}`));
-      else resolve({ stdout: stdout.trim(), ms: Date.now() - t0 });
-    });
-  });
-}
 
 /** Counts the ticks of a 10 ms interval while `work` runs. */
 async function ticksDuring(work) {

@@ -18,8 +18,10 @@ keys: ``mq_addr`` (127.0.0.1), ``mq_port`` (8011), ``mq_protocol`` (ws/wss),
 ``check_time``, ``message_timeout_ms``, ``connect_timeout_ms``, ``queue_max``,
 ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer);
 ``ClusterProducer`` and ``ClusterConsumer`` take ``registry_addr``,
-``registry_port`` and ``registry_protocol`` instead of a node. Errors are
-:class:`KapokMQError` subclasses, one per status. The native library is
+``registry_port`` and ``registry_protocol`` instead of a node.
+:class:`Console` is a client of a node's HTTP API (send without a socket,
+clients, counts, stored messages). Errors are :class:`KapokMQError`
+subclasses, one per status. The native library is
 the one installed in the package, or ``$KAPOKMQ_LIB`` when set.
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 from . import _lib
 from ._lib import LIBRARY_PATH
 from ._logging import set_log_level
+from .console import Console
 from .consumer import ClusterConsumer, Consumer, ConsumerStats, Message
 from .errors import (
     AuthError,
@@ -52,6 +55,7 @@ __all__ = [
     "ClusterConsumer",
     "ClusterProducer",
     "ConnectError",
+    "Console",
     "Consumer",
     "ConsumerStats",
     "DeliveryCallback",

@@ -8,7 +8,8 @@ from ._lib import ConfigP, last_error, lib
 from .errors import InvalidArgumentError
 
 
-def _c_string(text: str, what: str) -> bytes:
+def c_string(text: str, what: str) -> bytes:
+    """``text`` as UTF-8 for a ``const char *`` argument."""
     raw = text.encode("utf-8")
     # C reads up to the first NUL: a value cut there would be set silently.
     if b"\0" in raw:
@@ -29,8 +30,8 @@ def build(settings: Mapping[str, Any]) -> Any:
         for key, value in settings.items():
             status = lib.kmq_config_set(
                 cfg,
-                _c_string(key, "config key"),
-                _c_string(str(value), f'config key "{key}": value'),
+                c_string(key, "config key"),
+                c_string(str(value), f'config key "{key}": value'),
             )
             if status:
                 raise last_error(status)
