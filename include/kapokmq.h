@@ -383,7 +383,10 @@ void kmq_message_free(struct kmq_message *m);
 // ... 4 debug), replacing any earlier one; NULL turns logging off (the
 // default: kapokmq prints nothing by itself). The callback may be called
 // from any thread, including the library's own: it must be thread-safe,
-// return quickly and not call kapokmq functions that block.
+// return quickly and not call kapokmq functions that block. This call
+// waits for callbacks already running to return, so after it returns the
+// old callback is no longer called (and must not itself call
+// `kmq_set_log_callback`).
 void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
 
 // Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,

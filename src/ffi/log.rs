@@ -28,7 +28,10 @@ unsafe impl Sync for UserData {}
 /// ... 4 debug), replacing any earlier one; NULL turns logging off (the
 /// default: kapokmq prints nothing by itself). The callback may be called
 /// from any thread, including the library's own: it must be thread-safe,
-/// return quickly and not call kapokmq functions that block.
+/// return quickly and not call kapokmq functions that block. This call
+/// waits for callbacks already running to return, so after it returns the
+/// old callback is no longer called (and must not itself call
+/// `kmq_set_log_callback`).
 #[no_mangle]
 pub extern "C" fn kmq_set_log_callback(callback: kmq_log_fn, max_level: i32, user_data: *mut c_void) {
     call_value("kmq_set_log_callback", (), || {
