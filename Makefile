@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-python test-python-install test-node clean
+.PHONY: all build demo docs test test-rust test-header test-c test-python test-python-install test-node bench bench-quick profile clean
 
 all: build
 
@@ -55,6 +55,19 @@ docs:
 	$(CARGO) doc --no-deps -p kapokmq
 	@if command -v doxygen >/dev/null; then doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
 	 else echo "doxygen is not installed: the C reference is the comments in include/kapokmq.h"; fi
+
+# Throughput, latency and footprint on a fresh kmq-broker; writes
+# docs/bench/results.csv, results.txt and throughput.png.
+bench: build
+	bash cli/bench/run.sh
+
+bench-quick: build
+	bash cli/bench/run.sh --quick
+
+# Where the library spends its instructions (perf if available, else callgrind).
+profile: build
+	bash cli/bench/profile.sh throughput 50000
+	bash cli/bench/profile.sh e2e 30000
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,87 @@
+// The Go side of `kmq bench`: the official KapokMQ Go client measured on
+// the same broker as kapokmq. Built by cli/bench/run.sh at run time.
+//
+//	bench confirmed HOST PORT TOPIC N PAYLOAD KEY   send + ack loop, every message confirmed
+//	bench fire      HOST PORT TOPIC N PAYLOAD KEY   sends only, nothing confirmed
+//	bench e2e       HOST PORT TOPIC N PAYLOAD KEY   produce -> consume (-> ack)
+//
+// Prints one "RESULT key=value ..." line for kmq bench to parse. The client
+// writes its own log lines to stdout too; kmq bench reads only RESULT.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func die(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func main() {
+	if len(os.Args) != 8 {
+		fmt.Fprintln(os.Stderr, "usage: bench confirmed|fire|e2e HOST PORT TOPIC N PAYLOAD KEY")
+		os.Exit(2)
+	}
+	mode, host, port, topic, payload, key := os.Args[1], os.Args[2], os.Args[3], os.Args[4], os.Args[6], os.Args[7]
+	n, err := strconv.Atoi(os.Args[5])
+	if err != nil || n <= 0 {
+		die("N must be a positive number, not %q", os.Args[5])
+	}
+	server := server{host: host, port: port, topic: topic, key: key}
+
+	switch mode {
+	case "confirmed", "fire":
+		if mode == "confirmed" && !hasAck {
+			die("this version of the Go client has no ProducerAck")
+		}
+		if err := server.connectProducer("go-bench-p"); err != nil {
+			die("connect: %v", err)
+		}
+		start := time.Now()
+		done := 0
+		for i := 0; i < n; i++ {
+			if !send("go-bench-p", payload) {
+				continue
+			}
+			if mode == "confirmed" && !confirm("go-bench-p") {
+				continue
+			}
+			done++
+		}
+		fmt.Printf("RESULT secs=%.6f count=%d\n", time.Since(start).Seconds(), done)
+
+	case "e2e":
+		if err := server.connectConsumer("go-bench-c"); err != nil {
+			die("connect consumer: %v", err)
+		}
+		if err := server.connectProducer("go-bench-p"); err != nil {
+			die("connect producer: %v", err)
+		}
+		start := time.Now()
+		go func() {
+			for i := 0; i < n; i++ {
+				if send("go-bench-p", payload) && hasAck {
+					confirm("go-bench-p")
+				}
+			}
+		}()
+		for i := 0; i < n; i++ {
+			code := receive("go-bench-c")
+			ack("go-bench-c", code)
+		}
+		acked := 0
+		if hasAck {
+			acked = 1
+		}
+		fmt.Printf("RESULT secs=%.6f count=%d acked=%d\n", time.Since(start).Seconds(), n, acked)
+
+	default:
+		die("unknown mode %q", mode)
+	}
+}
+
+type server struct{ host, port, topic, key string }

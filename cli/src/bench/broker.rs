@@ -1,0 +1,90 @@
+//! A kmq-broker process owned by the benchmark: started on a free port,
+//! killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+}
+
+impl Broker {
+    /// Starts `binary --port 0 args...` and waits for its listening line.
+    pub fn start(binary: &Path, args: &[&str]) -> Result<Broker, String> {
+        let mut child = Command::new(binary)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // The line is read on a thread so that a broker that never speaks
+        // cannot hang the benchmark.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            // Keep draining so the broker never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{} did not print its listening line: {other:?}", binary.display()));
+            }
+        };
+        let port = line
+            .strip_prefix("kmq-broker listening on ")
+            .and_then(|addr| addr.rsplit_once(':'))
+            .and_then(|(_, p)| p.trim().parse().ok());
+        match port {
+            Some(port) => Ok(Broker { child, port }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("unexpected first line from {}: {line:?}", binary.display()))
+            }
+        }
+    }
+
+    /// The broker's resident memory now, in MiB (0 if unreadable).
+    pub fn rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+
+    /// CPU time the broker has used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+/// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).
+pub fn cpu_seconds(stat_path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else { return 0.0 };
+    // Fields after the command name, which is in parentheses and may
+    // contain spaces: utime and stime are the 14th and 15th fields.
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks / if hz > 0 { hz as f64 } else { 100.0 }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

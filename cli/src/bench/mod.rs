@@ -1,0 +1,581 @@
+//! `kmq bench`: one fresh kmq-broker, every client measured against it in
+//! the same run, a table on stdout and CSV for the chart. The C and Go
+//! programs are built by cli/bench/run.sh and passed in by path; whatever
+//! is missing is reported as such in the table, and the run goes on.
+
+mod broker;
+mod external;
+mod library;
+mod raw;
+mod report;
+
+use crate::fail::{CliError, CliResult};
+use crate::progress::Progress;
+use broker::Broker;
+use clap::Args;
+use report::{Row, Section};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const RAW: &str = "raw WebSocket client (ceiling)";
+pub const RAW_E2E: &str = "raw WebSocket clients (ceiling)";
+const RUST: &str = "kapokmq, Rust API";
+const C: &str = "kapokmq, C API (kmq_send + kmq_flush)";
+const GO_ACK: &str = "Go client, ProducerSend + ProducerAck";
+const GO_FIRE: &str = "Go client, fire-and-forget (unconfirmed)";
+const RUST_E2E: &str = "kapokmq, Rust API (a sending thread, a receive + ack thread)";
+const C_E2E: &str = "kapokmq, C API (one thread: send, receive, ack)";
+const GO_E2E: &str = "Go client";
+const KEY: &str = "test";
+const HOST: &str = "127.0.0.1";
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// 10k and 100k messages only (the full run adds 1M).
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Message counts to run, e.g. --sizes 1000,5000 (overrides --quick).
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub sizes: Vec<u64>,
+
+    /// The kmq-broker binary (default: target/release/kmq-broker of the repo).
+    #[arg(long, env = "KMQ_BROKER", value_name = "PATH")]
+    pub broker: Option<PathBuf>,
+
+    /// The C bench program built by cli/bench/run.sh.
+    #[arg(long, env = "KMQ_BENCH_C", value_name = "PATH")]
+    pub c_bench: Option<PathBuf>,
+
+    /// The Go bench program built by cli/bench/run.sh.
+    #[arg(long, env = "KMQ_BENCH_GO", value_name = "PATH")]
+    pub go_bench: Option<PathBuf>,
+
+    /// Why the Go bench program could not be built (shown in the table).
+    #[arg(long, value_name = "REASON")]
+    pub go_unavailable: Option<String>,
+
+    /// Does the Go client have ProducerAck? (run.sh finds out with go doc)
+    #[arg(long)]
+    pub go_has_ack: bool,
+
+    /// Where the CSV goes; the table is also written next to it as .txt.
+    #[arg(long, default_value = "docs/bench/results.csv", value_name = "PATH")]
+    pub csv: PathBuf,
+
+    /// Repository root, for the binding benchmarks (default: found from
+    /// this executable's path).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Message payload size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub payload: usize,
+
+    /// kmq_send calls timed one by one for the per-call cost.
+    #[arg(long, default_value_t = 100_000)]
+    pub calls: u64,
+
+    /// send_wait calls for the latency figures.
+    #[arg(long, default_value_t = 2_000)]
+    pub latency_sends: u64,
+
+    /// Idle producers opened for the footprint figures.
+    #[arg(long, default_value_t = 200)]
+    pub producers: usize,
+
+    /// Runs of each throughput figure (interleaved); the table shows the median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
+
+    /// Leave out the Python and Node binding benchmarks.
+    #[arg(long)]
+    pub no_bindings: bool,
+}
+
+fn repo_root(args: &BenchArgs) -> PathBuf {
+    if let Some(r) = &args.repo {
+        return r.clone();
+    }
+    // target/release/kmq -> the repo, when run from a build tree.
+    let from_exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.ancestors().nth(3).map(Path::to_path_buf))
+        .filter(|r| r.join("cli").is_dir());
+    from_exe.unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// CPU used so far: by this process, by its finished children, by the broker.
+#[derive(Clone, Copy)]
+struct Cpu {
+    own: f64,
+    children: f64,
+    broker: f64,
+    at: Instant,
+}
+
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) != 0 {
+            return 0.0;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    }
+}
+
+impl Cpu {
+    fn now(b: &Broker) -> Cpu {
+        Cpu { own: broker::cpu_seconds("/proc/self/stat"), children: children_cpu(), broker: b.cpu_seconds(), at: Instant::now() }
+    }
+    /// (broker cores, client cores) used since `self`.
+    fn since(self, b: &Broker) -> (f64, f64) {
+        let now = Cpu::now(b);
+        let wall = now.at.duration_since(self.at).as_secs_f64().max(1e-9);
+        ((now.broker - self.broker) / wall, (now.own - self.own + now.children - self.children) / wall)
+    }
+}
+
+/// A progress line for one step, redrawn by a thread until the step ends.
+struct Step {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Step {
+    fn start(index: usize, total: usize, label: String, n: Option<u64>, done: Arc<AtomicU64>) -> Step {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut p = Progress::new(true);
+            p.note(&format!("bench [{index}/{total}] {label}"));
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                p.tick(|| {
+                    let count = match n {
+                        Some(n) => format!("{} / {} ", report::thousands(done.load(Ordering::Relaxed)), report::thousands(n)),
+                        None => String::new(),
+                    };
+                    format!("    {count}({:.0} s)", started.elapsed().as_secs_f64())
+                });
+            }
+            p.clear();
+        });
+        Step { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Fills rows; the counter is for the progress line.
+type Job = Box<dyn FnOnce(&mut Ctx, Arc<AtomicU64>) -> Vec<Row>>;
+
+/// A planned measurement: its label, message count (for progress) and job.
+struct Plan {
+    label: String,
+    n: Option<u64>,
+    job: Job,
+}
+
+struct Ctx {
+    broker: Broker,
+    payload: String,
+    run_id: u64,
+}
+
+impl Ctx {
+    fn topic(&mut self, what: &str) -> String {
+        self.run_id += 1;
+        format!("bench-{what}-{}", self.run_id)
+    }
+    fn lib(&self) -> library::Target<'static> {
+        library::Target { host: HOST, port: self.broker.port, key: KEY }
+    }
+}
+
+/// msg/s from a count and a time.
+fn rate(n: u64, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64().max(1e-9)
+}
+
+/// One throughput row: runs `f` (which returns the measured time) and
+/// records msg/s and the CPU used meanwhile.
+fn throughput(
+    ctx: &Ctx,
+    section: Section,
+    client: &str,
+    n: u64,
+    f: impl FnOnce() -> Result<Duration, String>,
+) -> Row {
+    let mut row = Row::new(section, client, "throughput", "msg/s");
+    row.messages = Some(n);
+    let cpu = Cpu::now(&ctx.broker);
+    row.value = f().map(|took| rate(n, took));
+    if row.value.is_ok() {
+        let (b, c) = cpu.since(&ctx.broker);
+        row.broker_cpu = Some(b);
+        row.client_cpu = Some(c);
+    }
+    row
+}
+
+fn external_throughput(program: &Path, mode: &str, port: u16, topic: &str, n: u64, payload: &str) -> Result<Duration, String> {
+    let mut cmd = Command::new(program);
+    cmd.args([mode, HOST, &port.to_string(), topic, &n.to_string(), payload, KEY]);
+    let out = external::run(cmd, Duration::from_secs(180))?;
+    let fields = external::result_line(&out.stdout)?;
+    let confirmed = fields.get("count").copied().unwrap_or(n as f64);
+    if confirmed < n as f64 {
+        return Err(format!("only {confirmed} of {n} done"));
+    }
+    Ok(Duration::from_secs_f64(external::field(&fields, "secs")?))
+}
+
+fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
+    let sizes = sizes(args);
+    let mut plans: Vec<Plan> = Vec::new();
+    let producers = args.producers;
+    plans.push(Plan {
+        label: format!("footprint: threads, RSS of {producers} idle producers"),
+        n: None,
+        job: Box::new(move |ctx, _| footprint_rows(ctx, producers)),
+    });
+    let go: Result<PathBuf, String> = match (&args.go_bench, &args.go_unavailable) {
+        (_, Some(why)) => Err(why.clone()),
+        (Some(p), None) if p.is_file() => Ok(p.clone()),
+        (Some(p), None) => Err(format!("{} not found", p.display())),
+        (None, None) => Err("not built (cli/bench/run.sh builds it)".into()),
+    };
+    let c: Result<PathBuf, String> = match &args.c_bench {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => Err(format!("{} not found", p.display())),
+        None => Err("not built (cli/bench/run.sh builds it)".into()),
+    };
+    let go_ack: Result<PathBuf, String> = match (&go, args.go_has_ack) {
+        (Ok(p), true) => Ok(p.clone()),
+        (Ok(_), false) => Err("this version of the Go client has no ProducerAck: it never reads the server's ok".into()),
+        (Err(e), _) => Err(e.clone()),
+    };
+    // Runs of one size are interleaved, so that a burst of load from
+    // elsewhere on the machine hits every client alike.
+    let runs: Vec<(u64, String)> = sizes
+        .iter()
+        .flat_map(|&n| {
+            (1..=args.repeat).map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
+        })
+        .collect();
+    for (n, run) in runs {
+        let run = run.as_str();
+        plans.push(Plan {
+            label: format!("{RAW}, {} messages{run}", report::thousands(n)),
+            n: Some(n),
+            job: Box::new(move |ctx, done| {
+                let topic = ctx.topic("raw");
+                let t = raw::Target { host: HOST, port: ctx.broker.port, key: KEY, topic: &topic };
+                let payload = ctx.payload.clone();
+                vec![throughput(ctx, Section::Producer, RAW, n, || raw::producer(&t, n, &payload, done))]
+            }),
+        });
+        plans.push(Plan {
+            label: format!("{RUST}, {} messages{run}", report::thousands(n)),
+            n: Some(n),
+            job: Box::new(move |ctx, done| {
+                let topic = ctx.topic("rust");
+                let payload = ctx.payload.clone();
+                vec![throughput(ctx, Section::Producer, RUST, n, || library::confirmed(&ctx.lib(), &topic, n, &payload, done))]
+            }),
+        });
+        for (client, program, mode) in [(C, c.clone(), "throughput"), (GO_ACK, go_ack.clone(), "confirmed"), (GO_FIRE, go.clone(), "fire")] {
+            plans.push(Plan {
+                label: format!("{client}, {} messages{run}", report::thousands(n)),
+                n: None,
+                job: Box::new(move |ctx, _| {
+                    let topic = ctx.topic(mode);
+                    let payload = ctx.payload.clone();
+                    let port = ctx.broker.port;
+                    let mut row = throughput(ctx, Section::Producer, client, n, || {
+                        let program = program.clone()?;
+                        external_throughput(&program, mode, port, &topic, n, &payload)
+                    });
+                    if client == GO_FIRE {
+                        row.note = "each write reported done, no ok awaited".into();
+                    }
+                    vec![row]
+                }),
+            });
+        }
+        plans.push(Plan {
+            label: format!("end to end, {RAW_E2E}, {} messages{run}", report::thousands(n)),
+            n: Some(n),
+            job: Box::new(move |ctx, done| {
+                let topic = ctx.topic("raw-e2e");
+                let t = raw::Target { host: HOST, port: ctx.broker.port, key: KEY, topic: &topic };
+                let payload = ctx.payload.clone();
+                vec![throughput(ctx, Section::EndToEnd, RAW_E2E, n, || raw::end_to_end(&t, n, &payload, done))]
+            }),
+        });
+        plans.push(Plan {
+            label: format!("end to end, {RUST_E2E}, {} messages{run}", report::thousands(n)),
+            n: Some(n),
+            job: Box::new(move |ctx, done| {
+                let topic = ctx.topic("rust-e2e");
+                let payload = ctx.payload.clone();
+                vec![throughput(ctx, Section::EndToEnd, RUST_E2E, n, || library::end_to_end(&ctx.lib(), &topic, n, &payload, done))]
+            }),
+        });
+        for (client, program) in [(C_E2E, c.clone()), (GO_E2E, go.clone())] {
+            plans.push(Plan {
+                label: format!("end to end, {client}, {} messages{run}", report::thousands(n)),
+                n: None,
+                job: Box::new(move |ctx, _| {
+                    let topic = ctx.topic("e2e");
+                    let payload = ctx.payload.clone();
+                    let port = ctx.broker.port;
+                    vec![throughput(ctx, Section::EndToEnd, client, n, || {
+                        external_throughput(&program.clone()?, "e2e", port, &topic, n, &payload)
+                    })]
+                }),
+            });
+        }
+    }
+    let calls = args.calls;
+    plans.push(Plan {
+        label: format!("per call: kmq_send from C, {} calls", report::thousands(calls)),
+        n: None,
+        job: Box::new(move |ctx, _| c_per_call(ctx, c, calls)),
+    });
+    if !args.no_bindings {
+        let python = repo.join("bindings/python/bench_send.py");
+        let lib = repo.join("target/release/libkapokmq.so");
+        plans.push(Plan {
+            label: "per call: Python Producer.send".into(),
+            n: None,
+            job: Box::new(move |ctx, _| python_per_call(ctx, &python, &lib)),
+        });
+        let node = repo.join("bindings/node/bench/send.js");
+        plans.push(Plan {
+            label: "per call: Node send()".into(),
+            n: None,
+            job: Box::new(move |_, _| node_per_call(&node)),
+        });
+    }
+    let sends = args.latency_sends;
+    plans.push(Plan {
+        label: format!("latency: {} send_wait calls", report::thousands(sends)),
+        n: None,
+        job: Box::new(move |ctx, _| latency_rows(ctx, sends)),
+    });
+    plans
+}
+
+fn sizes(args: &BenchArgs) -> Vec<u64> {
+    if !args.sizes.is_empty() {
+        let mut s = args.sizes.clone();
+        s.sort_unstable();
+        s.dedup();
+        return s;
+    }
+    if args.quick {
+        vec![10_000, 100_000]
+    } else {
+        vec![10_000, 100_000, 1_000_000]
+    }
+}
+
+fn footprint_rows(ctx: &mut Ctx, producers: usize) -> Vec<Row> {
+    let mut threads = Row::new(Section::Footprint, "threads started by the library", "count", "threads");
+    let mut rss = Row::new(Section::Footprint, "RSS per extra idle producer", "rss", "KiB");
+    match library::footprint(&ctx.lib(), producers) {
+        Ok(f) => {
+            threads.value = Ok(f.threads_after_all.saturating_sub(f.threads_before) as f64);
+            threads.note = format!(
+                "{} before the first producer, {} after it, {} with {} more",
+                f.threads_before, f.threads_after_first, f.threads_after_all, f.producers
+            );
+            rss.value = Ok(f.rss_per_producer_kib);
+            rss.note = format!("VmRSS delta / {}", f.producers);
+        }
+        Err(e) => {
+            threads.value = Err(e.clone());
+            rss.value = Err(e);
+        }
+    }
+    vec![threads, rss]
+}
+
+fn c_per_call(ctx: &mut Ctx, program: Result<PathBuf, String>, calls: u64) -> Vec<Row> {
+    let mut median = Row::new(Section::PerCall, "kmq_send from C", "median", "ns");
+    let mut p99 = Row::new(Section::PerCall, "kmq_send from C", "p99", "ns");
+    let topic = ctx.topic("c-percall");
+    let measured = program.and_then(|program| {
+        let mut cmd = Command::new(program);
+        cmd.args(["percall", HOST, &ctx.broker.port.to_string(), &topic, &calls.to_string(), &ctx.payload, KEY]);
+        let out = external::run(cmd, Duration::from_secs(120))?;
+        external::result_line(&out.stdout)
+    });
+    for (row, key) in [(&mut median, "median_ns"), (&mut p99, "p99_ns")] {
+        row.messages = Some(calls);
+        row.value = measured.as_ref().map_err(Clone::clone).and_then(|f| external::field(f, key));
+        row.note = format!("{} calls, each timed", report::thousands(calls));
+    }
+    vec![median, p99]
+}
+
+fn python_per_call(ctx: &mut Ctx, script: &Path, lib: &Path) -> Vec<Row> {
+    let mut row = Row::new(Section::PerCall, "Python Producer.send", "median", "us");
+    row.value = if !script.is_file() {
+        Err(format!("{} not found", script.display()))
+    } else {
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).args([HOST, &ctx.broker.port.to_string()]).env("KAPOKMQ_LIB", lib);
+        external::run(cmd, Duration::from_secs(120))
+            .and_then(|out| external::number_before(&out.stdout, "Producer.send:", "µs per message"))
+    };
+    row.note = "median of 100 batch averages of 1,000 sends".into();
+    vec![row]
+}
+
+fn node_per_call(script: &Path) -> Vec<Row> {
+    let mut row = Row::new(Section::PerCall, "Node send()", "per message", "us");
+    let node_dir = script.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    row.value = if !script.is_file() {
+        Err(format!("{} not found", script.display()))
+    } else if !node_dir.join("node_modules").is_dir() {
+        Err(format!("run npm ci in {} first", node_dir.display()))
+    } else {
+        let mut cmd = Command::new("node");
+        cmd.arg(script).args(["100000", "64", "3"]);
+        external::run(cmd, Duration::from_secs(180)).and_then(|out| external::number_before(&out.stdout, "send:", "µs per message"))
+    };
+    row.note = "wall time of 100,000 awaited sends / 100,000; its own broker".into();
+    vec![row]
+}
+
+fn latency_rows(ctx: &mut Ctx, sends: u64) -> Vec<Row> {
+    let topic = ctx.topic("latency");
+    let payload = ctx.payload.clone();
+    let measured = library::send_wait_latency(&ctx.lib(), &topic, sends, &payload);
+    ["p50", "p99"]
+        .into_iter()
+        .zip([0.5, 0.99])
+        .map(|(metric, q)| {
+            let mut row = Row::new(Section::Latency, "send_wait, Rust API", metric, "us");
+            row.messages = Some(sends);
+            row.value = measured.as_ref().map(|v| library::quantile(v, q)).map_err(Clone::clone);
+            row
+        })
+        .collect()
+}
+
+fn find(rows: &[Row], section: Section, client: &str, n: u64) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.section == section && r.client == client && r.messages == Some(n))
+        .and_then(|r| r.value.as_ref().ok().copied())
+}
+
+/// What the figures say, in words: ratios at the largest size, and
+/// whether the broker is what limits the run.
+fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let at = |s, c| find(rows, s, c, largest);
+    let n = report::thousands(largest);
+    let ratio = |a: Option<f64>, b: Option<f64>, what: &str, out: &mut Vec<String>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            out.push(format!("{what}: {:.2}x ({} vs {} msg/s, {n} messages)", a / b, a.round(), b.round()));
+        }
+    };
+    ratio(at(Section::Producer, RUST), at(Section::Producer, RAW), "Rust API / raw ceiling, confirmed", &mut out);
+    ratio(at(Section::Producer, C), at(Section::Producer, RAW), "C API / raw ceiling, confirmed", &mut out);
+    ratio(at(Section::Producer, RUST), at(Section::Producer, GO_ACK), "Rust API / Go send+ack, confirmed", &mut out);
+    ratio(at(Section::Producer, RUST), at(Section::Producer, GO_FIRE), "Rust API confirmed / Go fire-and-forget", &mut out);
+    ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, RAW_E2E), "Rust API / raw ceiling, end to end", &mut out);
+    ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, RAW_E2E), "C API / raw ceiling, end to end", &mut out);
+    ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, GO_E2E), "Rust API / Go client, end to end", &mut out);
+    let raw = rows.iter().find(|r| r.section == Section::Producer && r.client == RAW && r.messages == Some(largest));
+    if let Some((b, c)) = raw.and_then(|r| Some((r.broker_cpu?, r.client_cpu?))) {
+        // One producer connection is served by one broker task: about one
+        // core is all the broker can give it.
+        let verdict = if b >= 0.85 && b > c {
+            "the broker is the bottleneck: it keeps about one core busy for one connection while the client has time to spare"
+        } else if c >= 0.85 && c > b {
+            "the raw client, not the broker, is the limit here"
+        } else {
+            "neither side saturates a core: the limit is the round trip (scheduling and loopback)"
+        };
+        out.push(format!("raw run ({n}): broker {b:.2} cores, client {c:.2} cores: {verdict}"));
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores, {cpu}, Linux {}, kapokmq {}", kernel.trim(), kapokmq::VERSION)
+}
+
+pub fn run(args: &BenchArgs) -> CliResult<()> {
+    if args.payload == 0 {
+        return Err(CliError::usage("--payload must be at least 1 byte"));
+    }
+    let repo = repo_root(args);
+    let broker_bin = args.broker.clone().unwrap_or_else(|| repo.join("target/release/kmq-broker"));
+    let broker = Broker::start(&broker_bin, &["--push-speed-ms", "0"]).map_err(CliError::failed)?;
+    let started = Instant::now();
+    // A fixed, readable payload of the requested size.
+    let payload: String = "kapokmq-bench-payload-".chars().cycle().take(args.payload).collect();
+    let header = report::Header {
+        machine: machine(),
+        broker: format!(
+            "{} --port 0 --push-speed-ms 0 (one process for the whole run)",
+            broker_bin.strip_prefix(&repo).unwrap_or(&broker_bin).display()
+        ),
+        payload_bytes: args.payload,
+        sizes: sizes(args),
+    };
+    let mut ctx = Ctx { broker, payload, run_id: 0 };
+    let plans = plan(args, &repo);
+    let total = plans.len();
+    let mut rows = Vec::new();
+    for (i, p) in plans.into_iter().enumerate() {
+        let done = Arc::new(AtomicU64::new(0));
+        let _step = Step::start(i + 1, total, p.label, p.n, done.clone());
+        rows.extend((p.job)(&mut ctx, done));
+    }
+    let rows = report::median_of_runs(rows);
+    let largest = header.sizes.iter().copied().max().unwrap_or(0);
+    let table = report::table(&header, &rows, &conclusions(&rows, largest));
+    let table = format!(
+        "{table}\nwhole run: {:.0} s; the broker kept every message (RSS {:.0} MiB at the end)\n",
+        started.elapsed().as_secs_f64(),
+        ctx.broker.rss_mib()
+    );
+    print!("{table}");
+    write_out(&args.csv, &report::csv(&rows))?;
+    write_out(&args.csv.with_extension("txt"), &table)?;
+    eprintln!("bench: wrote {} and {}", args.csv.display(), args.csv.with_extension("txt").display());
+    Ok(())
+}
+
+fn write_out(path: &Path, text: &str) -> CliResult<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::failed(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,142 @@
+//! Runs the real `kmq` binary against real `kmq-broker` processes on
+//! 127.0.0.1, each test with its own broker.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn broker_path() -> PathBuf {
+    std::env::var_os("KMQ_BROKER").map(PathBuf::from).unwrap_or_else(|| repo().join("target/release/kmq-broker"))
+}
+
+/// A broker process on a free port, killed when dropped.
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+}
+
+impl Broker {
+    /// No push throttle, plus `extra` flags.
+    pub fn start(extra: &[&str]) -> Broker {
+        Self::spawn(&[&["--push-speed-ms", "0"], extra].concat())
+    }
+
+    /// Any flags (e.g. `--registry`), port chosen by the broker.
+    pub fn spawn(args: &[&str]) -> Broker {
+        let path = broker_path();
+        let mut child = Command::new(&path)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e} (cargo build --release --workspace)", path.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("listening line");
+        let port = line
+            .trim()
+            .strip_prefix("kmq-broker listening on ")
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Broker { child, port }
+    }
+
+    /// `kmq` with this broker's address in the environment, as a user
+    /// would set it up.
+    pub fn kmq(&self) -> Command {
+        let mut cmd = kmq();
+        cmd.env("KAPOKMQ_ADDR", "127.0.0.1").env("KAPOKMQ_PORT", self.port.to_string());
+        cmd
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary under test, with no KAPOKMQ_* settings from the caller's
+/// environment leaking in.
+pub fn kmq() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kmq"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("KAPOKMQ_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Runs `cmd` with `stdin` as its input; panics if it takes over 60 s.
+pub fn run(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn kmq");
+    child.stdin.take().expect("piped").write_all(stdin.as_bytes()).expect("write stdin");
+    wait(child, Duration::from_secs(60))
+}
+
+pub fn wait(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("kmq did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Polls `f` every 50 ms until it returns Some, for at most `limit`.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The node's message counts through `kmq stats --json`.
+pub fn counts(b: &Broker) -> serde_json::Value {
+    let mut cmd = b.kmq();
+    cmd.args(["stats", "--json"]);
+    let out = run(cmd, "");
+    assert!(out.status.success(), "kmq stats: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stats JSON")
+}
+
+/// The fields of one CSV line (quotes as `kmq bench` writes them).
+pub fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            c => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
