@@ -99,6 +99,8 @@ struct Shared {
     room: Notify,
     /// Each link's queue of acks to write, by link id.
     links: Mutex<HashMap<u32, mpsc::UnboundedSender<String>>>,
+    /// Signalled when a link's task ends (and leaves `links`).
+    link_ended: Condvar,
     /// With several links: which link delivered each code not yet acked,
     /// since an ack counts only on the node that holds the message.
     origin: Option<Mutex<HashMap<String, u32>>>,
@@ -106,6 +108,10 @@ struct Shared {
     counters: Counters,
     stop: watch::Sender<bool>,
 }
+
+/// How long `close` waits for the connections to write the acks given
+/// before it.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Codes remembered for routing acks; past this, acks of older codes go to
 /// every node (a node ignores codes it does not hold).
@@ -129,6 +135,7 @@ impl Shared {
             arrived: Condvar::new(),
             room: Notify::new(),
             links: Mutex::new(HashMap::new()),
+            link_ended: Condvar::new(),
             origin: multi_node.then(|| Mutex::new(HashMap::new())),
             next_link: AtomicU32::new(0),
             counters: Counters::default(),
@@ -314,8 +321,21 @@ impl Consumer {
     }
 
     /// Closes the connection and wakes every call blocked on this consumer.
+    ///
+    /// Acks already given are still written: from a plain thread, `close`
+    /// waits (at most [`CLOSE_GRACE`]) until every connection has written
+    /// them, so a process may exit right after it.
     pub fn close(&self) {
         self.shared.close_with(Error::closed("the consumer was closed"));
+        if runtime::check_blocking_allowed("close").is_err() {
+            return;
+        }
+        let deadline = Instant::now() + CLOSE_GRACE;
+        let mut links = lock(&self.shared.links);
+        while !links.is_empty() {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            links = self.shared.link_ended.wait_timeout(links, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -352,6 +372,7 @@ async fn run_link(
 ) {
     keep_link(&shared, link, &url, first, &mut acks, &retired).await;
     lock(&shared.links).remove(&link);
+    shared.link_ended.notify_all();
 }
 
 async fn keep_link(

