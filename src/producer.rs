@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::cluster;
 use crate::registry::Registry;
@@ -307,14 +307,22 @@ impl Shared {
         Ok(())
     }
 
-    /// One `ok` arrived on `link`: the oldest unconfirmed message is confirmed.
-    fn confirm(&self, link: u32) -> Result<()> {
-        let mut st = lock(&self.state);
-        let st = &mut *st;
-        let Some(mut m) = st.inflight.get_mut(&link).and_then(|q| q.pop_front()) else {
-            return Err(Error::protocol("the server confirmed a message that was never sent"));
-        };
-        if !m.settled && st.settle(&self.counters, &mut m, Ok(())) {
+    /// `count` `ok`s arrived on `link`: as many of its oldest unconfirmed
+    /// messages are confirmed (the server confirms in arrival order).
+    fn confirm(&self, link: u32, count: usize) -> Result<()> {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let mut wake = false;
+        for _ in 0..count {
+            let Some(mut m) = st.inflight.get_mut(&link).and_then(|q| q.pop_front()) else {
+                return Err(Error::protocol("the server confirmed a message that was never sent"));
+            };
+            if !m.settled {
+                wake |= st.settle(&self.counters, &mut m, Ok(()));
+            }
+        }
+        drop(guard);
+        if wake {
             self.settled.notify_all();
         }
         Ok(())
@@ -690,8 +698,14 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, stop: &mut watch::Receiver<bo
     let check = shared.config.check_time;
 
     let reader = async {
+        // A frame read ahead while counting `ok`s, handled next.
+        let mut ahead = None;
         loop {
-            let frame = match stream.next().await {
+            let frame = match ahead.take() {
+                Some(frame) => frame,
+                None => stream.next().await,
+            };
+            let frame = match frame {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => return Error::connect(format!("connection lost: {}", conn::describe(&e))),
                 None => return Error::connect("the server closed the connection"),
@@ -709,7 +723,18 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, stop: &mut watch::Receiver<bo
                     wire::preview(&String::from_utf8_lossy(text))
                 ));
             }
-            if let Err(e) = shared.confirm(link) {
+            // Confirm every `ok` already received under one lock.
+            let mut oks = 1;
+            while let Some(next) = stream.next().now_or_never() {
+                match &next {
+                    Some(Ok(Message::Text(t))) if t.as_str() == wire::SEND_ACK => oks += 1,
+                    _ => {
+                        ahead = Some(next);
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = shared.confirm(link, oks) {
                 return e;
             }
         }

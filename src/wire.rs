@@ -166,30 +166,49 @@ pub fn encode_send(data: &str, delay_s: i64) -> String {
     let mut out = String::with_capacity(data.len() + 40);
     out.push_str("{\"MessageData\":\"");
     escape_json_into(&mut out, data);
-    let _ = write!(out, "\",\"DelayTime\":{delay_s}}}");
+    if delay_s == 0 {
+        out.push_str("\",\"DelayTime\":0}");
+    } else {
+        let _ = write!(out, "\",\"DelayTime\":{delay_s}}}");
+    }
     out
 }
 
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 fn escape_json_into(out: &mut String, s: &str) {
+    const CHUNK: usize = 16;
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(esc);
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text needs no escaping: skip it a chunk at a time, with a
+        // test the compiler can run on the whole chunk at once.
+        if let Some(chunk) = bytes.get(i..i + CHUNK) {
+            if !chunk.iter().fold(false, |any, &b| any | needs_escape(b)) {
+                i += CHUNK;
+                continue;
+            }
         }
-        start = i + 1;
+        let b = bytes[i];
+        if needs_escape(b) {
+            // Escaped bytes are ASCII, so `i` is a character boundary.
+            out.push_str(&s[start..i]);
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                _ => {
+                    let _ = write!(out, "\\u{b:04x}");
+                }
+            }
+            start = i + 1;
+        }
+        i += 1;
     }
     out.push_str(&s[start..]);
 }
@@ -230,7 +249,14 @@ pub fn check_code(code: &str) -> Result<()> {
     if code.len() > MAX_NAME_LEN {
         return Err(Error::invalid(format!("message code is {} bytes long; at most {MAX_NAME_LEN}", code.len())));
     }
-    if code.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    // Codes are ASCII hex in practice: check bytes, and characters only
+    // for other text.
+    let bad = if code.is_ascii() {
+        code.bytes().any(|b| b <= b' ' || b == 0x7f)
+    } else {
+        code.chars().any(|c| c.is_control() || c.is_whitespace())
+    };
+    if bad {
         return Err(Error::invalid(format!("message code {:?} contains white space or control characters", preview(code))));
     }
     Ok(())
@@ -347,11 +373,15 @@ mod tests {
 
     #[test]
     fn send_frame_is_valid_json() {
-        let data = "a\"b\\c\n\u{0}\u{1f}é😀";
-        let frame = encode_send(data, 7);
-        let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
-        assert_eq!(v["MessageData"], data);
-        assert_eq!(v["DelayTime"], 7);
+        let long = format!("{}\"{}\\{}\u{7}", "x".repeat(40), "é".repeat(20), "y".repeat(17));
+        for data in ["a\"b\\c\n\u{0}\u{1f}é😀", "plain", long.as_str(), "0123456789abcdef\n"] {
+            for delay in [0, 7, -3] {
+                let frame = encode_send(data, delay);
+                let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+                assert_eq!(v["MessageData"], data);
+                assert_eq!(v["DelayTime"], delay);
+            }
+        }
     }
 
     #[test]
