@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use crate::cluster;
 use crate::registry::Registry;
 use std::collections::{HashMap, VecDeque};
@@ -113,6 +113,9 @@ struct Shared {
 /// before it.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// Most messages a connection hands over at once.
+const DELIVER_BATCH: usize = 256;
+
 /// Codes remembered for routing acks; past this, acks of older codes go to
 /// every node (a node ignores codes it does not hold).
 const MAX_ORIGINS: usize = 1_000_000;
@@ -184,10 +187,10 @@ impl Shared {
         self.room.notify_waiters();
     }
 
-    /// Adds a pushed message, waiting (without reading the socket) while the
-    /// buffer is full. Returns false once the consumer is closed.
-    async fn deliver(&self, msg: Message, link: u32) -> bool {
-        loop {
+    /// Moves pushed messages into the buffer, waiting (without reading the
+    /// socket) while it is full. Returns false once the consumer is closed.
+    async fn deliver(&self, batch: &mut VecDeque<Message>, link: u32) -> bool {
+        while !batch.is_empty() {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
@@ -196,25 +199,64 @@ impl Shared {
                 if st.closed.is_some() {
                     return false;
                 }
-                if st.buffer.len() < self.config.receive_buffer {
+                let fits = self.config.receive_buffer.saturating_sub(st.buffer.len()).min(batch.len());
+                if fits > 0 {
                     if let Some(origin) = &self.origin {
                         let mut origin = lock(origin);
-                        if origin.len() >= MAX_ORIGINS {
+                        if origin.len() + fits > MAX_ORIGINS {
                             origin.clear();
                         }
-                        origin.insert(msg.code.clone(), link);
+                        for m in batch.iter().take(fits) {
+                            origin.insert(m.code.clone(), link);
+                        }
                     }
-                    st.buffer.push_back(msg);
+                    st.buffer.extend(batch.drain(..fits));
                     let wake = st.waiting > 0;
                     drop(st);
-                    self.counters.received.fetch_add(1, Ordering::Relaxed);
+                    self.counters.received.fetch_add(fits as u64, Ordering::Relaxed);
+                    // One wake-up per batch, not per message.
                     if wake {
-                        self.arrived.notify_one();
+                        self.arrived.notify_all();
                     }
-                    return true;
+                    continue;
                 }
             }
             room.await;
+        }
+        true
+    }
+}
+
+/// What one frame from the server means to a consumer.
+enum Pushed {
+    Message(Message),
+    /// Not a message (a ping, a garbage frame): nothing to deliver.
+    Nothing,
+    /// The server closed the connection.
+    End,
+}
+
+fn read_push(shared: &Shared, frame: WsMessage) -> Pushed {
+    let text = match &frame {
+        WsMessage::Text(t) => t.as_str(),
+        WsMessage::Binary(b) => match std::str::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => {
+                shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                return Pushed::Nothing;
+            }
+        },
+        WsMessage::Close(_) => return Pushed::End,
+        _ => return Pushed::Nothing,
+    };
+    // A frame that is not a message is skipped: the message it may have
+    // stood for stays unacked on the server and comes again.
+    match wire::parse_push(text) {
+        Ok(push) => Pushed::Message(push.into()),
+        Err(e) => {
+            log::warn(|| format!("consumer skipped a frame: {e}"));
+            shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+            Pushed::Nothing
         }
     }
 }
@@ -450,40 +492,38 @@ async fn serve(
     let check = shared.config.check_time;
 
     let reader = async {
+        let mut batch = VecDeque::new();
         loop {
-            let frame = match stream.next().await {
-                Some(Ok(m)) => m,
-                Some(Err(_)) | None => return,
-            };
+            let mut next = stream.next().await;
+            let mut ended = false;
+            // Take every frame already received (up to a batch) before
+            // handing them over, so the application is woken once for all.
+            loop {
+                match next {
+                    Some(Ok(frame)) => {
+                        last_seen.touch();
+                        match read_push(shared, frame) {
+                            Pushed::Message(m) => batch.push_back(m),
+                            Pushed::Nothing => {}
+                            Pushed::End => ended = true,
+                        }
+                    }
+                    Some(Err(_)) | None => ended = true,
+                }
+                if ended || batch.len() >= DELIVER_BATCH {
+                    break;
+                }
+                match stream.next().now_or_never() {
+                    Some(frame) => next = frame,
+                    None => break,
+                }
+            }
+            paused.store(true, Ordering::Relaxed);
+            let open = shared.deliver(&mut batch, link).await;
+            paused.store(false, Ordering::Relaxed);
             last_seen.touch();
-            let text = match &frame {
-                WsMessage::Text(t) => t.as_str(),
-                WsMessage::Binary(b) => match std::str::from_utf8(b) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                },
-                WsMessage::Close(_) => return,
-                _ => continue,
-            };
-            // A frame that is not a message is skipped: the message it may
-            // have stood for stays unacked on the server and comes again.
-            match wire::parse_push(text) {
-                Ok(push) => {
-                    paused.store(true, Ordering::Relaxed);
-                    let open = shared.deliver(push.into(), link).await;
-                    paused.store(false, Ordering::Relaxed);
-                    last_seen.touch();
-                    if !open {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    log::warn(|| format!("consumer skipped a frame: {e}"));
-                    shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
-                }
+            if !open || ended {
+                return;
             }
         }
     };
