@@ -3,22 +3,58 @@
 //! node that leaves. A node whose connection drops stops taking work at
 //! once, without waiting for the registry to notice (it takes seconds).
 
+use crate::config::Config;
 use crate::conn::{Dialer, Ws};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
-use crate::wire::Node;
+use crate::runtime;
+use crate::wire::{self, Node, Role};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Starts the link of one node; returns the flag that retires it.
-pub(crate) type Join = Box<dyn FnMut(&Node) -> Arc<AtomicBool> + Send>;
+/// Starts a link to a node's URL (already connected when a socket is
+/// given); returns the flag that retires it.
+pub(crate) type StartLink = Arc<dyn Fn(String, Option<Ws>) -> Arc<AtomicBool> + Send + Sync>;
+
+/// A cluster client's nodes, read from the registry and connected.
+pub(crate) struct Fleet {
+    registry: Registry,
+    opened: Vec<(Node, Option<Ws>)>,
+    url_of: Box<dyn Fn(&Node) -> String + Send + Sync>,
+}
+
+impl Fleet {
+    /// Reads the registry named by `config` and connects to every listed
+    /// node as `role` with client id `id`, before it returns.
+    pub(crate) fn connect(config: &Config, dialer: &Dialer, role: Role, id: &str) -> Result<Fleet> {
+        let topic = config.require_topic()?.to_string();
+        let registry = Registry::from_config(config)?;
+        let (protocol, id) = (config.mq_protocol.clone(), id.to_string());
+        let url_of = Box::new(move |node: &Node| wire::conn_url(&protocol, &node.addr, node.port, role, &topic, &id));
+        let opened = runtime::handle()?.block_on(connect_all(&registry, dialer, &*url_of))?;
+        Ok(Fleet { registry, opened, url_of })
+    }
+
+    /// Starts a link per node, then follows the registry's list every
+    /// `every` until `stop`.
+    pub(crate) fn run(self, every: Duration, stop: watch::Receiver<bool>, start: StartLink) -> Result<()> {
+        let Fleet { registry, opened, url_of } = self;
+        let links = opened.into_iter().map(|(node, ws)| (node.key(), start(url_of(&node), ws))).collect();
+        let join: Join = Box::new(move |node| start(url_of(node), None));
+        runtime::handle()?.spawn(follow(registry, every, stop, links, join));
+        Ok(())
+    }
+}
+
+/// Starts the link of one node that appeared; returns its retiring flag.
+type Join = Box<dyn FnMut(&Node) -> Arc<AtomicBool> + Send>;
 
 /// Polls the registry until `stop`, keeping one link per listed node.
 /// `links` holds the links already started, by node key.
-pub(crate) async fn follow(
+async fn follow(
     registry: Registry,
     every: Duration,
     mut stop: watch::Receiver<bool>,
@@ -52,7 +88,7 @@ pub(crate) async fn follow(
 /// Nodes that cannot be reached now are returned without a connection (their
 /// links keep trying); at least one must connect. A rejected key anywhere is
 /// `Auth`.
-pub(crate) async fn connect_all(
+async fn connect_all(
     registry: &Registry,
     dialer: &Dialer,
     url_of: &(dyn Fn(&Node) -> String + Sync),

@@ -12,7 +12,6 @@ use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use crate::cluster;
-use crate::registry::Registry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -292,25 +291,13 @@ impl Consumer {
     /// nodes; each ack goes to the node its message came from. Fails with
     /// `NoNodes`, `Auth` or `Connect` as the situation says.
     pub fn connect_cluster(config: &Config) -> Result<Consumer> {
-        let topic = config.require_topic()?;
         let id = config.require_consumer_id()?;
         runtime::check_blocking_allowed("connecting a cluster consumer")?;
-        let registry = Registry::from_config(config)?;
         let dialer = Dialer::from_config(config)?;
-        let rt = runtime::handle()?;
-        let url_of = {
-            let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
-            move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Consumer, &topic, &id)
-        };
-        let opened = rt.block_on(cluster::connect_all(&registry, &dialer, &url_of))?;
+        let fleet = cluster::Fleet::connect(config, &dialer, Role::Consumer, id)?;
         let shared = Shared::new(config, dialer, true);
-        let mut links = HashMap::new();
-        for (node, ws) in opened {
-            links.insert(node.key(), shared.start_link(url_of(&node), ws));
-        }
-        let joiner = shared.clone();
-        let join: cluster::Join = Box::new(move |node| joiner.start_link(url_of(node), None));
-        rt.spawn(cluster::follow(registry, config.check_time, shared.stop.subscribe(), links, join));
+        let starter = shared.clone();
+        fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
         Ok(Consumer { shared })
     }
 

@@ -16,7 +16,6 @@ use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::cluster;
-use crate::registry::Registry;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -482,26 +481,14 @@ impl Producer {
     /// to the other nodes. Fails with `NoNodes` when the registry lists none,
     /// `Auth` when the key is rejected, `Connect` when no node can be reached.
     pub fn connect_cluster(config: &Config) -> Result<Producer> {
-        let topic = config.require_topic()?;
         let id = config.require_producer_id()?;
         runtime::check_blocking_allowed("connecting a cluster producer")?;
-        let registry = Registry::from_config(config)?;
         let dialer = Dialer::from_config(config)?;
-        let rt = runtime::handle()?;
-        let url_of = {
-            let (protocol, topic, id) = (config.mq_protocol.clone(), topic.to_string(), id.to_string());
-            move |node: &wire::Node| wire::conn_url(&protocol, &node.addr, node.port, Role::Producer, &topic, &id)
-        };
-        let opened = rt.block_on(cluster::connect_all(&registry, &dialer, &url_of))?;
+        let fleet = cluster::Fleet::connect(config, &dialer, Role::Producer, id)?;
         let shared = Arc::new(Shared::new(config.clone(), dialer));
-        let mut links = std::collections::HashMap::new();
-        for (node, ws) in opened {
-            links.insert(node.key(), shared.start_link(url_of(&node), ws));
-        }
-        rt.spawn(run_expiry(shared.clone()));
-        let joiner = shared.clone();
-        let join: cluster::Join = Box::new(move |node| joiner.start_link(url_of(node), None));
-        rt.spawn(cluster::follow(registry, config.check_time, shared.stop.subscribe(), links, join));
+        let starter = shared.clone();
+        fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
+        runtime::handle()?.spawn(run_expiry(shared.clone()));
         Ok(Producer { shared })
     }
 
