@@ -3,9 +3,11 @@
 //! start here; what they do afterwards lives in their own modules.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::log;
+use tokio::sync::watch;
 use crate::wire::{self, Handshake};
 use futures_util::{SinkExt, StreamExt};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -108,6 +110,105 @@ pub fn describe(e: &tungstenite::Error) -> String {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => "connection closed".into(),
         tungstenite::Error::Protocol(p) => format!("WebSocket protocol: {p}"),
         other => other.to_string(),
+    }
+}
+
+/// How a link gets its connections: the first one from the constructor,
+/// then new ones after each loss, with backoff, until the client stops or
+/// the node is retired (it left the registry's list).
+pub struct Redial<'a> {
+    dialer: &'a Dialer,
+    url: &'a str,
+    /// "producer" or "consumer", for log lines.
+    role: &'static str,
+    first: Option<Ws>,
+    retired: &'a AtomicBool,
+    stop: watch::Receiver<bool>,
+    backoff: Backoff,
+    connected_before: bool,
+}
+
+/// What `Redial::next` found.
+pub enum Dialled {
+    /// An open connection; `again` when it replaces an earlier one.
+    Open { ws: Ws, again: bool },
+    /// The client stopped, or the node was retired.
+    Stopped,
+    /// The server rejected the key: the client must close.
+    Rejected(Error),
+}
+
+impl<'a> Redial<'a> {
+    pub fn new(
+        dialer: &'a Dialer,
+        url: &'a str,
+        role: &'static str,
+        first: Option<Ws>,
+        retired: &'a AtomicBool,
+        stop: watch::Receiver<bool>,
+        max_backoff: Duration,
+    ) -> Self {
+        let connected_before = first.is_some();
+        Redial { dialer, url, role, first, retired, stop, backoff: Backoff::new(max_backoff), connected_before }
+    }
+
+    /// The stop signal, for the code that serves an open connection.
+    pub fn stop(&mut self) -> &mut watch::Receiver<bool> {
+        &mut self.stop
+    }
+
+    pub fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// The next open connection; `failed` hears of each failed attempt.
+    pub async fn next(&mut self, mut failed: impl FnMut(&Error)) -> Dialled {
+        if let Some(ws) = self.first.take() {
+            return Dialled::Open { ws, again: false };
+        }
+        loop {
+            if self.retired.load(Ordering::Relaxed) {
+                return Dialled::Stopped;
+            }
+            let opened = tokio::select! {
+                _ = self.stop.changed() => return Dialled::Stopped,
+                r = self.dialer.open(self.url) => r,
+            };
+            match opened {
+                Ok(ws) => {
+                    let again = self.connected_before;
+                    if again {
+                        log::info(|| format!("{} reconnected to {}", self.role, self.url));
+                    }
+                    self.connected_before = true;
+                    self.backoff.reset();
+                    return Dialled::Open { ws, again };
+                }
+                Err(e) if e.kind() == ErrorKind::Auth => {
+                    log::error(|| format!("{} closed: {e}", self.role));
+                    return Dialled::Rejected(e.context("reconnecting"));
+                }
+                Err(e) => {
+                    log::debug(|| format!("{}: {e}", self.role));
+                    failed(&e);
+                    if !self.pause().await {
+                        return Dialled::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits out the backoff after a lost connection or a failed attempt;
+    /// false when the client stopped meanwhile.
+    pub async fn pause(&mut self) -> bool {
+        if self.stopped() {
+            return false;
+        }
+        tokio::select! {
+            _ = self.stop.changed() => false,
+            _ = tokio::time::sleep(self.backoff.step()) => true,
+        }
     }
 }
 

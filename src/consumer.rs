@@ -5,8 +5,8 @@
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
-use crate::conn::{self, Backoff, Dialer, Ws};
-use crate::error::{Error, ErrorKind, Result};
+use crate::conn::{self, Dialer, Dialled, Redial, Ws};
+use crate::error::{Error, Result};
 use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
@@ -408,57 +408,31 @@ async fn keep_link(
     shared: &Shared,
     link: u32,
     url: &str,
-    mut ws: Option<Ws>,
+    first: Option<Ws>,
     acks: &mut mpsc::UnboundedReceiver<String>,
     retired: &AtomicBool,
 ) {
-    let mut stop = shared.stop.subscribe();
-    let mut backoff = Backoff::new(shared.config.check_time);
+    let stop = shared.stop.subscribe();
+    let mut redial = Redial::new(&shared.dialer, url, "consumer", first, retired, stop, shared.config.check_time);
     let mut unwritten: VecDeque<String> = VecDeque::new();
-    let mut connected_before = ws.is_some();
     loop {
-        let conn = match ws.take() {
-            Some(c) => c,
-            // A node that left the registry's list is not dialled again.
-            None if retired.load(Ordering::Relaxed) => return,
-            None => {
-                let opened = tokio::select! {
-                    _ = stop.changed() => return,
-                    r = shared.dialer.open(url) => r,
-                };
-                match opened {
-                    Ok(c) => {
-                        if connected_before {
-                            shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                            log::info(|| format!("consumer reconnected to {url}"));
-                        }
-                        connected_before = true;
-                        backoff.reset();
-                        c
-                    }
-                    Err(e) if e.kind() == ErrorKind::Auth => {
-                        log::error(|| format!("consumer closed: {e}"));
-                        shared.close_with(e.context("reconnecting"));
-                        return;
-                    }
-                    Err(e) => {
-                        log::debug(|| format!("consumer: {e}"));
-                        tokio::select! {
-                            _ = stop.changed() => return,
-                            _ = tokio::time::sleep(backoff.step()) => continue,
-                        }
-                    }
+        let ws = match redial.next(|_| {}).await {
+            Dialled::Open { ws, again } => {
+                if again {
+                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
+                ws
             }
+            Dialled::Stopped => return,
+            Dialled::Rejected(e) => return shared.close_with(e),
         };
-        serve(shared, link, conn, acks, &mut unwritten, &mut stop).await;
-        if *stop.borrow() {
+        serve(shared, link, ws, acks, &mut unwritten, redial.stop()).await;
+        if redial.stopped() {
             return;
         }
         log::warn(|| format!("consumer connection to {url} lost; reconnecting"));
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(backoff.step()) => {}
+        if !redial.pause().await {
+            return;
         }
     }
 }

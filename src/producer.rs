@@ -8,7 +8,7 @@
 //! Every message ends confirmed or failed, and the application learns which.
 
 use crate::config::Config;
-use crate::conn::{self, Backoff, Dialer, Ws};
+use crate::conn::{self, Dialer, Dialled, Redial, Ws};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::runtime;
@@ -623,57 +623,30 @@ async fn run_expiry(shared: Arc<Shared>) {
 }
 
 /// One connection to one node, kept up until the producer closes.
-async fn run_link(shared: Arc<Shared>, link: u32, url: String, mut first: Option<Ws>, retired: Arc<AtomicBool>) {
-    let mut stop = shared.stop.subscribe();
-    let mut backoff = Backoff::new(shared.config.check_time);
-    let mut connected_before = first.is_some();
+async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, retired: Arc<AtomicBool>) {
+    let stop = shared.stop.subscribe();
+    let mut redial = Redial::new(&shared.dialer, &url, "producer", first, &retired, stop, shared.config.check_time);
     loop {
-        let ws = match first.take() {
-            Some(ws) => ws,
-            // A node that left the registry's list is not dialled again.
-            None if retired.load(Ordering::Relaxed) => return,
-            None => {
-                let opened = tokio::select! {
-                    _ = stop.changed() => return,
-                    r = shared.dialer.open(&url) => r,
-                };
-                match opened {
-                    Ok(ws) => {
-                        if connected_before {
-                            shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                            log::info(|| format!("producer reconnected to {url}"));
-                        }
-                        connected_before = true;
-                        backoff.reset();
-                        ws
-                    }
-                    Err(e) if e.kind() == ErrorKind::Auth => {
-                        log::error(|| format!("producer closed: {e}"));
-                        shared.close_with(e.context("reconnecting"));
-                        return;
-                    }
-                    Err(e) => {
-                        log::debug(|| format!("producer: {e}"));
-                        shared.note_link_error(&e);
-                        tokio::select! {
-                            _ = stop.changed() => return,
-                            _ = tokio::time::sleep(backoff.step()) => continue,
-                        }
-                    }
+        let ws = match redial.next(|e| shared.note_link_error(e)).await {
+            Dialled::Open { ws, again } => {
+                if again {
+                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
+                ws
             }
+            Dialled::Stopped => return,
+            Dialled::Rejected(e) => return shared.close_with(e),
         };
         shared.set_connected(true);
-        let why = serve(&shared, link, ws, &mut stop).await;
+        let why = serve(&shared, link, ws, redial.stop()).await;
         shared.set_connected(false);
         shared.requeue(link, &why);
-        if *stop.borrow() {
+        if redial.stopped() {
             return;
         }
         log::warn(|| format!("producer connection to {url} lost: {why}; unconfirmed messages will be sent again"));
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(backoff.step()) => {}
+        if !redial.pause().await {
+            return;
         }
     }
 }
