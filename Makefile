@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-python test-python-install test-node bench bench-quick profile clean
+.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-python test-python-install test-node test-install
+test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -37,6 +37,12 @@ test-header: build
 
 test-c: build
 	bash tests/c/run.sh
+
+# The C suite under valgrind (memcheck: no errors, no definite leaks) and
+# under AddressSanitizer.
+test-memcheck: build
+	bash tests/c/run.sh --valgrind
+	bash tests/c/run.sh --asan
 
 test-python: build
 	PYTHONPATH=bindings/python/src $(PYTHON) -m pytest -q bindings/python/tests

@@ -11,8 +11,8 @@
  * a message for this thread. Every pointer argument may be NULL: the call
  * then fails with KMQ_ERR_INVALID_ARGUMENT (a free function does nothing).
  * A function that hands out an object through **out sets *out to NULL when
- * it fails. Timeouts are in milliseconds: -1 waits without limit, 0 does
- * not wait.
+ * it fails. Timeouts are in milliseconds: -1 (or any negative value, or one
+ * too large to represent) waits without limit, 0 does not wait.
  */
 
 #ifndef KAPOKMQ_H
@@ -20,6 +20,25 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+// A configuration: string keys and values, copied by the constructors that
+// take it. Make one with kmq_config_new, fill it with kmq_config_set, free
+// it with kmq_config_free. Not shared between threads without locking.
+typedef struct kmq_config kmq_config;
+
+// A producer. Safe to use from several threads at once.
+typedef struct kmq_producer kmq_producer;
+
+// A consumer. Safe to use from several threads at once.
+typedef struct kmq_consumer kmq_consumer;
+
+// One received message, owned by the caller until kmq_message_free. Its
+// strings are NUL-terminated and live as long as it.
+typedef struct kmq_message kmq_message;
+
+// A client of one MQ node's HTTP API. Calls block the calling thread for at
+// most connect_timeout_ms.
+typedef struct kmq_console kmq_console;
 
 // Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 // whose message `kmq_last_error()` returns.
@@ -52,25 +71,6 @@ typedef enum kmq_log_level {
   KMQ_LOG_INFO = 3,
   KMQ_LOG_DEBUG = 4,
 } kmq_log_level;
-
-// Settings for a producer or consumer (opaque). Make one with
-// `kmq_config_new`, fill it with `kmq_config_set`, free it with
-// `kmq_config_free`.
-typedef struct kmq_config kmq_config;
-
-// A client of one MQ node's HTTP API (opaque). Calls block the calling
-// thread for at most `connect_timeout_ms`.
-typedef struct kmq_console kmq_console;
-
-// A consumer (opaque). Safe to use from several threads at once.
-typedef struct kmq_consumer kmq_consumer;
-
-// One received message (opaque), owned by the caller until
-// `kmq_message_free`. Its strings are NUL-terminated and live as long as it.
-typedef struct kmq_message kmq_message;
-
-// A producer (opaque). Safe to use from several threads at once.
-typedef struct kmq_producer kmq_producer;
 
 // Counters of one consumer.
 typedef struct kmq_consumer_stats {
@@ -138,7 +138,7 @@ const char *kmq_version(void);
 
 // A new configuration holding the defaults. Never NULL except when out of
 // memory. Not shared between threads without the caller's own locking.
-struct kmq_config *kmq_config_new(void);
+kmq_config *kmq_config_new(void);
 
 // Sets `key` to `value` (both NUL-terminated UTF-8). The value is parsed
 // and checked now: an unknown key or a bad value is
@@ -149,18 +149,22 @@ struct kmq_config *kmq_config_new(void);
 // `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 // `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
 // 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000),
-// `standby_addr`, `standby_port` (a standby node a consumer also follows).
+// `standby_addr`, `standby_port` (a standby node a consumer also follows),
+// `tls_ca_file` (a PEM file of CA certificates to trust for wss/https; read
+// when connecting: an unreadable file fails the constructor with
+// `KMQ_ERR_INVALID_ARGUMENT`), `tls_verify` (`true`/`false`, also `1`/`0`,
+// `yes`/`no`; default true; false logs a warning).
 //
 // # Safety
 // `cfg` must be NULL or a live config; `key` and `value` NULL or
 // NUL-terminated strings.
-enum kmq_status kmq_config_set(struct kmq_config *cfg, const char *key, const char *value);
+enum kmq_status kmq_config_set(kmq_config *cfg, const char *key, const char *value);
 
 // Frees a configuration. NULL does nothing.
 //
 // # Safety
 // `cfg` must be NULL or a config not yet freed.
-void kmq_config_free(struct kmq_config *cfg);
+void kmq_config_free(kmq_config *cfg);
 
 // A client of the HTTP API of the node at `mq_addr:mq_port` (https when
 // `mq_protocol` is `wss`), using `secret_key`. Connects lazily: errors
@@ -168,7 +172,7 @@ void kmq_config_free(struct kmq_config *cfg);
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_console_new(const struct kmq_config *cfg, struct kmq_console **out);
+enum kmq_status kmq_console_new(const kmq_config *cfg, kmq_console **out);
 
 // Sends one message over HTTP (`POST /Producer/Send`), for callers that
 // cannot hold a socket; its message code goes to `*code` (free it with
@@ -177,7 +181,7 @@ enum kmq_status kmq_console_new(const struct kmq_config *cfg, struct kmq_console
 // # Safety
 // `c` NULL or a live console; `topic` NULL or a string; `data` NULL or
 // `len` bytes; `code` NULL or writable.
-enum kmq_status kmq_console_send(struct kmq_console *c,
+enum kmq_status kmq_console_send(kmq_console *c,
                                  const char *topic,
                                  const char *data,
                                  size_t len,
@@ -188,25 +192,25 @@ enum kmq_status kmq_console_send(struct kmq_console *c,
 //
 // # Safety
 // `c` must be NULL or a live console.
-enum kmq_status kmq_console_ping(struct kmq_console *c);
+enum kmq_status kmq_console_ping(kmq_console *c);
 
 // The connected clients: `{"consumers":[...],"producers":[...]}`.
 //
 // # Safety
 // `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_clients(struct kmq_console *c, char **json);
+enum kmq_status kmq_console_clients(kmq_console *c, char **json);
 
 // The server's settings as a JSON object.
 //
 // # Safety
 // `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_server_config(struct kmq_console *c, char **json);
+enum kmq_status kmq_console_server_config(kmq_console *c, char **json);
 
 // Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
 //
 // # Safety
 // `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_count(struct kmq_console *c, char **json);
+enum kmq_status kmq_console_count(kmq_console *c, char **json);
 
 // The stored message with `code` as a JSON object, or `null` when the
 // server has none.
@@ -214,7 +218,7 @@ enum kmq_status kmq_console_count(struct kmq_console *c, char **json);
 // # Safety
 // `c` NULL or a live console; `code` NULL or a string; `json` NULL or
 // writable.
-enum kmq_status kmq_console_get_message(struct kmq_console *c, const char *code, char **json);
+enum kmq_status kmq_console_get_message(kmq_console *c, const char *code, char **json);
 
 // Messages created between `start_time` and `end_time`
 // (`"YYYY-MM-DD hh:mm:ss"`, server time) with `status` (-1 waiting, 0
@@ -224,7 +228,7 @@ enum kmq_status kmq_console_get_message(struct kmq_console *c, const char *code,
 // # Safety
 // `c` NULL or a live console; strings NULL or NUL-terminated; `json` NULL
 // or writable.
-enum kmq_status kmq_console_list_messages(struct kmq_console *c,
+enum kmq_status kmq_console_list_messages(kmq_console *c,
                                           const char *start_time,
                                           const char *end_time,
                                           int32_t status,
@@ -235,20 +239,20 @@ enum kmq_status kmq_console_list_messages(struct kmq_console *c,
 //
 // # Safety
 // `c` NULL or a live console; `code` NULL or a string.
-enum kmq_status kmq_console_delete_message(struct kmq_console *c, const char *code);
+enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
 
 // The node's view of its cluster as a JSON array (`null` when the node is
 // not in cluster mode).
 //
 // # Safety
 // `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_nodes(struct kmq_console *c, char **json);
+enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
 
 // Frees a console client. NULL does nothing.
 //
 // # Safety
 // `c` must be NULL or a console not yet freed.
-void kmq_console_free(struct kmq_console *c);
+void kmq_console_free(kmq_console *c);
 
 // Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
 // `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the
@@ -262,7 +266,7 @@ void kmq_console_free(struct kmq_console *c);
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_consumer_new(const struct kmq_config *cfg, struct kmq_consumer **out);
+enum kmq_status kmq_consumer_new(const kmq_config *cfg, kmq_consumer **out);
 
 // Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
 // connects to every one (a message lives on the node it was sent to) and
@@ -274,7 +278,7 @@ enum kmq_status kmq_consumer_new(const struct kmq_config *cfg, struct kmq_consum
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_cluster_consumer_new(const struct kmq_config *cfg, struct kmq_consumer **out);
+enum kmq_status kmq_cluster_consumer_new(const kmq_config *cfg, kmq_consumer **out);
 
 // Hands over the next pushed message in `*out` (free it with
 // `kmq_message_free`). Waits up to `timeout_ms` (-1: no limit, 0: no
@@ -284,7 +288,7 @@ enum kmq_status kmq_cluster_consumer_new(const struct kmq_config *cfg, struct km
 //
 // # Safety
 // `c` must be NULL or a live consumer; `out` NULL or writable.
-enum kmq_status kmq_receive(struct kmq_consumer *c, int64_t timeout_ms, struct kmq_message **out);
+enum kmq_status kmq_receive(kmq_consumer *c, int64_t timeout_ms, kmq_message **out);
 
 // Tells the server the message with `message_code` was handled. May be
 // called from any thread, at any time, in any order; queues the ack and
@@ -293,21 +297,20 @@ enum kmq_status kmq_receive(struct kmq_consumer *c, int64_t timeout_ms, struct k
 // # Safety
 // `c` must be NULL or a live consumer; `message_code` NULL or a
 // NUL-terminated string.
-enum kmq_status kmq_ack(struct kmq_consumer *c, const char *message_code);
+enum kmq_status kmq_ack(kmq_consumer *c, const char *message_code);
 
 // Copies the consumer's counters into `*out`.
 //
 // # Safety
 // `c` must be NULL or a live consumer; `out` NULL or writable.
-enum kmq_status kmq_consumer_get_stats(const struct kmq_consumer *c,
-                                       struct kmq_consumer_stats *out);
+enum kmq_status kmq_consumer_get_stats(const kmq_consumer *c, struct kmq_consumer_stats *out);
 
 // Writes the consumer's counters as a JSON object to `*json` (free it with
 // `kmq_string_free`), e.g. `{"received":10,"acked":9,...}`.
 //
 // # Safety
 // `c` must be NULL or a live consumer; `json` NULL or writable.
-enum kmq_status kmq_consumer_stats_json(const struct kmq_consumer *c, char **json);
+enum kmq_status kmq_consumer_stats_json(const kmq_consumer *c, char **json);
 
 // Closes the connection (acks already given are still written, briefly)
 // and wakes every call blocked on the consumer with `KMQ_ERR_CLOSED`;
@@ -316,7 +319,7 @@ enum kmq_status kmq_consumer_stats_json(const struct kmq_consumer *c, char **jso
 //
 // # Safety
 // `c` must be NULL or a live consumer.
-void kmq_consumer_close(struct kmq_consumer *c);
+void kmq_consumer_close(kmq_consumer *c);
 
 // Closes (if needed) and frees the consumer. NULL does nothing. In a child
 // process after fork() it frees nothing (the parent owns it).
@@ -324,14 +327,14 @@ void kmq_consumer_close(struct kmq_consumer *c);
 // # Safety
 // `c` must be NULL or a consumer not yet freed, and no other thread may
 // still use it.
-void kmq_consumer_free(struct kmq_consumer *c);
+void kmq_consumer_free(kmq_consumer *c);
 
 // The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
 // NULL when `m` is NULL.
 //
 // # Safety
 // `m` must be NULL or a live message.
-const char *kmq_message_code(const struct kmq_message *m);
+const char *kmq_message_code(const kmq_message *m);
 
 // The payload; its length goes to `*len` (when `len` is not NULL). The
 // bytes are followed by a NUL not counted in `*len`; they may contain NUL.
@@ -339,45 +342,45 @@ const char *kmq_message_code(const struct kmq_message *m);
 //
 // # Safety
 // `m` must be NULL or a live message; `len` NULL or writable.
-const char *kmq_message_data(const struct kmq_message *m, size_t *len);
+const char *kmq_message_data(const kmq_message *m, size_t *len);
 
 // The topic the message was sent to, NUL-terminated. NULL when `m` is NULL.
 //
 // # Safety
 // `m` must be NULL or a live message.
-const char *kmq_message_topic(const struct kmq_message *m);
+const char *kmq_message_topic(const kmq_message *m);
 
 // When the server stored the message, in Unix seconds (0 for NULL).
 //
 // # Safety
 // `m` must be NULL or a live message.
-int64_t kmq_message_create_time(const struct kmq_message *m);
+int64_t kmq_message_create_time(const kmq_message *m);
 
 // When the message was consumed, in Unix seconds; 0 when not yet.
 //
 // # Safety
 // `m` must be NULL or a live message.
-int64_t kmq_message_consumed_time(const struct kmq_message *m);
+int64_t kmq_message_consumed_time(const kmq_message *m);
 
 // The message's delay in seconds; a redelivered message carries the time
 // elapsed since it was created (0 for NULL).
 //
 // # Safety
 // `m` must be NULL or a live message.
-int64_t kmq_message_delay_time(const struct kmq_message *m);
+int64_t kmq_message_delay_time(const kmq_message *m);
 
 // The server's status of the message: -1 waiting, 0 delayed, 1 consumed
 // (0 for NULL).
 //
 // # Safety
 // `m` must be NULL or a live message.
-int32_t kmq_message_status(const struct kmq_message *m);
+int32_t kmq_message_status(const kmq_message *m);
 
 // Frees a message and its strings. NULL does nothing.
 //
 // # Safety
 // `m` must be NULL or a message not yet freed.
-void kmq_message_free(struct kmq_message *m);
+void kmq_message_free(kmq_message *m);
 
 // Installs `callback` for log messages up to `max_level` (1 errors only
 // ... 4 debug), replacing any earlier one; NULL turns logging off (the
@@ -399,7 +402,7 @@ void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_dat
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_producer_new(const struct kmq_config *cfg, struct kmq_producer **out);
+enum kmq_status kmq_producer_new(const kmq_config *cfg, kmq_producer **out);
 
 // Asks the Serena registry (`registry_addr`, `registry_port`,
 // `registry_protocol`, `secret_key`) for the live MQ nodes, connects to
@@ -414,7 +417,7 @@ enum kmq_status kmq_producer_new(const struct kmq_config *cfg, struct kmq_produc
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_cluster_producer_new(const struct kmq_config *cfg, struct kmq_producer **out);
+enum kmq_status kmq_cluster_producer_new(const kmq_config *cfg, kmq_producer **out);
 
 // Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
 // contain NUL) and returns at once; the server confirms it later.
@@ -426,14 +429,14 @@ enum kmq_status kmq_cluster_producer_new(const struct kmq_config *cfg, struct km
 //
 // # Safety
 // `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
-enum kmq_status kmq_send(struct kmq_producer *p, const char *data, size_t len, int64_t delay_s);
+enum kmq_status kmq_send(kmq_producer *p, const char *data, size_t len, int64_t delay_s);
 
 // Like `kmq_send`, and writes an id for the message to `*id`; its outcome
 // is later handed out by `kmq_poll_reports` under that id.
 //
 // # Safety
 // As `kmq_send`; `id` NULL or writable.
-enum kmq_status kmq_send_tracked(struct kmq_producer *p,
+enum kmq_status kmq_send_tracked(kmq_producer *p,
                                  const char *data,
                                  size_t len,
                                  int64_t delay_s,
@@ -447,7 +450,7 @@ enum kmq_status kmq_send_tracked(struct kmq_producer *p,
 //
 // # Safety
 // `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
-enum kmq_status kmq_poll_reports(struct kmq_producer *p,
+enum kmq_status kmq_poll_reports(kmq_producer *p,
                                  struct kmq_delivery_report *reports,
                                  size_t capacity,
                                  int64_t timeout_ms,
@@ -459,7 +462,7 @@ enum kmq_status kmq_poll_reports(struct kmq_producer *p,
 //
 // # Safety
 // As `kmq_send`.
-enum kmq_status kmq_send_wait(struct kmq_producer *p,
+enum kmq_status kmq_send_wait(kmq_producer *p,
                               const char *data,
                               size_t len,
                               int64_t delay_s,
@@ -471,21 +474,20 @@ enum kmq_status kmq_send_wait(struct kmq_producer *p,
 //
 // # Safety
 // `p` must be NULL or a live producer.
-enum kmq_status kmq_flush(struct kmq_producer *p, int64_t timeout_ms);
+enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
 
 // Copies the producer's counters into `*out`.
 //
 // # Safety
 // `p` must be NULL or a live producer; `out` NULL or writable.
-enum kmq_status kmq_producer_get_stats(const struct kmq_producer *p,
-                                       struct kmq_producer_stats *out);
+enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
 
 // Writes the producer's counters as a JSON object to `*json` (free it with
 // `kmq_string_free`), e.g. `{"enqueued":10,"confirmed":9,...}`.
 //
 // # Safety
 // `p` must be NULL or a live producer; `json` NULL or writable.
-enum kmq_status kmq_producer_stats_json(const struct kmq_producer *p, char **json);
+enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
 
 // Closes the connection. Messages not yet confirmed fail with
 // `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread
@@ -494,7 +496,7 @@ enum kmq_status kmq_producer_stats_json(const struct kmq_producer *p, char **jso
 //
 // # Safety
 // `p` must be NULL or a live producer.
-void kmq_producer_close(struct kmq_producer *p);
+void kmq_producer_close(kmq_producer *p);
 
 // Closes (if needed) and frees the producer. It does not wait for
 // unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
@@ -503,7 +505,7 @@ void kmq_producer_close(struct kmq_producer *p);
 // # Safety
 // `p` must be NULL or a producer not yet freed, and no other thread may
 // still use it.
-void kmq_producer_free(struct kmq_producer *p);
+void kmq_producer_free(kmq_producer *p);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,6 +13,8 @@ const DEFAULT_WORKERS: usize = 1;
 
 /// The runtime and the fork generation it was started in.
 static RUNTIME: Mutex<Option<(u64, &'static Runtime)>> = Mutex::new(None);
+/// Runtimes of parent processes, left behind in a forked child.
+static ABANDONED: Mutex<Vec<&'static Runtime>> = Mutex::new(Vec::new());
 
 fn start() -> Result<Runtime> {
     let workers = std::env::var("KAPOKMQ_THREADS")
@@ -42,7 +44,10 @@ pub fn handle() -> Result<&'static Handle> {
         Some((started_in, rt)) if started_in == generation => Ok(rt.handle()),
         _ => {
             let rt: &'static Runtime = Box::leak(Box::new(start()?));
-            *slot = Some((generation, rt));
+            if let Some((_, parents)) = slot.replace((generation, rt)) {
+                // Kept reachable (never used or dropped) in a forked child.
+                ABANDONED.lock().unwrap_or_else(|p| p.into_inner()).push(parents);
+            }
             Ok(rt.handle())
         }
     }

@@ -234,8 +234,10 @@ pub struct Push {
 
 /// Parses a pushed frame (JSON followed by the encoder's newline).
 pub fn parse_push(frame: &str) -> Result<Push> {
-    let push: Push = serde_json::from_str(frame.trim_end())
-        .map_err(|e| Error::protocol(format!("push frame is not a message: {e}: {:?}", preview(frame))))?;
+    // serde quotes the offending value whole: cut it, as any text from a peer.
+    let push: Push = serde_json::from_str(frame.trim_end()).map_err(|e| {
+        Error::protocol(format!("push frame is not a message: {}: {:?}", preview(&e.to_string()), preview(frame)))
+    })?;
     check_code(&push.code).map_err(|e| Error::protocol(format!("push frame: {e}")))?;
     Ok(push)
 }
@@ -306,7 +308,11 @@ enum RegistryAnswer {
 /// rejected key (which arrives with HTTP status 200).
 pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
     let answer: RegistryAnswer = serde_json::from_str(body.trim()).map_err(|e| {
-        Error::protocol(format!("the registry's answer is not a node list: {e}: {:?}", preview(body)))
+        Error::protocol(format!(
+            "the registry's answer is not a node list: {}: {:?}",
+            preview(&e.to_string()),
+            preview(body)
+        ))
     })?;
     let entries = match answer {
         RegistryAnswer::Nodes(entries) => entries.unwrap_or_default(),
@@ -315,7 +321,7 @@ pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
             if msg.contains("Secret key") {
                 return Err(Error::new(crate::error::ErrorKind::Auth, "the registry rejected the secret key"));
             }
-            return Err(Error::protocol(format!("the registry answered code {code}: {msg}")));
+            return Err(Error::protocol(format!("the registry answered code {code}: {}", preview(&msg))));
         }
     };
     entries
@@ -326,8 +332,9 @@ pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
                 PortField::Number(n) => u16::try_from(*n).ok(),
             }
             .filter(|p| *p > 0)
-            .ok_or_else(|| Error::protocol(format!("the registry lists node {:?} with a bad port", e.name)))?;
-            check_host("node address", &e.addr).map_err(|err| Error::protocol(format!("the registry lists {err}")))?;
+            .ok_or_else(|| Error::protocol(format!("the registry lists node {:?} with a bad port", preview(&e.name))))?;
+            check_host("node address", &e.addr)
+                .map_err(|err| Error::protocol(format!("the registry lists {}", preview(err.message()))))?;
             Ok(Node { name: e.name, addr: e.addr, port })
         })
         .collect()

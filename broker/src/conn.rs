@@ -6,15 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::json::{parse_send, write_message, MsgView};
 use crate::push::ClientInfo;
 use crate::store::PushItem;
+use crate::tls::{send, ReadHalf, Sock, WriteHalf};
 use crate::util::{now_ms, now_s, parse_code};
 use crate::ws::{
     close_echo, close_payload, frame, push_frame, Ev, FrameReader, OP_CLOSE, OP_PONG, OP_TEXT,
@@ -43,7 +42,7 @@ const CONSUMER_QUEUE: usize = 1024;
 
 pub async fn run(
     st: Arc<State>,
-    sock: TcpStream,
+    sock: Sock,
     leftover: Vec<u8>,
     kind: Kind,
     topic: String,
@@ -80,12 +79,12 @@ pub async fn run(
 async fn handshake(
     st: &State,
     rd: &mut FrameReader,
-    r: &mut OwnedReadHalf,
-    w: &mut OwnedWriteHalf,
+    r: &mut ReadHalf,
+    w: &mut WriteHalf,
 ) -> bool {
     let prompt = frame(OP_TEXT, b"Please enter the secret key");
     loop {
-        if w.write_all(&prompt).await.is_err() {
+        if send(w, &prompt).await.is_err() {
             return false;
         }
         let key: Vec<u8> = loop {
@@ -94,13 +93,11 @@ async fn handshake(
                 Ok(Some(Ev::Ping(p))) => frame(OP_PONG, p),
                 Ok(Some(Ev::Pong)) => continue,
                 Ok(Some(Ev::Close(p))) => {
-                    let _ = w.write_all(&frame(OP_CLOSE, &close_echo(p))).await;
+                    let _ = send(w, &frame(OP_CLOSE, &close_echo(p))).await;
                     return false;
                 }
                 Err(e) => {
-                    let _ = w
-                        .write_all(&frame(OP_CLOSE, &close_payload(e.0, e.1)))
-                        .await;
+                    let _ = send(w, &frame(OP_CLOSE, &close_payload(e.0, e.1))).await;
                     return false;
                 }
                 Ok(None) => match rd.fill(r).await {
@@ -108,7 +105,7 @@ async fn handshake(
                     Ok(_) => continue,
                 },
             };
-            if w.write_all(&out).await.is_err() {
+            if send(w, &out).await.is_err() {
                 return false;
             }
         };
@@ -116,7 +113,7 @@ async fn handshake(
             // The caller registers the client, then sends `succeeded` (see `succeed`).
             return true;
         }
-        if w.write_all(&frame(OP_TEXT, b"Secret key matching error"))
+        if send(w, &frame(OP_TEXT, b"Secret key matching error"))
             .await
             .is_err()
         {
@@ -125,8 +122,8 @@ async fn handshake(
     }
 }
 
-async fn succeed(w: &mut OwnedWriteHalf) -> bool {
-    w.write_all(&frame(OP_TEXT, b"Secret key matching succeeded"))
+async fn succeed(w: &mut WriteHalf) -> bool {
+    send(w, &frame(OP_TEXT, b"Secret key matching succeeded"))
         .await
         .is_ok()
 }
@@ -164,8 +161,8 @@ async fn commit(
 async fn producer(
     st: Arc<State>,
     mut rd: FrameReader,
-    mut r: OwnedReadHalf,
-    mut w: OwnedWriteHalf,
+    mut r: ReadHalf,
+    mut w: WriteHalf,
     info: ClientInfo,
 ) {
     let topic = info.topic.clone();
@@ -232,7 +229,7 @@ async fn producer(
     }
 }
 
-async fn producer_writer(mut w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, delay: Duration) {
+async fn producer_writer(mut w: WriteHalf, mut rx: mpsc::Receiver<Out>, delay: Duration) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
@@ -244,7 +241,7 @@ async fn producer_writer(mut w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, del
                         let due = at + delay;
                         if Instant::now() < due {
                             if !buf.is_empty() {
-                                if w.write_all(&buf).await.is_err() {
+                                if send(&mut w, &buf).await.is_err() {
                                     return;
                                 }
                                 buf.clear();
@@ -269,7 +266,7 @@ async fn producer_writer(mut w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, del
             next = rx.try_recv().ok();
         }
         if !buf.is_empty() {
-            if w.write_all(&buf).await.is_err() {
+            if send(&mut w, &buf).await.is_err() {
                 return;
             }
             buf.clear();
@@ -285,8 +282,8 @@ async fn producer_writer(mut w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, del
 async fn consumer(
     st: Arc<State>,
     mut rd: FrameReader,
-    mut r: OwnedReadHalf,
-    mut w: OwnedWriteHalf,
+    mut r: ReadHalf,
+    mut w: WriteHalf,
     info: ClientInfo,
 ) {
     let topic = info.topic.clone();
@@ -360,7 +357,7 @@ fn encode_push(buf: &mut Vec<u8>, scratch: &mut Vec<u8>, it: &PushItem) {
 }
 
 async fn consumer_writer(
-    mut w: OwnedWriteHalf,
+    mut w: WriteHalf,
     mut drx: mpsc::Receiver<PushItem>,
     mut crx: mpsc::UnboundedReceiver<Out>,
     garbage_every: u64,
@@ -405,7 +402,7 @@ async fn consumer_writer(
             }
         }
         if !buf.is_empty() {
-            if w.write_all(&buf).await.is_err() {
+            if send(&mut w, &buf).await.is_err() {
                 return;
             }
             buf.clear();

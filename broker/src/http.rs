@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 
 use crate::conn::{self, Kind};
 use crate::json::{go_str, push_int, write_message, MsgView};
 use crate::util::{go_lossy, http_date, parse_code, parse_local_time, percent_decode, ws_accept};
+use crate::tls::{send, Sock};
 use crate::{registry, State};
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -168,8 +168,8 @@ Access-Control-Expose-Headers: Content-Length, Access-Control-Allow-Origin, Acce
     out
 }
 
-/// Serves one TCP connection: HTTP requests until one upgrades to a WebSocket.
-pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
+/// Serves one connection (TCP or TLS): HTTP requests until one upgrades to a WebSocket.
+pub async fn serve(mut sock: Sock, peer: SocketAddr, st: Arc<State>) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         // request head
@@ -178,8 +178,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
                 break n;
             }
             if buf.len() > MAX_HEAD {
-                let _ = sock
-                    .write_all(&render(
+                let _ = send(&mut sock, &render(
                         &Resp::text(431, "431 Request Header Fields Too Large"),
                         true,
                     ))
@@ -193,8 +192,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
             }
         };
         let Some(req) = parse_head(&buf[..head_len]) else {
-            let _ = sock
-                .write_all(&render(&Resp::text(400, "400 Bad Request"), true))
+            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true))
                 .await;
             return;
         };
@@ -210,8 +208,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
         }
         let raw = raw.split('?').next().unwrap_or("");
         let Some(path) = percent_decode(raw.as_bytes(), false) else {
-            let _ = sock
-                .write_all(&render(&Resp::text(400, "400 Bad Request"), true))
+            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true))
                 .await;
             return;
         };
@@ -234,7 +231,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
                 match upgrade(&req) {
                     Err(resp) => {
                         let close = !req.keep_alive();
-                        if sock.write_all(&render(&resp, close)).await.is_err() || close {
+                        if send(&mut sock, &render(&resp, close)).await.is_err() || close {
                             return;
                         }
                         continue;
@@ -243,7 +240,7 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
                         let head = format!(
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
                         );
-                        if sock.write_all(head.as_bytes()).await.is_err() {
+                        if send(&mut sock, head.as_bytes()).await.is_err() {
                             return;
                         }
                         let topic = go_lossy(segs[3].to_vec());
@@ -260,14 +257,14 @@ pub async fn serve(mut sock: TcpStream, peer: SocketAddr, st: Arc<State>) {
         let body = match read_body(&mut sock, &mut buf, &req).await {
             Ok(b) => b,
             Err(Some(resp)) => {
-                let _ = sock.write_all(&render(&resp, true)).await;
+                let _ = send(&mut sock, &render(&resp, true)).await;
                 return;
             }
             Err(None) => return,
         };
         let resp = route(&st, &req, &path, &body).await;
         let close = !req.keep_alive();
-        if sock.write_all(&render(&resp, close)).await.is_err() || close {
+        if send(&mut sock, &render(&resp, close)).await.is_err() || close {
             return;
         }
     }
@@ -316,7 +313,7 @@ fn client_ip(req: &Request, peer: SocketAddr) -> String {
     peer.ip().to_string()
 }
 
-async fn read_more(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Option<Resp>> {
+async fn read_more(sock: &mut Sock, buf: &mut Vec<u8>) -> Result<(), Option<Resp>> {
     let mut tmp = [0u8; 16384];
     match sock.read(&mut tmp).await {
         Ok(0) | Err(_) => Err(None),
@@ -328,7 +325,7 @@ async fn read_more(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Option
 }
 
 async fn read_body(
-    sock: &mut TcpStream,
+    sock: &mut Sock,
     buf: &mut Vec<u8>,
     req: &Request,
 ) -> Result<Vec<u8>, Option<Resp>> {
@@ -352,7 +349,7 @@ async fn read_body(
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
         && buf.is_empty()
     {
-        sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        send(sock, b"HTTP/1.1 100 Continue\r\n\r\n")
             .await
             .map_err(|_| None)?;
     }

@@ -8,6 +8,7 @@ mod member;
 mod push;
 mod registry;
 mod store;
+mod tls;
 mod util;
 mod ws;
 
@@ -41,6 +42,9 @@ pub struct Config {
     /// `HOST:PORT` of the registry this node announces itself to.
     pub join: Option<String>,
     pub heartbeat_ms: u64,
+    /// PEM certificate chain and key: serve https:// and wss:// instead of plain text.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 pub struct State {
@@ -74,6 +78,9 @@ Options:
   --join HOST:PORT         announce this node to the registry at HOST:PORT (POST /Registry/Join)
                            and answer /Console/GetNodes with the registry's list
   --heartbeat-ms MS        period of those announcements (default 500)
+  --tls-cert PEM           certificate chain (leaf first); with --tls-key, every connection is
+                           TLS: https:// for the HTTP API and the registry, wss:// for sockets
+  --tls-key PEM            private key of that certificate (PKCS#8, PKCS#1 or SEC1)
 Registry mode (Serena):
   --registry               serve POST /Registry/GetNodes (and /Registry/Join) instead of a queue
   --node-ttl-ms MS         a node that has not announced itself for this long leaves the list
@@ -111,6 +118,8 @@ fn parse_args() -> Result<Config, String> {
         node_ttl_ms: 5000,
         join: None,
         heartbeat_ms: 500,
+        tls_cert: None,
+        tls_key: None,
     };
     let mut port = None;
     let mut args = std::env::args().skip(1);
@@ -189,8 +198,13 @@ fn parse_args() -> Result<Config, String> {
                 c.join = Some(v)
             }
             "--heartbeat-ms" => c.heartbeat_ms = num(&name, value()?)?,
+            "--tls-cert" => c.tls_cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => c.tls_key = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown argument {a:?} (see --help)")),
         }
+    }
+    if c.tls_cert.is_some() != c.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
     }
     if c.registry && c.join.is_some() {
         return Err("--join is for MQ nodes, not for --registry".into());
@@ -230,6 +244,16 @@ async fn run(cfg: Config) {
             eprintln!("kmq-broker: cannot open the WAL: {e}");
             std::process::exit(1);
         }
+    };
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => match tls::acceptor(cert, key) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("kmq-broker: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
     };
     let listener = match tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port)).await {
         Ok(l) => l,
@@ -294,7 +318,23 @@ async fn run(cfg: Config) {
         match listener.accept().await {
             Ok((sock, peer)) => {
                 let _ = sock.set_nodelay(true);
-                tokio::spawn(http::serve(sock, peer, st.clone()));
+                let st = st.clone();
+                match &tls {
+                    None => {
+                        tokio::spawn(http::serve(tls::Sock::Plain(sock), peer, st));
+                    }
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's own task, so a slow or
+                        // broken client never holds up the accept loop.
+                        let acceptor = acceptor.clone();
+                        tokio::spawn(async move {
+                            match tls::accept(&acceptor, sock).await {
+                                Ok(sock) => http::serve(sock, peer, st).await,
+                                Err(e) => eprintln!("kmq-broker: TLS handshake with {peer}: {e}"),
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("kmq-broker: accept: {e}");

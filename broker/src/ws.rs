@@ -3,7 +3,8 @@
 //! same payload, a close frame is echoed with its status code, no extensions.
 
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+
+use crate::tls::ReadHalf;
 
 pub const OP_TEXT: u8 = 1;
 pub const OP_CLOSE: u8 = 8;
@@ -157,7 +158,7 @@ impl FrameReader {
     }
 
     /// Reads more bytes from the socket; `Ok(0)` at end of stream.
-    pub async fn fill(&mut self, r: &mut OwnedReadHalf) -> std::io::Result<usize> {
+    pub async fn fill(&mut self, r: &mut ReadHalf) -> std::io::Result<usize> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;

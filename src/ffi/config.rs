@@ -8,6 +8,11 @@ use std::ffi::c_char;
 /// Settings for a producer or consumer (opaque). Make one with
 /// `kmq_config_new`, fill it with `kmq_config_set`, free it with
 /// `kmq_config_free`.
+///
+/// The C header declares it opaque (see cbindgen.toml); the tag comes
+/// first so that it can be read before the type is known.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct kmq_config {
     tag: u64,
     pub(crate) inner: Config,
@@ -16,9 +21,6 @@ pub struct kmq_config {
 impl Tagged for kmq_config {
     const TAG: u64 = 0x6b6d_7163_6f6e_6667;
     const NAME: &'static str = "kmq_config";
-    fn tag(&self) -> u64 {
-        self.tag
-    }
 }
 
 /// A new configuration holding the defaults. Never NULL except when out of
@@ -39,7 +41,11 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 /// `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
 /// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000),
-/// `standby_addr`, `standby_port` (a standby node a consumer also follows).
+/// `standby_addr`, `standby_port` (a standby node a consumer also follows),
+/// `tls_ca_file` (a PEM file of CA certificates to trust for wss/https; read
+/// when connecting: an unreadable file fails the constructor with
+/// `KMQ_ERR_INVALID_ARGUMENT`), `tls_verify` (`true`/`false`, also `1`/`0`,
+/// `yes`/`no`; default true; false logs a warning).
 ///
 /// # Safety
 /// `cfg` must be NULL or a live config; `key` and `value` NULL or

@@ -10,6 +10,11 @@ use std::ffi::c_char;
 
 /// A client of one MQ node's HTTP API (opaque). Calls block the calling
 /// thread for at most `connect_timeout_ms`.
+///
+/// The C header declares it opaque (see cbindgen.toml); the tag comes
+/// first so that it can be read before the type is known.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct kmq_console {
     tag: u64,
     inner: Console,
@@ -18,9 +23,6 @@ pub struct kmq_console {
 impl Tagged for kmq_console {
     const TAG: u64 = 0x6b6d_7163_6f6e_736c;
     const NAME: &'static str = "kmq_console";
-    fn tag(&self) -> u64 {
-        self.tag
-    }
 }
 
 unsafe fn console<'a>(c: *const kmq_console) -> Result<&'a Console> {

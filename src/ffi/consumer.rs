@@ -8,6 +8,11 @@ use crate::runtime;
 use std::ffi::{c_char, CString};
 
 /// A consumer (opaque). Safe to use from several threads at once.
+///
+/// The C header declares it opaque (see cbindgen.toml); the tag comes
+/// first so that it can be read before the type is known.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct kmq_consumer {
     tag: u64,
     fork_generation: u64,
@@ -17,13 +22,14 @@ pub struct kmq_consumer {
 impl Tagged for kmq_consumer {
     const TAG: u64 = 0x6b6d_7163_6f6e_7375;
     const NAME: &'static str = "kmq_consumer";
-    fn tag(&self) -> u64 {
-        self.tag
-    }
 }
 
 /// One received message (opaque), owned by the caller until
 /// `kmq_message_free`. Its strings are NUL-terminated and live as long as it.
+///
+/// The C header declares it opaque (see cbindgen.toml).
+/// cbindgen:ignore
+#[repr(C)]
 pub struct kmq_message {
     tag: u64,
     code: CString,
@@ -39,9 +45,6 @@ pub struct kmq_message {
 impl Tagged for kmq_message {
     const TAG: u64 = 0x6b6d_716d_6573_7367;
     const NAME: &'static str = "kmq_message";
-    fn tag(&self) -> u64 {
-        self.tag
-    }
 }
 
 fn c_string(s: String) -> CString {

@@ -163,10 +163,11 @@ fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
 
 /// Handle types carry a tag so that a pointer of the wrong kind (easy to
 /// pass through an FFI package with untyped pointers) is refused.
+///
+/// Implementors are `#[repr(C)]` with `tag: u64` as their first field.
 pub(crate) trait Tagged {
     const TAG: u64;
     const NAME: &'static str;
-    fn tag(&self) -> u64;
 }
 
 /// Borrows a handle argument after checking it is non-NULL and of its type.
@@ -175,11 +176,12 @@ pub(crate) trait Tagged {
 /// `p` must be NULL or a pointer this library handed out and not yet freed.
 pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'a T> {
     non_null(p, name)?;
-    let h = &*p;
-    if h.tag() != T::TAG {
+    // Every handle type is `repr(C)` with its tag first, so the tag can be
+    // read before the pointer is trusted to be a `T`.
+    if p.cast::<u64>().read() != T::TAG {
         return Err(Error::invalid(format!("{name} is not a live {} handle", T::NAME)));
     }
-    Ok(h)
+    Ok(&*p)
 }
 
 /// Writes `value` through an out-pointer that was checked to be non-NULL.

@@ -8,6 +8,11 @@ use crate::runtime;
 use std::ffi::c_char;
 
 /// A producer (opaque). Safe to use from several threads at once.
+///
+/// The C header declares it opaque (see cbindgen.toml); the tag comes
+/// first so that it can be read before the type is known.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct kmq_producer {
     tag: u64,
     fork_generation: u64,
@@ -17,9 +22,6 @@ pub struct kmq_producer {
 impl Tagged for kmq_producer {
     const TAG: u64 = 0x6b6d_7170_726f_6475;
     const NAME: &'static str = "kmq_producer";
-    fn tag(&self) -> u64 {
-        self.tag
-    }
 }
 
 /// Counters of one producer, for accounting:

@@ -56,6 +56,46 @@ impl Broker {
         let _ = self.child.wait();
     }
 
+    /// Kills it and starts it again on the same port with the same flags,
+    /// retrying for a few seconds while the port is still held by the dead
+    /// process's sockets.
+    pub fn restart_retrying(&mut self) {
+        self.kill();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Self::try_spawn(self.args.clone(), self.port) {
+                Ok(again) => {
+                    *self = again;
+                    return;
+                }
+                Err(e) if std::time::Instant::now() >= deadline => panic!("broker restart on port {}: {e}", self.port),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// Starts a broker; the error says why when it prints no ready line.
+    fn try_spawn(args: Vec<String>, port: u16) -> Result<Broker, String> {
+        let path = broker_path();
+        let mut child = Command::new(&path)
+            .args(["--port", &port.to_string()])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+        match line.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
+            Some(port) => Ok(Broker { child, port, args }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("no ready line (got {line:?})"))
+            }
+        }
+    }
+
     /// Starts it again on the same port with the same flags.
     pub fn restart(&mut self) {
         self.kill();
