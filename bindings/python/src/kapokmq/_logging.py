@@ -10,6 +10,7 @@ messages stay on the native side unless :func:`set_log_level` asks for them.
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 from . import _lib
@@ -40,4 +41,11 @@ def set_log_level(level: int) -> None:
     _lib.lib.kmq_set_log_callback(_CALLBACK, native, None)
 
 
+def _stop_forwarding() -> None:
+    # The library's threads outlive the interpreter's shutdown; a callback
+    # into a finalized interpreter would crash the process at exit.
+    _lib.lib.kmq_set_log_callback(_lib.LogCallback(), 0, None)
+
+
 set_log_level(logging.INFO)
+atexit.register(_stop_forwarding)
