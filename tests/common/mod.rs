@@ -31,23 +31,9 @@ impl Broker {
     }
 
     fn spawn(args: Vec<String>, port: u16) -> Broker {
-        let path = broker_path();
-        let mut child = Command::new(&path)
-            .args(["--port", &port.to_string()])
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release -p kmq-broker)", path.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("ready line");
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
-        Broker { child, port, args }
+        Self::try_spawn(args, port).unwrap_or_else(|e| {
+            panic!("{e} (build it with cargo build --release --workspace, or set KMQ_BROKER)")
+        })
     }
 
     /// Kills the broker with SIGKILL and waits for it.
