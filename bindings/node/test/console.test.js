@@ -4,8 +4,9 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { Console, Consumer, Producer, KapokMQError } = require('..');
+const { Console, Consumer, Producer } = require('..');
 const { startBroker, uniqueTopic } = require('../testing/broker');
+const { rejectsWith } = require('../testing/assertions');
 
 let broker;
 before(async () => {
@@ -31,16 +32,6 @@ async function eventually(probe, done, ms = 5000) {
     if (done(value) || Date.now() > giveUp) return value;
     await sleep(50);
   }
-}
-
-/** Asserts that `promiseOrFn` fails with a KapokMQError of `code` whose message matches `re`. */
-async function rejectsWith(promiseOrFn, code, re = /./) {
-  await assert.rejects(promiseOrFn, (e) => {
-    assert.ok(e instanceof KapokMQError, `not a KapokMQError: ${e && e.stack}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 /** A port that accepts connections (the kernel does) and never answers; close() when done. */

@@ -4,8 +4,9 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { Producer, Consumer, KapokMQError } = require('..');
+const { Producer, Consumer } = require('..');
 const { startBroker, uniqueTopic } = require('../testing/broker');
+const { rejectsWith } = require('../testing/assertions');
 
 let broker;
 before(async () => {
@@ -15,16 +16,6 @@ after(() => broker.stop());
 
 const producerOpts = (extra = {}) => ({ topic: uniqueTopic(), producerId: 'p1', mqPort: broker.port, ...extra });
 const consumerOpts = (extra = {}) => ({ topic: uniqueTopic(), consumerId: 'c1', mqPort: broker.port, ...extra });
-
-/** Asserts that `promiseOrFn` fails with a KapokMQError of `code` whose message matches `re`. */
-async function rejectsWith(promiseOrFn, code, re = /./) {
-  await assert.rejects(promiseOrFn, (e) => {
-    assert.ok(e instanceof KapokMQError, `not a KapokMQError: ${e && e.stack}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 /** A port on which nothing listens. */
 async function closedPort() {
