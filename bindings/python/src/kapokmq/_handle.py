@@ -9,10 +9,14 @@ closes at once, and whoever gives the handle back last frees it, exactly once.
 
 from __future__ import annotations
 
+import ctypes
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Type, TypeVar
 
+from ._lib import last_error, stats_from
 from .errors import ClosedError
+
+_S = TypeVar("_S")
 
 
 class Handle:
@@ -73,3 +77,17 @@ class Handle:
         finally:
             self.release()
         return True
+
+
+def read_stats(handle: Handle, getter: Callable[..., int], struct: Type[ctypes.Structure], cls: Type[_S]) -> _S:
+    """The counters ``getter`` (``kmq_*_get_stats``) copies out of the
+    handle, as a ``cls`` dataclass."""
+    raw = struct()
+    ptr = handle.acquire()
+    try:
+        status = getter(ptr, ctypes.byref(raw))
+        if status:
+            raise last_error(status)
+    finally:
+        handle.release()
+    return stats_from(cls, raw)

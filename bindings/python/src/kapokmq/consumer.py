@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Union
 
 from . import _config
-from ._handle import Handle
+from ._handle import Handle, read_stats
 from ._lib import ConsumerP, ConsumerStatsStruct, MessageP, last_error, lib, stats_from
 from ._wait import deadline, expired, slice_ms
 from .errors import ClosedError, InvalidArgumentError, Status
@@ -186,15 +186,7 @@ class Consumer:
         """The consumer's counters (after close: as they were at close)."""
         if self._final_stats is not None:
             return self._final_stats
-        raw = ConsumerStatsStruct()
-        ptr = self._handle.acquire()
-        try:
-            status = lib.kmq_consumer_get_stats(ptr, ctypes.byref(raw))
-            if status:
-                raise last_error(status)
-        finally:
-            self._handle.release()
-        return stats_from(ConsumerStats, raw)
+        return read_stats(self._handle, lib.kmq_consumer_get_stats, ConsumerStatsStruct, ConsumerStats)
 
     @property
     def closed(self) -> bool:

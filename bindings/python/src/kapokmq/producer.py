@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Optional, Tuple, Union
 
 from . import _config
-from ._handle import Handle
+from ._handle import Handle, read_stats
 from ._lib import DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
 from ._wait import deadline, expired, run_blocking, slice_ms, to_ms
 from .errors import ClosedError, KapokMQError, Status, error_for
@@ -249,15 +249,7 @@ class Producer:
         """The producer's counters (after close: as they were at close)."""
         if self._final_stats is not None:
             return self._final_stats
-        raw = ProducerStatsStruct()
-        ptr = self._handle.acquire()
-        try:
-            status = lib.kmq_producer_get_stats(ptr, ctypes.byref(raw))
-            if status:
-                raise last_error(status)
-        finally:
-            self._handle.release()
-        return stats_from(ProducerStats, raw)
+        return read_stats(self._handle, lib.kmq_producer_get_stats, ProducerStatsStruct, ProducerStats)
 
     @property
     def closed(self) -> bool:
