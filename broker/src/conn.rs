@@ -240,11 +240,8 @@ async fn producer_writer(mut w: WriteHalf, mut rx: mpsc::Receiver<Out>, delay: D
                     if !delay.is_zero() {
                         let due = at + delay;
                         if Instant::now() < due {
-                            if !buf.is_empty() {
-                                if send(&mut w, &buf).await.is_err() {
-                                    return;
-                                }
-                                buf.clear();
+                            if drain(&mut w, &mut buf).await.is_err() {
+                                return;
                             }
                             tokio::time::sleep_until(due).await;
                         }
@@ -265,13 +262,7 @@ async fn producer_writer(mut w: WriteHalf, mut rx: mpsc::Receiver<Out>, delay: D
             }
             next = rx.try_recv().ok();
         }
-        if !buf.is_empty() {
-            if send(&mut w, &buf).await.is_err() {
-                return;
-            }
-            buf.clear();
-        }
-        if stop {
+        if drain(&mut w, &mut buf).await.is_err() || stop {
             return;
         }
     }
@@ -401,14 +392,17 @@ async fn consumer_writer(
                 Err(_) => break,
             }
         }
-        if !buf.is_empty() {
-            if send(&mut w, &buf).await.is_err() {
-                return;
-            }
-            buf.clear();
-        }
-        if stop {
+        if drain(&mut w, &mut buf).await.is_err() || stop {
             return;
         }
     }
+}
+
+/// Writes out what `buf` holds, if anything, and empties it.
+async fn drain<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    if !buf.is_empty() {
+        send(w, buf).await?;
+        buf.clear();
+    }
+    Ok(())
 }
