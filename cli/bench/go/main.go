@@ -41,6 +41,16 @@ func main() {
 		if err := server.connectProducer("go-bench-p"); err != nil {
 			die("connect: %v", err)
 		}
+		if mode == "fire" && hasAck {
+			// The client's reader hands each "ok" to an unbuffered channel:
+			// unread, it stops reading and the node stops taking messages.
+			// Fire-and-forget drains them on a goroutine of their own.
+			go func() {
+				for {
+					confirm("go-bench-p")
+				}
+			}()
+		}
 		start := time.Now()
 		done := 0
 		for i := 0; i < n; i++ {
