@@ -10,6 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
+.PHONY: test-real bench-real
 .PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
 
 all: build
@@ -54,6 +55,16 @@ test-python-install: build
 
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+# The suites and the Go client interop against the real KapokMQ node and
+# Serena, built from source trees (KAPOKMQ_SERVER_SRC, SERENA_SRC,
+# KAPOKMQ_GO_CLIENT_SRC; see tests/real/realmq.sh). Not part of `make test`.
+test-real: build
+	bash tests/real/realmq.sh test
+
+# The benchmark on a real node with the Go client's rows: docs/bench/real/.
+bench-real: build
+	bash tests/real/realmq.sh bench
 
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper.

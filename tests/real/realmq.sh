@@ -113,7 +113,13 @@ run() {
         c) count "$suite" "$log" '^\d+(?= passed, \d+ failed)' '(?<= passed, )\d+(?= failed)' '(?<=failed, )\d+(?= skipped)' ;;
         python) count "$suite" "$log" '\d+(?= passed)' '\d+(?= failed)' '\d+(?= skipped)' ;;
         node) count "$suite" "$log" '(?<=^# pass )\d+' '(?<=^# fail )\d+' '(?<=^# skipped )\d+' ;;
-        rust) count "$suite" "$log" '(?<=test result: )\w+\. \K\d+(?= passed)' '\d+(?= failed;)' '^SKIP \S+' ;;
+        rust)
+            # cargo counts a test that skipped itself as passed.
+            local skips
+            skips=$(grep -c '^SKIP ' "$log" || true)
+            count "$suite" "$log" '(?<=test result: )\w+\. \K\d+(?= passed)' '\d+(?= failed;)' 'x^'
+            passed=$((passed - skips)) skipped=$((skipped + skips))
+            echo "realmq: rust: of those passed, $skips skipped themselves" ;;
         interop) count "$suite" "$log" '^\d+(?= passed, \d+ failed)' '(?<= passed, )\d+(?= failed)' 'x^' ;;
     esac
     if [[ $status -ne 0 && $failed -eq 0 ]]; then
@@ -140,7 +146,9 @@ bench_real() {
     mkdir -p "$repo/$dir"
     cd "$repo"
     export KMQ_BENCH_GO=$out/bench_go
-    KMQ_BENCH_CSV=$dir/results.csv bash cli/bench/run.sh --sizes "${KMQ_REAL_BENCH_N:-100000}"
+    # Per-call costs of the bindings are kmq-broker figures (docs/bench/results.txt):
+    # on the node they would time its confirmations instead.
+    KMQ_BENCH_CSV=$dir/results.csv bash cli/bench/run.sh --no-bindings --sizes "${KMQ_REAL_BENCH_N:-100000}"
     KMQ_BENCH_CSV=$dir/results-1k.csv bash cli/bench/run.sh --only-throughput --payload 1024 \
         --sizes "${KMQ_REAL_BENCH_N_1K:-50000}"
     KMQ_BENCH_CSV=$dir/results-16k.csv bash cli/bench/run.sh --only-throughput --payload 16384 \

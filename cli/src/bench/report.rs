@@ -254,12 +254,17 @@ pub fn table(h: &Header, rows: &[Row], conclusions: &[String]) -> String {
     throughput_table(&mut out, rows, Section::Producer, &h.sizes, super::RAW);
     let _ = writeln!(out, "\nEnd to end, msg/s (produce -> consume -> ack, first send to last message received)");
     throughput_table(&mut out, rows, Section::EndToEnd, &h.sizes, super::RAW_E2E);
-    let _ = writeln!(out, "\nCost of one send call on the caller's thread");
-    list(&mut out, rows, Section::PerCall);
-    let _ = writeln!(out, "\nLatency of a confirmed send at light load (one send_wait at a time)");
-    list(&mut out, rows, Section::Latency);
-    let _ = writeln!(out, "\nFootprint");
-    list(&mut out, rows, Section::Footprint);
+    for (section, title) in [
+        (Section::PerCall, "Cost of one send call on the caller's thread"),
+        (Section::Latency, "Latency of a confirmed send at light load (one send_wait at a time)"),
+        (Section::Footprint, "Footprint"),
+    ] {
+        // --only-throughput runs have none of these.
+        if rows.iter().any(|r| r.section == section) {
+            let _ = writeln!(out, "\n{title}");
+            list(&mut out, rows, section);
+        }
+    }
     if !conclusions.is_empty() {
         let _ = writeln!(out, "\nRatios and findings");
         for c in conclusions {
