@@ -69,6 +69,9 @@ def test_statuses_follow_delivery_and_delay(broker: Broker, topic: str) -> None:
     with console_of(broker) as console, kapokmq.Consumer(
         consumer_id="c", **broker.config(topic)
     ) as c:
+        # The node lists a consumer a moment after its handshake, and pushes
+        # only to listed ones: wait for it, as the node gives no other sign.
+        eventually(console.clients, lambda cl: any(x["Topic"] == topic for x in cl["consumers"]))
         code = console.send(topic, "over http")
         delayed = console.send(topic, "in an hour", delay=3600)
         m = c.receive(timeout=5)
