@@ -103,6 +103,16 @@ impl Resp {
             cors: true,
         }
     }
+    /// gin's `c.String`: how the node answers node lists (and their empty body).
+    fn string(body: Vec<u8>) -> Resp {
+        Resp {
+            status: 200,
+            ctype: Some("text/plain; charset=utf-8"),
+            body,
+            extra: vec![],
+            cors: true,
+        }
+    }
     fn text(status: u16, body: &str) -> Resp {
         Resp {
             status,
@@ -552,7 +562,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         }
         // Join answers the list too, so each heartbeat refreshes the node's view of the cluster.
         reg.write_live(&mut o);
-        return Resp::json(o);
+        return Resp::string(o);
     }
     match &*path_s {
         "/Producer/Send" => {
@@ -667,19 +677,11 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         // any node can also stand in for the registry).
         "/Console/GetNodes" | "/Registry/GetNodes" if st.member.is_some() => {
             if let Some(m) = &st.member {
-                o = m.view().await;
+                return Resp::string(m.view().await);
             }
         }
         // Not in cluster mode: the node answers with an empty body.
-        "/Console/GetNodes" => {
-            return Resp {
-                status: 200,
-                ctype: None,
-                body: vec![],
-                extra: vec![],
-                cors: true,
-            }
-        }
+        "/Console/GetNodes" => return Resp::string(vec![]),
         // Serena's registry view, with this broker as the only live node.
         "/Registry/GetNodes" => {
             let a = st.local_addr;
@@ -687,6 +689,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
                 &mut o,
                 &[&registry::Node::new(&a.ip().to_string(), a.port())],
             );
+            return Resp::string(o);
         }
         _ => return Resp::text(404, "404 page not found"),
     }
