@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
+.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean record real-loss
 
 all: build
 
@@ -54,6 +54,17 @@ test-python-install: build
 
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+# Records the real KapokMQ node and Serena into tests/recorded/ (needs
+# KMQ_REAL_NODE and KMQ_REAL_SERENA, the built binaries); test-rust replays
+# the recordings without them (tests/replay.rs).
+record:
+	bash tests/real/record.sh
+
+# What the real node loses of confirmed messages when killed and restarted
+# (needs KMQ_REAL_NODE; not part of make test). LOSS_ARGS e.g. "--runs 3 --snapshot".
+real-loss:
+	bash tests/real/loss.sh $(LOSS_ARGS)
 
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper.

@@ -131,7 +131,7 @@ fn real_handshakes_acks_and_pushes_read_as_the_node_meant_them() {
                 assert!(c.starts_with("bad") || c == "cl", "step {i}: only connections sent a bad frame or a close are dropped");
                 drops += c.starts_with("bad") as usize;
             }
-            "http" => {}
+            "http" | "sleep" => {}
             other => panic!("step {i}: unknown op {other}"),
         }
     }
@@ -478,8 +478,11 @@ fn kmq_broker_registry_answers_like_serena() {
         if target == "serena" && listed && nodes.is_empty() {
             // The recording started its two nodes here.
             let join = format!("127.0.0.1:{}", registry.port);
+            let mut flags = broker_flags(&t);
+            flags.extend(["--join".to_string(), join, "--heartbeat-ms".into(), "200".into()]);
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
             for name in ["node_a", "node_b"] {
-                let node = Broker::start(&["--join", &join, "--heartbeat-ms", "200"]);
+                let node = Broker::start(&flags);
                 broker_ports.push((name.to_string(), node.port));
                 nodes.push(node);
             }

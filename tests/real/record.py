@@ -409,6 +409,8 @@ def record_node(node_bin, out_dir):
         r.recv("c")
         r.send("c", "test")
         r.recv("c")
+        # The node adds a client to its table just after "succeeded".
+        r.sleep(300)
         r.http("/Console/GetClients")
 
         def produce_and_consume(frame, opcode=1):
@@ -492,7 +494,9 @@ def record_node(node_bin, out_dir):
         r.http("/Console/Ping")
         r.http("/Console/GetConfig")
         r.http("/Console/GetNodes")
-        for path in ["/Console/Ping", "/Console/CountMessage", "/Producer/Send", "/Console/GetNodes"]:
+        for path in ["/Producer/Send", "/Console/Ping", "/Console/GetClients", "/Console/GetConfig",
+                     "/Console/CountMessage", "/Console/GetMessage", "/Console/GetMessageList",
+                     "/Console/DelMessage", "/Console/GetNodes"]:
             r.http(path, key="qqq")
             r.http(path, key=None)
         r.http("/Console/Ping", method="GET")
@@ -561,6 +565,7 @@ def record_cluster(node_bin, serena_bin, out_dir):
         r.http("/Registry/GetNodes", port="serena", fields=[])
         r.http("/Console/GetNodes", port="node_a")
         r.http("/Console/GetNodes", port="node_a", key="qqq")
+        r.http("/Console/GetConfig", port="node_a")
         r.write(os.path.join(out_dir, "cluster.json"), cfg)
     finally:
         for p in reversed(procs):
