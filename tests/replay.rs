@@ -124,14 +124,14 @@ fn real_handshakes_acks_and_pushes_read_as_the_node_meant_them() {
                     pushes += 1;
                 } else {
                     assert_eq!(text, wire::SEND_ACK, "step {i}");
-                    acks += 1;
+                    acks += (c == "p") as usize;
                 }
             }
             "eof" => {
                 assert!(c.starts_with("bad") || c == "cl", "step {i}: only connections sent a bad frame or a close are dropped");
                 drops += c.starts_with("bad") as usize;
             }
-            "http" | "sleep" => {}
+            "http" | "sleep" | "quiet" => {}
             other => panic!("step {i}: unknown op {other}"),
         }
     }
@@ -246,6 +246,13 @@ fn real_console_answers_read_by_the_console_client() {
     let seen = recorded_payloads(&t);
     let cseen = recorded_payloads(&cluster);
     let nodes_listed = find_http(&cluster, "/Console/GetNodes", Some("test"), "");
+    let code_of = |i: usize| String::from_utf8(message_code(&seen[i]).unwrap().to_vec()).unwrap();
+    let sent = code_of(find_http(&t, "/Producer/Send", Some("test"), "over%20http"));
+    // The first message pushed to the consumer, which it acked.
+    let acked_push = (0..seen.len())
+        .find(|&i| op(&t["steps"][i]) == "recv" && conn(&t["steps"][i]) == "c" && seen[i].starts_with(b"{\"MessageCode\""))
+        .expect("a push");
+    let acked = code_of(acked_push);
     let mut answers = Vec::new();
     let mut pick = |path: &str, key: Option<&str>, body: &str| {
         answers.push(recorded_answer(&t, &seen, find_http(&t, path, key, body)));
@@ -257,11 +264,12 @@ fn real_console_answers_read_by_the_console_client() {
     pick("/Console/CountMessage", k, "");
     pick("/Producer/Send", k, "over%20http");
     pick("/Producer/Send", k, "delayTime=soon");
-    pick("/Console/GetMessage", k, "messageCode=");
+    pick("/Console/GetMessage", k, &sent);
+    pick("/Console/GetMessage", k, &acked);
     pick("/Console/GetMessage", k, "0123456789abcdef0123456789abcdef");
     pick("/Console/GetMessageList", k, "topic=rec_http");
     pick("/Console/GetMessageList", k, "no_such_topic");
-    pick("/Console/DelMessage", k, "messageCode=");
+    pick("/Console/DelMessage", k, &sent);
     pick("/Console/GetConfig", k, "");
     pick("/Console/GetNodes", k, "");
     answers.push(recorded_answer(&cluster, &cseen, nodes_listed));
@@ -280,7 +288,12 @@ fn real_console_answers_read_by_the_console_client() {
     let e = console.send("rec_http", "bad delay", 0).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(e.message().contains("ParseInt"), "{e}");
-    assert_eq!(console.message(&code).unwrap()["MessageData"], "over http");
+    assert_eq!(code, sent);
+    let message = console.message(&code).unwrap();
+    assert_eq!((&message["MessageData"], &message["Status"], &message["ConsumedTime"]), (&"over http".into(), &(-1).into(), &0.into()));
+    let consumed = console.message(&acked).unwrap();
+    assert_eq!(consumed["Status"], 1, "{consumed}");
+    assert!(consumed["ConsumedTime"].as_i64().unwrap() >= consumed["CreateTime"].as_i64().unwrap(), "{consumed}");
     assert!(console.message("0123456789abcdef0123456789abcdef").unwrap().is_null(), "an unknown code is no message");
     let list = console.messages("2000-01-01 00:00:00", "2100-01-01 00:00:00", 3, "rec_http").unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
@@ -426,6 +439,12 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
                 conns.remove(&c);
             }
             "sleep" => std::thread::sleep(Duration::from_millis(step["ms"].as_u64().unwrap())),
+            "quiet" => {
+                let ms = step["ms"].as_u64().unwrap();
+                if let Some(m) = conns.get_mut(&c).unwrap().recv_within(Duration::from_millis(ms)) {
+                    diffs.push(format!("step {i} on {c}: {:?} within {ms} ms, the node sent nothing", wire::preview(&String::from_utf8_lossy(&m.payload))));
+                }
+            }
             "http" => {
                 let (method, path, headers, body) = request_of(step, &seen);
                 let answer = http(port, &method, &path, &headers, &body);

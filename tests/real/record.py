@@ -18,6 +18,7 @@ A step is one of
   {"op": "close","conn": C}                            client closed its socket
   {"op": "http", "request": {...}, "response": {...}}  one HTTP exchange
   {"op": "sleep", "ms": N}
+  {"op": "quiet", "conn": C, "ms": N}                  no frame from the server for N ms
 B (a payload) is a list of pieces, concatenated: {"t": text}, {"b64": bytes},
 {"rep": char, "n": count} (a run of one character), {"code_of": step index}
 (the first 32-hex-digit message code found in that earlier step's server
@@ -326,6 +327,19 @@ class Recorder:
             step["fragments"] = sizes
         return self.add(step)
 
+    def quiet(self, conn, ms):
+        """Expects no frame for `ms`; records the frame instead if one comes."""
+        ws = self.conns[conn]
+        ws.sock.settimeout(ms / 1000)
+        try:
+            ws._need(1)
+        except socket.timeout:
+            pass
+        ws.sock.settimeout(10.0)
+        if ws.buf:
+            return self.recv(conn)
+        return self.add({"op": "quiet", "conn": conn, "ms": ms})
+
     def close(self, conn):
         self.conns.pop(conn).close()
         self.add({"op": "close", "conn": conn})
@@ -420,7 +434,10 @@ def record_node(node_bin, out_dir):
             r.send_code_of("c", push)
             return push
 
-        produce_and_consume('{"MessageData":"hello","DelayTime":0}')
+        hello = produce_and_consume('{"MessageData":"hello","DelayTime":0}')
+        # Acked: consumed, with its ConsumedTime.
+        r.sleep(200)
+        r.http("/Console/GetMessage", [("messageCode", None)], code_of=hello)
         produce_and_consume('{"MessageData":"binary frame","DelayTime":0}', opcode=2)
         produce_and_consume('{"messagedata":"lower case","delaytime":0}')
         produce_and_consume('{"MessageData":"nul\\u0000 and tab\\t","DelayTime":0}')
@@ -455,6 +472,25 @@ def record_node(node_bin, out_dir):
         # Unknown codes are ignored silently; acks of acked codes too.
         r.send("c", "0123456789abcdef0123456789abcdef")
         r.send_code_of("c", push)
+
+        # Sent while no consumer of its topic is connected: a consumer that
+        # connects later is not pushed it (only the re-push after
+        # pushRetryTime would).
+        r.open("p2", "/Producers/Conn/rec_late_topic/P6")
+        r.recv("p2")
+        r.send("p2", "test")
+        r.recv("p2")
+        r.send("p2", '{"MessageData":"nobody listens","DelayTime":0}')
+        r.recv("p2")
+        r.sleep(300)
+        r.open("late", "/Consumers/Conn/rec_late_topic/C3")
+        r.recv("late")
+        r.send("late", "test")
+        r.recv("late")
+        r.quiet("late", 2500)
+        r.http("/Console/CountMessage")
+        r.close("late")
+        r.close("p2")
 
         # Ping / pong on both sides.
         r.send("p", "ping payload", opcode=9)

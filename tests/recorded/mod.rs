@@ -199,6 +199,24 @@ impl RawWs {
         Some((b0 & 0x80 != 0, b0 & 0x0f, payload))
     }
 
+    /// A message that arrives within `wait`, else None (the connection
+    /// stays usable).
+    pub fn recv_within(&mut self, wait: Duration) -> Option<Message> {
+        self.sock.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 65536];
+        let got = match self.sock.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => 0,
+            Err(e) => panic!("read: {e}"),
+        };
+        self.sock.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        self.buf.extend_from_slice(&chunk[..got]);
+        if self.buf.is_empty() {
+            return None;
+        }
+        self.recv()
+    }
+
     /// One whole message, None when the server closed the TCP connection.
     pub fn recv(&mut self) -> Option<Message> {
         let (mut fin, opcode, mut payload) = self.frame()?;
