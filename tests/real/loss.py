@@ -14,7 +14,10 @@ spread over the 5-second snapshot cycle); `--snapshot` waits until the node
 is rewriting its snapshot file (MQDATA shrinks: the file is truncated
 first) and kills it then.
 
-Usage: KMQ_REAL_NODE=/path/to/kapokmq tests/real/loss.py [--runs N] [--rate MSG_PER_S] [--at S | --snapshot]
+With --kmq PATH the producer is the library itself (`kmq produce`), and
+the confirmed count is the one its summary prints.
+
+Usage: KMQ_REAL_NODE=/path/to/kapokmq tests/real/loss.py [--runs N] [--rate MSG_PER_S] [--kmq PATH] [--at S | --snapshot]
 """
 
 import argparse
@@ -53,10 +56,9 @@ def produce(port, stop, counts, rate):
         start = time.time()
         try:
             while not stop.is_set():
-                if rate:
-                    ahead = i / rate - (time.time() - start)
-                    if ahead > 0:
-                        time.sleep(ahead)
+                ahead = i / rate - (time.time() - start) if rate else 0
+                if ahead > 0:
+                    time.sleep(ahead)
                 window.acquire()
                 ws.send(1, json.dumps({"MessageData": f"m-{i}", "DelayTime": 0}).encode())
                 i += 1
@@ -77,6 +79,42 @@ def produce(port, stop, counts, rate):
     except OSError:
         pass
     stop.set()
+
+
+def produce_with_kmq(kmq, port, stop, counts, rate):
+    """The same through the library: `kmq produce` reading numbered lines on
+    stdin; its summary says how many the node confirmed. Messages time out
+    after 4 s, so none is resent after the kill (the node is restarted only
+    once kmq has given up)."""
+    proc = subprocess.Popen([kmq, "produce", "-p", str(port), "-t", TOPIC, "--id", "loss-p", "--timeout", "6",
+                             "-X", "message_timeout_ms=4000"],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 16)
+    start = time.time()
+    i = 0
+    try:
+        while not stop.is_set():
+            ahead = i / rate - (time.time() - start) if rate else 0
+            if ahead > 0:
+                proc.stdin.flush()
+                time.sleep(ahead)
+            proc.stdin.write(f"m-{i}\n".encode())
+            i += 1
+            counts["sent"] = i
+            if i % 256 == 0:
+                proc.stdin.flush()
+    except BrokenPipeError:
+        pass
+    try:
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = proc.stderr.read().decode()
+    proc.wait()
+    summary = [line for line in err.splitlines() if line.startswith("kmq produce:")]
+    if not summary:
+        raise SystemExit(f"kmq produce printed no summary: {err}")
+    counts["acked"] = int(summary[0].split(",")[1].split()[0])
+    counts["kmq"] = summary[0]
 
 
 def read_back(port, quiet_s=4.0):
@@ -127,12 +165,15 @@ def snapshot_started(path, t0, min_s):
         time.sleep(0.0005)
 
 
-def run(node_bin, at, snapshot, rate):
+def run(node_bin, at, snapshot, rate, kmq):
     port, gossip = free_port(), free_port()
     node = Proc(node_bin, config(port, gossip, 300), port, "kapokmq")
     stop = threading.Event()
     counts = {"sent": 0, "acked": 0}
-    producer = threading.Thread(target=produce, args=(port, stop, counts, rate))
+    if kmq:
+        producer = threading.Thread(target=produce_with_kmq, args=(kmq, port, stop, counts, rate))
+    else:
+        producer = threading.Thread(target=produce, args=(port, stop, counts, rate))
     t0 = time.time()
     producer.start()
     if snapshot:
@@ -142,6 +183,7 @@ def run(node_bin, at, snapshot, rate):
     killed_at = time.time() - t0
     node.proc.send_signal(signal.SIGKILL)
     node.proc.wait()
+    stop.set()
     producer.join()
     confirmed = counts["acked"]
     wal, snap = (size_of(os.path.join(node.dir, name)) for name in ("WAL.log", "MQDATA"))
@@ -172,6 +214,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=4)
     ap.add_argument("--at", type=float, help="kill this many seconds after the first send")
+    ap.add_argument("--kmq", help="produce through the library's command line (path to target/release/kmq)")
     ap.add_argument("--rate", type=float, default=0, help="messages per second (default: as fast as acks come)")
     ap.add_argument("--snapshot", action="store_true", help="kill while the snapshot file is rewritten (after --at s, default 8)")
     args = ap.parse_args()
@@ -182,9 +225,10 @@ def main():
     spread = [7.0, 9.5, 12.0, 13.7, 16.2, 18.9]
     for n in range(args.runs):
         at = args.at if args.at is not None else (8.0 if args.snapshot else spread[n % len(spread)])
-        result = run(node_bin, at, args.snapshot, args.rate)
+        result = run(node_bin, at, args.snapshot, args.rate, args.kmq and os.path.abspath(args.kmq))
         result["mode"] = "during snapshot" if args.snapshot else "timed"
         result["rate"] = args.rate or "max"
+        result["producer"] = "kmq produce" if args.kmq else "raw socket"
         print(json.dumps(result), flush=True)
 
 
