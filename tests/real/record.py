@@ -348,9 +348,15 @@ class Recorder:
         time.sleep(ms / 1000)
         self.add({"op": "sleep", "ms": ms})
 
-    def handshake(self, conn, path):
+    def handshake(self, conn, path, wrong_key=None):
+        """Opens `conn` and authenticates, after trying `wrong_key` first
+        (the node then says "error" and prompts again)."""
         self.open(conn, path)
         self.recv(conn)
+        if wrong_key is not None:
+            self.send(conn, wrong_key)
+            self.recv(conn)
+            self.recv(conn)
         self.send(conn, "test")
         self.recv(conn)
 
@@ -408,21 +414,9 @@ def record_node(node_bin, out_dir):
         r.http("/Console/CountMessage")
 
         # Producer: wrong key, what follows, then the right key and sends.
-        r.open("p", "/Producers/Conn/rec_topic/P1")
-        r.recv("p")
-        r.send("p", "qqq")
-        r.recv("p")
-        r.recv("p")
-        r.send("p", "test")
-        r.recv("p")
+        r.handshake("p", "/Producers/Conn/rec_topic/P1", wrong_key="qqq")
         # Consumer on the topic before anything is sent.
-        r.open("c", "/Consumers/Conn/rec_topic/C1")
-        r.recv("c")
-        r.send("c", "wrong")
-        r.recv("c")
-        r.recv("c")
-        r.send("c", "test")
-        r.recv("c")
+        r.handshake("c", "/Consumers/Conn/rec_topic/C1", wrong_key="wrong")
         # The node adds a client to its table just after "succeeded".
         r.sleep(300)
         r.http("/Console/GetClients")
@@ -476,17 +470,11 @@ def record_node(node_bin, out_dir):
         # Sent while no consumer of its topic is connected: a consumer that
         # connects later is not pushed it (only the re-push after
         # pushRetryTime would).
-        r.open("p2", "/Producers/Conn/rec_late_topic/P6")
-        r.recv("p2")
-        r.send("p2", "test")
-        r.recv("p2")
+        r.handshake("p2", "/Producers/Conn/rec_late_topic/P6")
         r.send("p2", '{"MessageData":"nobody listens","DelayTime":0}')
         r.recv("p2")
         r.sleep(300)
-        r.open("late", "/Consumers/Conn/rec_late_topic/C3")
-        r.recv("late")
-        r.send("late", "test")
-        r.recv("late")
+        r.handshake("late", "/Consumers/Conn/rec_late_topic/C3")
         r.quiet("late", 2500)
         r.http("/Console/CountMessage")
         r.close("late")
