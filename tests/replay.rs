@@ -331,9 +331,16 @@ fn broker_flags(t: &Value) -> Vec<String> {
     flags
 }
 
-/// The HTTP headers a client depends on; the rest (Date, Content-Length...)
-/// may differ.
-const COMPARED_HEADERS: &[&str] = &["content-type", "access-control-allow-origin"];
+/// The HTTP headers a client (or the node's browser console) depends on;
+/// the rest (Date, Content-Length...) may differ.
+const COMPARED_HEADERS: &[&str] = &[
+    "content-type",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+    "access-control-expose-headers",
+];
 
 /// Settings whose value depends on the machine, not on behaviour.
 const LOCAL_SETTINGS: &[&str] =
