@@ -544,3 +544,31 @@ fn kmq_broker_registry_answers_like_serena() {
     }
     assert!(diffs.is_empty(), "kmq-broker differs from Serena and the real node:\n{}", diffs.join("\n"));
 }
+
+/// The recorded frame cuts (checked against kmq-broker above) reach the
+/// library's consumer: messages around gorilla's cut points and the 1 MiB
+/// one arrive whole.
+#[test]
+fn library_receives_pushes_cut_like_the_real_node_cuts_them() {
+    let t = load("node.json");
+    let seen = recorded_payloads(&t);
+    let cut: Vec<usize> = steps(&t)
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s["fragments"].is_array())
+        .map(|(i, _)| wire::parse_push(std::str::from_utf8(&seen[i]).unwrap()).unwrap().data.len())
+        .collect();
+    assert!(cut.len() >= 5 && cut.contains(&(1 << 20)), "recorded fragmented pushes: {cut:?}");
+    let broker = Broker::start(&[]);
+    // The recorded topic, so that the pushes are as long as the recorded ones.
+    let cfg = broker.config("rec_topic");
+    let consumer = kapokmq::Consumer::connect(&cfg).unwrap();
+    let producer = kapokmq::Producer::connect(&cfg).unwrap();
+    for (n, len) in cut.iter().enumerate() {
+        let data: String = std::iter::repeat(char::from(b'a' + n as u8)).take(*len).collect();
+        producer.send_wait(&data, 0, 10_000).unwrap();
+        let m = consumer.receive(10_000).unwrap();
+        assert_eq!((m.data.len(), m.data == data), (*len, true), "message of {len} bytes");
+        consumer.ack(&m.code).unwrap();
+    }
+}
