@@ -731,11 +731,12 @@ fn write_clients(o: &mut Vec<u8>, list: &[crate::push::ClientInfo], role: &str) 
 /// The server's config map (Go sorts map keys), with this broker's settings.
 fn write_config(st: &State, o: &mut Vec<u8>) {
     let c = &st.cfg;
+    // The shipped configuration's file name when there is no WAL: the node
+    // reports its setting whether persistence is on or not.
     let wal = c
         .wal
         .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+        .map_or_else(|| "MQDATA".to_string(), |p| p.display().to_string());
     let port = st.local_addr.port().to_string();
     let registry_host = st
         .member
@@ -764,7 +765,7 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
         s("masterAddr", "127.0.0.1"),
         s("masterPort", &port),
         s("masterProtocol", "ws"),
-        i("messageChanBuffer", 1_000_000),
+        i("messageChanBuffer", 10_000_000),
         s("persistentFile", &wal),
         i("persistentTime", 5),
         i("pushCount", c.push_count as i64),

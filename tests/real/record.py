@@ -11,7 +11,7 @@ the library's parsers and against kmq-broker.
 Transcript format (one JSON object per file):
   {"node_config": {...}, "ports": {"name": port}, "steps": [step, ...]}
 A step is one of
-  {"op": "open", "conn": C, "path": P}                 WebSocket upgrade
+  {"op": "open", "conn": C, "path": P, "answer": [..]} WebSocket upgrade (the 101 head)
   {"op": "send", "conn": C, "opcode": N, "payload": B} client frame
   {"op": "recv", "conn": C, "opcode": N, "payload": B} server frame
   {"op": "eof",  "conn": C}                            server closed TCP, no close frame
@@ -100,7 +100,8 @@ def code_in(step):
 class WS:
     def __init__(self, port, path, timeout=10.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
+        # RFC 6455's sample key: the answer's Sec-WebSocket-Accept is fixed.
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
         req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
         self.sock.sendall(req.encode())
@@ -113,6 +114,7 @@ class WS:
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         if not head.startswith(b"HTTP/1.1 101"):
             raise IOError(f"upgrade of {path} refused: {head!r}")
+        self.head = head.decode("latin-1").split("\r\n")
 
     def send(self, opcode, data: bytes):
         mask = os.urandom(4)
@@ -302,8 +304,9 @@ class Recorder:
         return len(self.steps) - 1
 
     def open(self, conn, path, port="node"):
-        self.conns[conn] = WS(self.ports[port], path)
-        self.add({"op": "open", "conn": conn, "path": path, "port": port})
+        ws = self.conns[conn] = WS(self.ports[port], path)
+        # The upgrade answer: status line and headers, in the node's order.
+        self.add({"op": "open", "conn": conn, "path": path, "port": port, "answer": ws.head})
 
     def send(self, conn, data, opcode=1):
         if isinstance(data, str):
@@ -530,6 +533,9 @@ def record_node(node_bin, out_dir):
         r.http("/Consumers/Conn/a%2Fb/C1", key=None, method="GET", upgrade=True)
         r.http("/Producers/Conn/a/b/P1", key=None, method="GET", upgrade=True)
         r.http("/Console/Ping", key=None, method="OPTIONS")
+        # The socket paths without an upgrade.
+        r.http("/Producers/Conn/rec_topic/P9", key=None, method="GET")
+        r.http("/Consumers/Conn/rec_topic/C9", key=None, method="POST")
 
         # The key in a binary frame is accepted like a text one.
         r.open("bk", "/Consumers/Conn/rec_other/C2")

@@ -109,6 +109,8 @@ pub struct Message {
 pub struct RawWs {
     sock: TcpStream,
     buf: Vec<u8>,
+    /// The upgrade answer: status line, then each header line.
+    pub head: Vec<String>,
 }
 
 impl RawWs {
@@ -121,7 +123,7 @@ impl RawWs {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         .unwrap();
-        let mut ws = RawWs { sock, buf: Vec::new() };
+        let mut ws = RawWs { sock, buf: Vec::new(), head: Vec::new() };
         let end = loop {
             if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -131,6 +133,7 @@ impl RawWs {
         let head = String::from_utf8_lossy(&ws.buf[..end]).into_owned();
         assert!(head.starts_with("HTTP/1.1 101"), "upgrade of {path} refused: {head}");
         ws.buf.drain(..end);
+        ws.head = head.trim_end().split("\r\n").map(str::to_string).collect();
         ws
     }
 
