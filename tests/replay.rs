@@ -158,6 +158,22 @@ fn check_push(i: usize, frame: &str, produced: &[u8]) {
 }
 
 #[test]
+fn real_repush_reads_as_the_same_message_older() {
+    let t = load("retry.json");
+    let seen = recorded_payloads(&t);
+    let retry_s = t["node_config"]["mq"]["pushRetryTime"].as_i64().unwrap();
+    let pushes: Vec<wire::Push> = (0..seen.len())
+        .filter(|&i| op(&t["steps"][i]) == "recv" && seen[i].starts_with(b"{"))
+        .map(|i| wire::parse_push(std::str::from_utf8(&seen[i]).unwrap()).unwrap())
+        .collect();
+    assert_eq!(pushes.len(), 2, "one push, one re-push, nothing after the ack");
+    let (first, again) = (&pushes[0], &pushes[1]);
+    assert_eq!((&again.code, &again.data, again.create_time), (&first.code, &first.data, first.create_time));
+    assert_eq!(first.delay_time, 0);
+    assert!(again.delay_time > retry_s, "the re-push carries its age as DelayTime: {}", again.delay_time);
+}
+
+#[test]
 fn real_registry_lists_read_as_nodes() {
     let t = load("cluster.json");
     let seen = recorded_payloads(&t);
@@ -423,7 +439,17 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
             "recv" => match conns.get_mut(&c).unwrap().recv() {
                 None => diffs.push(format!("step {i} on {c}: connection closed, the node sent a frame")),
                 Some(m) => {
-                    let (want, have) = (mask(&recorded[i], &rec_ports), mask(&m.payload, &ports));
+                    let (mut want, mut have) = (mask(&recorded[i], &rec_ports), mask(&m.payload, &ports));
+                    if let Some(range) = step["delay_range"].as_array() {
+                        let (lo, hi) = (range[0].as_i64().unwrap(), range[1].as_i64().unwrap());
+                        let delay = |text: &str| wire::parse_push(text).map(|p| p.delay_time).unwrap_or(i64::MIN);
+                        let (w, h) = (delay(&String::from_utf8_lossy(&recorded[i])), delay(&String::from_utf8_lossy(&m.payload)));
+                        if !(lo..=hi).contains(&h) {
+                            diffs.push(format!("step {i} on {c}: DelayTime {h}, the node's rule gives {lo} to {hi}"));
+                        }
+                        want = want.replace(&format!("\"DelayTime\":{w},"), "\"DelayTime\":<delay>,");
+                        have = have.replace(&format!("\"DelayTime\":{h},"), "\"DelayTime\":<delay>,");
+                    }
                     if m.opcode as u64 != step["opcode"].as_u64().unwrap() || want != have {
                         diffs.push(format!(
                             "step {i} on {c}: opcode {} {:?}, the node sent opcode {} {:?}",
@@ -471,13 +497,22 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
     diffs
 }
 
-#[test]
-fn kmq_broker_answers_the_node_transcript_like_the_real_node() {
-    let t = load("node.json");
+fn replay_against_kmq_broker(name: &str) {
+    let t = load(name);
     let flags = broker_flags(&t);
     let broker = Broker::start(&flags.iter().map(String::as_str).collect::<Vec<_>>());
     let diffs = replay_node(&t, broker.port);
-    assert!(diffs.is_empty(), "kmq-broker differs from the real node:\n{}", diffs.join("\n"));
+    assert!(diffs.is_empty(), "kmq-broker differs from the real node ({name}):\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn kmq_broker_answers_the_node_transcript_like_the_real_node() {
+    replay_against_kmq_broker("node.json");
+}
+
+#[test]
+fn kmq_broker_pushes_again_and_cleans_like_the_real_node() {
+    replay_against_kmq_broker("retry.json");
 }
 
 /// The body of a node list with ports named and entries sorted, so lists in

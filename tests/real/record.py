@@ -568,6 +568,36 @@ def record_node(node_bin, out_dir):
         node.stop()
 
 
+def record_retry(node_bin, out_dir):
+    """Re-pushes of unacked messages (pushRetryTime 2 s) and acked messages
+    deleted at once (isCleanConsumed 1)."""
+    port, gossip = free_port(), free_port()
+    cfg = node_config(port, gossip, pushRetryTime=2, isCleanConsumed=1)
+    node = Proc(node_bin, cfg, port, "kapokmq")
+    r = Recorder({"node": port})
+    try:
+        r.handshake("c", "/Consumers/Conn/rec_retry/C1")
+        r.handshake("p", "/Producers/Conn/rec_retry/P1")
+        r.send("p", '{"MessageData":"not acked at first","DelayTime":0}')
+        r.recv("p")
+        r.recv("c")
+        # Pushed again by the check once DelayTime + pushRetryTime < now -
+        # CreateTime, with DelayTime rewritten to that age: its value depends
+        # on when the check ran, hence the range.
+        again = r.recv("c")
+        r.steps[again]["delay_range"] = [3, 6]
+        r.send_code_of("c", again)
+        r.sleep(300)
+        r.http("/Console/GetMessage", [("messageCode", None)], code_of=again)
+        r.quiet("c", 4000)
+        r.http("/Console/CountMessage")
+        r.close("c")
+        r.close("p")
+        r.write(os.path.join(out_dir, "retry.json"), cfg)
+    finally:
+        node.stop()
+
+
 def record_cluster(node_bin, serena_bin, out_dir):
     """Serena's node list, empty and with two nodes, and a node's own view."""
     sport, sgossip = free_port(), free_port()
@@ -610,6 +640,7 @@ def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "recorded")
     os.makedirs(out_dir, exist_ok=True)
     record_node(os.path.abspath(node_bin), out_dir)
+    record_retry(os.path.abspath(node_bin), out_dir)
     record_cluster(os.path.abspath(node_bin), os.path.abspath(serena_bin), out_dir)
     print(f"recorded into {os.path.abspath(out_dir)}")
 
