@@ -515,6 +515,11 @@ fn kmq_broker_pushes_again_and_cleans_like_the_real_node() {
     replay_against_kmq_broker("retry.json");
 }
 
+#[test]
+fn kmq_broker_publishes_to_every_subscriber_like_the_real_node() {
+    replay_against_kmq_broker("pubsub.json");
+}
+
 /// The body of a node list with ports named and entries sorted, so lists in
 /// a different order compare equal.
 fn sorted_list(body: &[u8], ports: &[(String, u16)]) -> String {

@@ -598,6 +598,35 @@ def record_retry(node_bin, out_dir):
         node.stop()
 
 
+def record_pubsub(node_bin, out_dir):
+    """Push mode 2 (publish/subscribe): every consumer of the topic gets
+    each message, a consumer of another topic none."""
+    port, gossip = free_port(), free_port()
+    cfg = node_config(port, gossip, pushType=2)
+    node = Proc(node_bin, cfg, port, "kapokmq")
+    r = Recorder({"node": port})
+    try:
+        r.handshake("c1", "/Consumers/Conn/rec_pubsub/C1")
+        r.handshake("c2", "/Consumers/Conn/rec_pubsub/C2")
+        r.handshake("other", "/Consumers/Conn/rec_pubsub_other/C3")
+        r.handshake("p", "/Producers/Conn/rec_pubsub/P1")
+        r.sleep(300)
+        r.send("p", '{"MessageData":"to everyone","DelayTime":0}')
+        r.recv("p")
+        first = r.recv("c1")
+        r.recv("c2")
+        r.send_code_of("c1", first)
+        r.send_code_of("c2", first)
+        r.quiet("other", 1500)
+        r.sleep(300)
+        r.http("/Console/CountMessage")
+        for conn in ("c1", "c2", "other", "p"):
+            r.close(conn)
+        r.write(os.path.join(out_dir, "pubsub.json"), cfg)
+    finally:
+        node.stop()
+
+
 def record_cluster(node_bin, serena_bin, out_dir):
     """Serena's node list, empty and with two nodes, and a node's own view."""
     sport, sgossip = free_port(), free_port()
@@ -641,6 +670,7 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     record_node(os.path.abspath(node_bin), out_dir)
     record_retry(os.path.abspath(node_bin), out_dir)
+    record_pubsub(os.path.abspath(node_bin), out_dir)
     record_cluster(os.path.abspath(node_bin), os.path.abspath(serena_bin), out_dir)
     print(f"recorded into {os.path.abspath(out_dir)}")
 
