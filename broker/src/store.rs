@@ -283,7 +283,8 @@ impl Store {
         let now_s = now_ms.div_euclid(1000);
         let walbuf = &mut g.walbuf;
         g.map.retain(|code, e| {
-            if now_ms - e.create_ms > clean_ms {
+            let age_s = now_s - e.create_s();
+            if age_s.saturating_mul(1000) > clean_ms {
                 if wal {
                     walbuf.push(b'D');
                     walbuf.extend_from_slice(&code.to_le_bytes());
@@ -294,7 +295,6 @@ impl Store {
             // `CreateTime + DelayTime <= now`, and a waiting one is pushed
             // again once `DelayTime + pushRetryTime < now - CreateTime`, its
             // DelayTime becoming that age (so the next retry counts from it).
-            let age_s = now_s - e.create_s();
             let update = if e.status == 0 {
                 if e.delay > age_s {
                     return true;
