@@ -405,226 +405,216 @@ def urlencode(v):
     return out
 
 
-def record_node(node_bin, out_dir):
-    """Sockets and the console of one standalone node."""
+def record_standalone(node_bin, out_dir, name, script, **mq):
+    """Runs `script` against one node outside a cluster, started with the
+    `mq` settings, and writes its transcript to `name`."""
     port, gossip = free_port(), free_port()
-    cfg = node_config(port, gossip)
+    cfg = node_config(port, gossip, **mq)
     node = Proc(node_bin, cfg, port, "kapokmq")
-    r = Recorder({"node": port})
     try:
-        # Nothing connected yet.
-        r.http("/Console/GetClients")
-        r.http("/Console/CountMessage")
-
-        # Producer: wrong key, what follows, then the right key and sends.
-        r.handshake("p", "/Producers/Conn/rec_topic/P1", wrong_key="qqq")
-        # Consumer on the topic before anything is sent.
-        r.handshake("c", "/Consumers/Conn/rec_topic/C1", wrong_key="wrong")
-        # The node adds a client to its table just after "succeeded".
-        r.sleep(300)
-        r.http("/Console/GetClients")
-
-        def produce_and_consume(frame, opcode=1):
-            r.send("p", frame, opcode)
-            r.recv("p")
-            push = r.recv("c")
-            r.send_code_of("c", push)
-            return push
-
-        hello = produce_and_consume('{"MessageData":"hello","DelayTime":0}')
-        # Acked: consumed, with its ConsumedTime.
-        r.sleep(200)
-        r.http("/Console/GetMessage", [("messageCode", None)], code_of=hello)
-        produce_and_consume('{"MessageData":"binary frame","DelayTime":0}', opcode=2)
-        produce_and_consume('{"messagedata":"lower case","delaytime":0}')
-        produce_and_consume('{"MessageData":"nul\\u0000 and tab\\t","DelayTime":0}')
-        produce_and_consume('{"MessageData":"multi-byte: é ü 中文 😀","DelayTime":0}')
-        produce_and_consume(b'{"MessageData":"bad utf-8: \xff\xfe end","DelayTime":0}')
-        produce_and_consume('{"MessageData":"quote \\" backslash \\\\ <&> \\u2028","DelayTime":0}')
-        produce_and_consume('{"MessageData":"' + "x" * (1 << 20) + '","DelayTime":0}')
-        produce_and_consume('{"MessageData":"unknown field","DelayTime":0,"Extra":[1,2]}')
-        produce_and_consume('{"DelayTime":0}')
-        produce_and_consume('{"MessageData":"negative delay","DelayTime":-5}')
-        # Around gorilla's 4096-byte write buffer (4082 bytes of it for the
-        # payload): pushes of up to 4082 bytes are one frame, longer ones are
-        # cut in 4082-byte frames, and over 8192 bytes (twice the buffer) go
-        # as one frame plus an empty final one. 155 bytes of a push here are
-        # not MessageData.
-        for size in (4082, 4083, 4096, 8180, 8192, 8193, 8221):
-            produce_and_consume('{"MessageData":"' + "y" * (size - 155) + '","DelayTime":0}')
-        # An ack that is no message code is ignored; the consumer stays.
-        r.send("c", "not a code")
-        produce_and_consume('{"MessageData":"after a bad ack","DelayTime":0}')
-        # Delayed: pushed by the periodic check once due (checkSpeed 1 s).
-        r.send("p", '{"MessageData":"delayed","DelayTime":2}')
-        r.recv("p")
-        push = r.recv("c")
-        r.send_code_of("c", push)
-        # While a delayed message waits, it counts as delayed.
-        r.send("p", '{"MessageData":"counted as delayed","DelayTime":3}')
-        r.recv("p")
-        r.http("/Console/CountMessage")
-        push = r.recv("c")
-        r.send_code_of("c", push)
-        # Unknown codes are ignored silently; acks of acked codes too.
-        r.send("c", "0123456789abcdef0123456789abcdef")
-        r.send_code_of("c", push)
-
-        # Sent while no consumer of its topic is connected: a consumer that
-        # connects later is not pushed it (only the re-push after
-        # pushRetryTime would).
-        r.handshake("p2", "/Producers/Conn/rec_late_topic/P6")
-        r.send("p2", '{"MessageData":"nobody listens","DelayTime":0}')
-        r.recv("p2")
-        r.sleep(300)
-        r.handshake("late", "/Consumers/Conn/rec_late_topic/C3")
-        r.quiet("late", 2500)
-        r.http("/Console/CountMessage")
-        r.close("late")
-        r.close("p2")
-
-        # Ping / pong on both sides.
-        r.send("p", "ping payload", opcode=9)
-        r.recv("p")
-        r.send("c", "", opcode=9)
-        r.recv("c")
-
-        # Console answers while things are stored.
-        sent = r.http("/Producer/Send", [("messageData", "over http"), ("topic", "rec_http"), ("delayTime", "0")])
-        r.http("/Console/GetMessage", [("messageCode", None)], code_of=sent)
-        r.http("/Console/GetMessage", [("messageCode", "0123456789abcdef0123456789abcdef")])
-        later = r.http("/Producer/Send", [("messageData", "später ✓"), ("topic", "rec_later"), ("delayTime", "600")])
-        r.http("/Console/GetMessage", [("messageCode", None)], code_of=later)
-        r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
-                                           ("status", "0"), ("topic", "rec_later")])
-        r.http("/Console/DelMessage", [("messageCode", None)], code_of=later)
-        neg = r.http("/Producer/Send", [("messageData", "negative"), ("topic", "rec_neg"), ("delayTime", "-3")])
-        r.http("/Console/GetMessage", [("messageCode", None)], code_of=neg)
-        r.http("/Console/DelMessage", [("messageCode", None)], code_of=neg)
-        r.http("/Console/GetMessage", [])
-        r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
-                                           ("status", "3"), ("topic", "rec_http")])
-        r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
-                                           ("status", "1"), ("topic", "no_such_topic")])
-        r.http("/Console/GetMessageList", [("startTime", "bad"), ("endTime", "2100-01-01 00:00:00"),
-                                           ("status", "3"), ("topic", "rec_http")])
-        r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
-                                           ("status", "x"), ("topic", "rec_http")])
-        r.http("/Console/CountMessage")
-        r.http("/Console/DelMessage", [("messageCode", None)], code_of=sent)
-        r.http("/Console/DelMessage", [("messageCode", "0123456789abcdef0123456789abcdef")])
-        r.http("/Console/CountMessage")
-        r.http("/Producer/Send", [("messageData", "no delay"), ("topic", "rec_http")])
-        r.http("/Producer/Send", [("messageData", "bad delay"), ("topic", "rec_http"), ("delayTime", "soon")])
-        r.http("/Producer/Send", [("topic", "rec_http"), ("delayTime", "0")])
-        r.http("/Producer/Send", [("messageData", "no topic"), ("delayTime", "0")])
-        r.http("/Console/Ping")
-        r.http("/Console/GetConfig")
-        r.http("/Console/GetNodes")
-        for path in ["/Producer/Send", "/Console/Ping", "/Console/GetClients", "/Console/GetConfig",
-                     "/Console/CountMessage", "/Console/GetMessage", "/Console/GetMessageList",
-                     "/Console/DelMessage", "/Console/GetNodes"]:
-            r.http(path, key="qqq")
-            r.http(path, key=None)
-        r.http("/Console/Ping", method="GET")
-        r.http("/Console/NoSuchThing")
-        r.http("/Producers/Conn/a%2Fb/P1", key=None, method="GET")
-        r.http("/Producers/Conn/a%2Fb/P1", key=None, method="GET", upgrade=True)
-        r.http("/Consumers/Conn/a%2Fb/C1", key=None, method="GET", upgrade=True)
-        r.http("/Producers/Conn/a/b/P1", key=None, method="GET", upgrade=True)
-        r.http("/Console/Ping", key=None, method="OPTIONS")
-        # The socket paths without an upgrade.
-        r.http("/Producers/Conn/rec_topic/P9", key=None, method="GET")
-        r.http("/Consumers/Conn/rec_topic/C9", key=None, method="POST")
-
-        # The key in a binary frame is accepted like a text one.
-        r.open("bk", "/Consumers/Conn/rec_other/C2")
-        r.recv("bk")
-        r.send("bk", "test", opcode=2)
-        r.recv("bk")
-        r.close("bk")
-        # A close frame from the client: gorilla echoes its code, then the
-        # handler returns.
-        r.handshake("cl", "/Producers/Conn/rec_other/P5")
-        r.send("cl", b"\x03\xe8bye", opcode=8)
-        r.recv("cl")
-        r.recv("cl")
-
-        # A frame that is not a message: the node drops the TCP connection.
-        r.handshake("bad1", "/Producers/Conn/rec_bad/P2")
-        r.send("bad1", "this is not json")
-        r.recv("bad1")
-        r.handshake("bad2", "/Producers/Conn/rec_bad/P3")
-        r.send("bad2", '{"MessageData":5,"DelayTime":0}')
-        r.recv("bad2")
-        r.handshake("bad3", "/Producers/Conn/rec_bad/P4")
-        r.send("bad3", '{"MessageData":"x","DelayTime":"1"}')
-        r.recv("bad3")
-        r.http("/Console/CountMessage")
-        r.close("p")
-        r.close("c")
-        r.write(os.path.join(out_dir, "node.json"), cfg)
+        r = Recorder({"node": port})
+        script(r)
+        r.write(os.path.join(out_dir, name), cfg)
     finally:
         node.stop()
 
 
-def record_retry(node_bin, out_dir):
+def script_node(r):
+    """Sockets and the console of one standalone node."""
+    # Nothing connected yet.
+    r.http("/Console/GetClients")
+    r.http("/Console/CountMessage")
+
+    # Producer: wrong key, what follows, then the right key and sends.
+    r.handshake("p", "/Producers/Conn/rec_topic/P1", wrong_key="qqq")
+    # Consumer on the topic before anything is sent.
+    r.handshake("c", "/Consumers/Conn/rec_topic/C1", wrong_key="wrong")
+    # The node adds a client to its table just after "succeeded".
+    r.sleep(300)
+    r.http("/Console/GetClients")
+
+    def produce_and_consume(frame, opcode=1):
+        r.send("p", frame, opcode)
+        r.recv("p")
+        push = r.recv("c")
+        r.send_code_of("c", push)
+        return push
+
+    hello = produce_and_consume('{"MessageData":"hello","DelayTime":0}')
+    # Acked: consumed, with its ConsumedTime.
+    r.sleep(200)
+    r.http("/Console/GetMessage", [("messageCode", None)], code_of=hello)
+    produce_and_consume('{"MessageData":"binary frame","DelayTime":0}', opcode=2)
+    produce_and_consume('{"messagedata":"lower case","delaytime":0}')
+    produce_and_consume('{"MessageData":"nul\\u0000 and tab\\t","DelayTime":0}')
+    produce_and_consume('{"MessageData":"multi-byte: é ü 中文 😀","DelayTime":0}')
+    produce_and_consume(b'{"MessageData":"bad utf-8: \xff\xfe end","DelayTime":0}')
+    produce_and_consume('{"MessageData":"quote \\" backslash \\\\ <&> \\u2028","DelayTime":0}')
+    produce_and_consume('{"MessageData":"' + "x" * (1 << 20) + '","DelayTime":0}')
+    produce_and_consume('{"MessageData":"unknown field","DelayTime":0,"Extra":[1,2]}')
+    produce_and_consume('{"DelayTime":0}')
+    produce_and_consume('{"MessageData":"negative delay","DelayTime":-5}')
+    # Around gorilla's 4096-byte write buffer (4082 bytes of it for the
+    # payload): pushes of up to 4082 bytes are one frame, longer ones are
+    # cut in 4082-byte frames, and over 8192 bytes (twice the buffer) go
+    # as one frame plus an empty final one. 155 bytes of a push here are
+    # not MessageData.
+    for size in (4082, 4083, 4096, 8180, 8192, 8193, 8221):
+        produce_and_consume('{"MessageData":"' + "y" * (size - 155) + '","DelayTime":0}')
+    # An ack that is no message code is ignored; the consumer stays.
+    r.send("c", "not a code")
+    produce_and_consume('{"MessageData":"after a bad ack","DelayTime":0}')
+    # Delayed: pushed by the periodic check once due (checkSpeed 1 s).
+    r.send("p", '{"MessageData":"delayed","DelayTime":2}')
+    r.recv("p")
+    push = r.recv("c")
+    r.send_code_of("c", push)
+    # While a delayed message waits, it counts as delayed.
+    r.send("p", '{"MessageData":"counted as delayed","DelayTime":3}')
+    r.recv("p")
+    r.http("/Console/CountMessage")
+    push = r.recv("c")
+    r.send_code_of("c", push)
+    # Unknown codes are ignored silently; acks of acked codes too.
+    r.send("c", "0123456789abcdef0123456789abcdef")
+    r.send_code_of("c", push)
+
+    # Sent while no consumer of its topic is connected: a consumer that
+    # connects later is not pushed it (only the re-push after
+    # pushRetryTime would).
+    r.handshake("p2", "/Producers/Conn/rec_late_topic/P6")
+    r.send("p2", '{"MessageData":"nobody listens","DelayTime":0}')
+    r.recv("p2")
+    r.sleep(300)
+    r.handshake("late", "/Consumers/Conn/rec_late_topic/C3")
+    r.quiet("late", 2500)
+    r.http("/Console/CountMessage")
+    r.close("late")
+    r.close("p2")
+
+    # Ping / pong on both sides.
+    r.send("p", "ping payload", opcode=9)
+    r.recv("p")
+    r.send("c", "", opcode=9)
+    r.recv("c")
+
+    # Console answers while things are stored.
+    sent = r.http("/Producer/Send", [("messageData", "over http"), ("topic", "rec_http"), ("delayTime", "0")])
+    r.http("/Console/GetMessage", [("messageCode", None)], code_of=sent)
+    r.http("/Console/GetMessage", [("messageCode", "0123456789abcdef0123456789abcdef")])
+    later = r.http("/Producer/Send", [("messageData", "später ✓"), ("topic", "rec_later"), ("delayTime", "600")])
+    r.http("/Console/GetMessage", [("messageCode", None)], code_of=later)
+    r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
+                                       ("status", "0"), ("topic", "rec_later")])
+    r.http("/Console/DelMessage", [("messageCode", None)], code_of=later)
+    neg = r.http("/Producer/Send", [("messageData", "negative"), ("topic", "rec_neg"), ("delayTime", "-3")])
+    r.http("/Console/GetMessage", [("messageCode", None)], code_of=neg)
+    r.http("/Console/DelMessage", [("messageCode", None)], code_of=neg)
+    r.http("/Console/GetMessage", [])
+    r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
+                                       ("status", "3"), ("topic", "rec_http")])
+    r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
+                                       ("status", "1"), ("topic", "no_such_topic")])
+    r.http("/Console/GetMessageList", [("startTime", "bad"), ("endTime", "2100-01-01 00:00:00"),
+                                       ("status", "3"), ("topic", "rec_http")])
+    r.http("/Console/GetMessageList", [("startTime", "2000-01-01 00:00:00"), ("endTime", "2100-01-01 00:00:00"),
+                                       ("status", "x"), ("topic", "rec_http")])
+    r.http("/Console/CountMessage")
+    r.http("/Console/DelMessage", [("messageCode", None)], code_of=sent)
+    r.http("/Console/DelMessage", [("messageCode", "0123456789abcdef0123456789abcdef")])
+    r.http("/Console/CountMessage")
+    r.http("/Producer/Send", [("messageData", "no delay"), ("topic", "rec_http")])
+    r.http("/Producer/Send", [("messageData", "bad delay"), ("topic", "rec_http"), ("delayTime", "soon")])
+    r.http("/Producer/Send", [("topic", "rec_http"), ("delayTime", "0")])
+    r.http("/Producer/Send", [("messageData", "no topic"), ("delayTime", "0")])
+    r.http("/Console/Ping")
+    r.http("/Console/GetConfig")
+    r.http("/Console/GetNodes")
+    for path in ["/Producer/Send", "/Console/Ping", "/Console/GetClients", "/Console/GetConfig",
+                 "/Console/CountMessage", "/Console/GetMessage", "/Console/GetMessageList",
+                 "/Console/DelMessage", "/Console/GetNodes"]:
+        r.http(path, key="qqq")
+        r.http(path, key=None)
+    r.http("/Console/Ping", method="GET")
+    r.http("/Console/NoSuchThing")
+    r.http("/Producers/Conn/a%2Fb/P1", key=None, method="GET")
+    r.http("/Producers/Conn/a%2Fb/P1", key=None, method="GET", upgrade=True)
+    r.http("/Consumers/Conn/a%2Fb/C1", key=None, method="GET", upgrade=True)
+    r.http("/Producers/Conn/a/b/P1", key=None, method="GET", upgrade=True)
+    r.http("/Console/Ping", key=None, method="OPTIONS")
+    # The socket paths without an upgrade.
+    r.http("/Producers/Conn/rec_topic/P9", key=None, method="GET")
+    r.http("/Consumers/Conn/rec_topic/C9", key=None, method="POST")
+
+    # The key in a binary frame is accepted like a text one.
+    r.open("bk", "/Consumers/Conn/rec_other/C2")
+    r.recv("bk")
+    r.send("bk", "test", opcode=2)
+    r.recv("bk")
+    r.close("bk")
+    # A close frame from the client: gorilla echoes its code, then the
+    # handler returns.
+    r.handshake("cl", "/Producers/Conn/rec_other/P5")
+    r.send("cl", b"\x03\xe8bye", opcode=8)
+    r.recv("cl")
+    r.recv("cl")
+
+    # A frame that is not a message: the node drops the TCP connection.
+    r.handshake("bad1", "/Producers/Conn/rec_bad/P2")
+    r.send("bad1", "this is not json")
+    r.recv("bad1")
+    r.handshake("bad2", "/Producers/Conn/rec_bad/P3")
+    r.send("bad2", '{"MessageData":5,"DelayTime":0}')
+    r.recv("bad2")
+    r.handshake("bad3", "/Producers/Conn/rec_bad/P4")
+    r.send("bad3", '{"MessageData":"x","DelayTime":"1"}')
+    r.recv("bad3")
+    r.http("/Console/CountMessage")
+    r.close("p")
+    r.close("c")
+
+
+def script_retry(r):
     """Re-pushes of unacked messages (pushRetryTime 2 s) and acked messages
     deleted at once (isCleanConsumed 1)."""
-    port, gossip = free_port(), free_port()
-    cfg = node_config(port, gossip, pushRetryTime=2, isCleanConsumed=1)
-    node = Proc(node_bin, cfg, port, "kapokmq")
-    r = Recorder({"node": port})
-    try:
-        r.handshake("c", "/Consumers/Conn/rec_retry/C1")
-        r.handshake("p", "/Producers/Conn/rec_retry/P1")
-        r.send("p", '{"MessageData":"not acked at first","DelayTime":0}')
-        r.recv("p")
-        r.recv("c")
-        # Pushed again by the check once DelayTime + pushRetryTime < now -
-        # CreateTime, with DelayTime rewritten to that age: its value depends
-        # on when the check ran, hence the range.
-        again = r.recv("c")
-        r.steps[again]["delay_range"] = [3, 6]
-        r.send_code_of("c", again)
-        r.sleep(300)
-        r.http("/Console/GetMessage", [("messageCode", None)], code_of=again)
-        r.quiet("c", 4000)
-        r.http("/Console/CountMessage")
-        r.close("c")
-        r.close("p")
-        r.write(os.path.join(out_dir, "retry.json"), cfg)
-    finally:
-        node.stop()
+    r.handshake("c", "/Consumers/Conn/rec_retry/C1")
+    r.handshake("p", "/Producers/Conn/rec_retry/P1")
+    r.send("p", '{"MessageData":"not acked at first","DelayTime":0}')
+    r.recv("p")
+    r.recv("c")
+    # Pushed again by the check once DelayTime + pushRetryTime < now -
+    # CreateTime, with DelayTime rewritten to that age: its value depends
+    # on when the check ran, hence the range.
+    again = r.recv("c")
+    r.steps[again]["delay_range"] = [3, 6]
+    r.send_code_of("c", again)
+    r.sleep(300)
+    r.http("/Console/GetMessage", [("messageCode", None)], code_of=again)
+    r.quiet("c", 4000)
+    r.http("/Console/CountMessage")
+    r.close("c")
+    r.close("p")
 
 
-def record_pubsub(node_bin, out_dir):
+def script_pubsub(r):
     """Push mode 2 (publish/subscribe): every consumer of the topic gets
     each message, a consumer of another topic none."""
-    port, gossip = free_port(), free_port()
-    cfg = node_config(port, gossip, pushType=2)
-    node = Proc(node_bin, cfg, port, "kapokmq")
-    r = Recorder({"node": port})
-    try:
-        r.handshake("c1", "/Consumers/Conn/rec_pubsub/C1")
-        r.handshake("c2", "/Consumers/Conn/rec_pubsub/C2")
-        r.handshake("other", "/Consumers/Conn/rec_pubsub_other/C3")
-        r.handshake("p", "/Producers/Conn/rec_pubsub/P1")
-        r.sleep(300)
-        r.send("p", '{"MessageData":"to everyone","DelayTime":0}')
-        r.recv("p")
-        first = r.recv("c1")
-        r.recv("c2")
-        r.send_code_of("c1", first)
-        r.send_code_of("c2", first)
-        r.quiet("other", 1500)
-        r.sleep(300)
-        r.http("/Console/CountMessage")
-        for conn in ("c1", "c2", "other", "p"):
-            r.close(conn)
-        r.write(os.path.join(out_dir, "pubsub.json"), cfg)
-    finally:
-        node.stop()
+    r.handshake("c1", "/Consumers/Conn/rec_pubsub/C1")
+    r.handshake("c2", "/Consumers/Conn/rec_pubsub/C2")
+    r.handshake("other", "/Consumers/Conn/rec_pubsub_other/C3")
+    r.handshake("p", "/Producers/Conn/rec_pubsub/P1")
+    r.sleep(300)
+    r.send("p", '{"MessageData":"to everyone","DelayTime":0}')
+    r.recv("p")
+    first = r.recv("c1")
+    r.recv("c2")
+    r.send_code_of("c1", first)
+    r.send_code_of("c2", first)
+    r.quiet("other", 1500)
+    r.sleep(300)
+    r.http("/Console/CountMessage")
+    for conn in ("c1", "c2", "other", "p"):
+        r.close(conn)
 
 
 def record_cluster(node_bin, serena_bin, out_dir):
@@ -668,10 +658,11 @@ def main():
         raise SystemExit("set KMQ_REAL_NODE and KMQ_REAL_SERENA to the built kapokmq and serena binaries")
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "recorded")
     os.makedirs(out_dir, exist_ok=True)
-    record_node(os.path.abspath(node_bin), out_dir)
-    record_retry(os.path.abspath(node_bin), out_dir)
-    record_pubsub(os.path.abspath(node_bin), out_dir)
-    record_cluster(os.path.abspath(node_bin), os.path.abspath(serena_bin), out_dir)
+    node_bin = os.path.abspath(node_bin)
+    record_standalone(node_bin, out_dir, "node.json", script_node)
+    record_standalone(node_bin, out_dir, "retry.json", script_retry, pushRetryTime=2, isCleanConsumed=1)
+    record_standalone(node_bin, out_dir, "pubsub.json", script_pubsub, pushType=2)
+    record_cluster(node_bin, os.path.abspath(serena_bin), out_dir)
     print(f"recorded into {os.path.abspath(out_dir)}")
 
 
