@@ -131,7 +131,11 @@ impl Store {
                 if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        format!("{} is not a kmq-broker WAL", path.display()),
+                        format!(
+                            "{} is not a kmq-broker WAL of this version (it must start with {:?})",
+                            path.display(),
+                            String::from_utf8_lossy(MAGIC)
+                        ),
                     ));
                 }
                 let valid = replay(&bytes[MAGIC.len()..], &mut inner) + MAGIC.len();
