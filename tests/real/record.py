@@ -586,7 +586,7 @@ def script_retry(r):
     # CreateTime, with DelayTime rewritten to that age: its value depends
     # on when the check ran, hence the range.
     again = r.recv("c")
-    r.steps[again]["delay_range"] = [3, 6]
+    r.steps[again]["delay_range"] = [3, 8]
     r.send_code_of("c", again)
     r.sleep(300)
     r.http("/Console/GetMessage", [("messageCode", None)], code_of=again)
