@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: test-real bench-real
+.PHONY: test-real bench-real record real-loss
 .PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
 
 all: build
@@ -65,6 +65,16 @@ test-real: build
 # The benchmark on a real node with the Go client's rows: docs/bench/real/.
 bench-real: build
 	bash tests/real/realmq.sh bench
+
+# Records the real KapokMQ node and Serena (built as for test-real) into
+# tests/recorded/; test-rust replays the recordings without them (tests/replay.rs).
+record: build
+	bash tests/real/realmq.sh record
+
+# What the real node loses of confirmed messages when killed and restarted
+# (not part of make test). LOSS_ARGS e.g. "--runs 3 --snapshot".
+real-loss: build
+	bash tests/real/realmq.sh loss $(LOSS_ARGS)
 
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper.

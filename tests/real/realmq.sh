@@ -9,6 +9,8 @@
 #                                 closes with "N passed, N failed, N skipped"
 #   tests/real/realmq.sh bench    `kmq bench` on a real node with the Go client's rows:
 #                                 docs/bench/real/ (64 B, 1 KiB and 16 KiB payloads)
+#   tests/real/realmq.sh record   record the node and Serena into tests/recorded/ (record.sh)
+#   tests/real/realmq.sh loss [ARGS]  what the node loses of confirmed messages on kill -9 (loss.sh)
 #
 # Sources (never part of this repository): KAPOKMQ_SERVER_SRC (github.com/dpwgc/kapokmq),
 # SERENA_SRC (github.com/dpwgc/serena), KAPOKMQ_GO_CLIENT_SRC
@@ -159,5 +161,7 @@ case ${1:-} in
     build) build ;;
     test) build && test_real ;;
     bench) build && use_real && bench_real ;;
+    record) build && use_real && bash "$here/record.sh" ;;
+    loss) shift && build && use_real && bash "$here/loss.sh" "$@" ;;
     *) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
