@@ -6,6 +6,7 @@ mod bench;
 mod console;
 mod consume;
 mod fail;
+mod format;
 mod nodes;
 mod opts;
 mod produce;
@@ -82,8 +83,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    let mut cli = Cli::parse();
+    if let Err(e) = cli.server.resolve().and_then(|()| run(cli)) {
         eprintln!("kmq: {e}");
         std::process::exit(e.code);
     }
