@@ -109,9 +109,18 @@ impl Tally<'_> {
     }
 }
 
+/// What splits stdin into messages: -D, or a line end.
+fn stdin_delimiter(args: &ProduceArgs) -> CliResult<Vec<u8>> {
+    match &args.delimiter {
+        Some(d) => Some(unescape("-D", d)?).filter(|d| !d.is_empty()).ok_or_else(|| CliError::usage("-D: empty delimiter")),
+        None => Ok(b"\n".to_vec()),
+    }
+}
+
 /// One message at a time from the chosen source.
 fn for_each_message(
     args: &ProduceArgs,
+    delim: &[u8],
     mut send: impl FnMut(Origin, &str) -> CliResult<()>,
     skipped: &mut u64,
 ) -> CliResult<()> {
@@ -127,16 +136,12 @@ fn for_each_message(
         }
         return Ok(());
     }
-    let delim = match &args.delimiter {
-        Some(d) => Some(unescape("-D", d)?).filter(|d| !d.is_empty()).ok_or_else(|| CliError::usage("-D: empty delimiter"))?,
-        None => b"\n".to_vec(),
-    };
     let origin = if args.delimiter.is_some() { Origin::Piece } else { Origin::Line };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut buf = Vec::new();
     let mut n = 0u64;
-    while read_piece(&mut input, &delim, &mut buf)? {
+    while read_piece(&mut input, delim, &mut buf)? {
         n += 1;
         // Windows line ends: a line's \r belongs to its end.
         if args.delimiter.is_none() && buf.ends_with(b"\r") {
@@ -178,6 +183,7 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     if !(args.timeout.is_finite() && args.timeout >= 0.0) {
         return Err(CliError::usage(format!("--timeout {}: not a number of seconds", args.timeout)));
     }
+    let delim = stdin_delimiter(args)?;
     let mut cfg = server.config()?;
     cfg.set("topic", &args.topic)?;
     cfg.set("producer_id", &args.id.clone().unwrap_or_else(|| default_client_id("producer")))?;
@@ -198,6 +204,7 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     let mut skipped = 0;
     let sending = for_each_message(
         args,
+        &delim,
         |origin, data| {
             loop {
                 match producer.send_tracked(data, args.delay) {

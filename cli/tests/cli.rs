@@ -5,25 +5,8 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
-use support::{counts, csv_fields, eventually, kmq, run, text, wait, Broker};
-
-/// Starts `kmq consume` in the background and waits until the broker
-/// lists it, so that what is produced next is pushed to it at once.
-fn start_consumer(b: &Broker, args: &[&str]) -> std::process::Child {
-    let mut cmd = b.kmq();
-    cmd.arg("consume").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn kmq consume");
-    let listed = eventually(Duration::from_secs(10), || {
-        let mut c = b.kmq();
-        c.args(["clients", "--json"]);
-        let v: Value = serde_json::from_slice(&run(c, "").stdout).ok()?;
-        v["consumers"].as_array().filter(|a| !a.is_empty()).map(|_| ())
-    });
-    assert!(listed.is_some(), "the consumer never showed up in kmq clients");
-    child
-}
+use support::{counts, csv_fields, eventually, kmq, run, start_consumer, text, wait, Broker};
 
 #[test]
 fn stdin_lines_go_through_to_a_consumer_in_order_and_are_acked() {
