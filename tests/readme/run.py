@@ -6,6 +6,7 @@ have a marker on the line just before its opening fence:
 
     <!-- test: run -->                  run the block as written
     <!-- test: run expect="hello" -->   ... and its output must contain "hello"
+                                        (\" for a quote; expect= may repeat)
     <!-- test: skip REASON -->          not run, and the reason says why
 
 A block without a marker fails the run, so a new example is tested or
@@ -132,7 +133,8 @@ def command(block, code, work, env):
 
 def run_block(block):
     """Runs one block; returns None when it passed, else what went wrong."""
-    expects = [m.group(1) or m.group(2) for m in re.finditer(r'expect="([^"]*)"|expect=(\S+)', block.marker.group(2))]
+    expects = [re.sub(r'\\(.)', r'\1', m.group(1))
+               for m in re.finditer(r'expect="((?:[^"\\]|\\.)*)"', block.marker.group(2))]
     with Broker() as broker, tempfile.TemporaryDirectory(prefix="kmq-readme-") as work:
         code = block.code.replace(PORT_IN_EXAMPLES, broker.port)
         env = dict(os.environ, KAPOKMQ_ADDR="127.0.0.1", KAPOKMQ_PORT=broker.port,
@@ -176,7 +178,8 @@ def main(argv):
                 continue
             ran += 1
             problem = run_block(b)
-            print(f"readme: {b.where} ({b.lang}) {'ok' if problem is None else 'FAILED'}", flush=True)
+            verdict = ("passed" if problem is None else "failed") if expect_failure else ("ok" if problem is None else "FAILED")
+            print(f"readme: {b.where} ({b.lang}) {verdict}", flush=True)
             if problem is not None:
                 failures.append((b, problem))
     print(f"readme: {ran} blocks run, {skipped} skipped, {len(failures)} failed")
