@@ -230,7 +230,12 @@ pub fn run(server: &ServerOpts, args: &ConsumeArgs) -> CliResult<()> {
                             break match args.count {
                                 Some(n) if !args.exit_at_end => Err(CliError::new(
                                     code::TIMEOUT,
-                                    format!("received {received} of {n} messages; none came for {} s", limit.as_secs_f64()),
+                                    format!(
+                                        "received {received} of {n} messages; none came for {} s (the node pushes a \
+                                         message to the consumers connected when it arrives; one sent before kmq \
+                                         connected comes after the node's pushRetryTime, 300 s by default)",
+                                        limit.as_secs_f64()
+                                    ),
                                 )),
                                 _ => Ok(()),
                             };

@@ -147,7 +147,8 @@ fn consume_stops_on_its_idle_timeout() {
     counted.args(["consume", "-t", "quiet", "-n", "2", "--timeout", "0.5"]);
     let out = run(counted, "");
     assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out.stderr).contains("received 0 of 2 messages"), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("received 0 of 2 messages") && err.contains("pushRetryTime"), "{err}");
 }
 
 #[test]
