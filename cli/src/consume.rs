@@ -126,13 +126,15 @@ impl Unacked {
     }
 
     /// The note for stderr, or None when nothing is left.
-    fn note(&self, what: &str) -> Option<String> {
+    /// `what` says which messages, given "N message(s)".
+    fn note(&self, what: impl FnOnce(String) -> String) -> Option<String> {
         let due = self.first_due?;
+        let messages = format!("{} message{}", self.count, if self.count == 1 { "" } else { "s" });
         Some(format!(
-            "kmq consume: {} {what}; the node pushes {} again once its pushRetryTime \
+            "kmq consume: {}; the node pushes {} again once its pushRetryTime \
              (300 s by default) has passed since {} created, at its next check (every checkSpeed, \
              5 s by default): from about {} UTC with the defaults",
-            self.count,
+            what(messages),
             if self.count == 1 { "it" } else { "them" },
             if self.count == 1 { "it was" } else { "they were" },
             utc(due)
@@ -294,8 +296,9 @@ pub fn run(server: &ServerOpts, args: &ConsumeArgs) -> CliResult<()> {
     consumer.close();
     if !server.quiet {
         let notes = [
-            printed_unacked.note("printed messages are left unacked (--no-ack)"),
-            beyond.note("more messages were pushed to kmq beyond -c and are left unacked"),
+            printed_unacked.note(|n| format!("{n} printed and left unacked (--no-ack)")),
+            // At least: what the node wrote that kmq had not read is not seen.
+            beyond.note(|n| format!("the node pushed at least {n} more than -c to kmq, left unacked")),
         ];
         for note in notes.into_iter().flatten() {
             eprintln!("{note}");

@@ -56,7 +56,7 @@ fn c_takes_n_and_says_what_it_left_unacked() {
     // The node pushed all five to the only consumer; it read at least one
     // more before it closed (usually all three).
     let left: u64 = err
-        .split_once("kmq consume: ")
+        .split_once("the node pushed at least ")
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no leftover note: {err}"));
@@ -168,4 +168,17 @@ fn kcat_flags_with_bad_values_exit_2_and_say_why() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn no_ack_says_what_it_left_and_until_when() {
+    let b = Broker::start(&[]);
+    let consumer = start_consumer(&b, &["-t", "peek", "-c", "1", "--timeout", "20", "--no-ack"]);
+    produce(&b, &["-t", "peek", "look"], "");
+    let got = wait(consumer, Duration::from_secs(30));
+    let err = text(&got.stderr);
+    assert!(got.status.success(), "{err}");
+    assert_eq!(text(&got.stdout), "look\n");
+    assert!(err.contains("1 message printed and left unacked (--no-ack)") && err.contains(" UTC"), "{err}");
+    assert_eq!(counts(&b)["consumed"], 0);
 }
