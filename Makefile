@@ -11,7 +11,7 @@ export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
 .PHONY: test-real bench-real record real-loss
-.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
+.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme bench bench-quick profile clean
 
 all: build
 
@@ -23,7 +23,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install
+test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -76,11 +76,22 @@ record: build
 real-loss: build
 	bash tests/real/realmq.sh loss $(LOSS_ARGS)
 
+# Every code block of every Markdown file runs as written (or says why not,
+# see tests/readme/run.py); then the runner must fail on examples that send
+# before their consumer connects.
+READMES = $(shell find . -name '*.md' -not -path './target/*' -not -path '*/node_modules/*' -not -path './tests/readme/*' | sort)
+
+test-readme: build
+	@[ -d bindings/node/node_modules ] || (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+	$(PYTHON) tests/readme/run.py $(READMES)
+	$(PYTHON) tests/readme/run.py --expect-failure tests/readme/wrong_order.md
+
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
-# the C header and the C++ wrapper.
+# the C header and the C++ wrapper. Doxygen prints a warning for every
+# undocumented entry (docs/Doxyfile) and needs no Graphviz.
 docs:
 	$(CARGO) doc --no-deps -p kapokmq
-	@if command -v doxygen >/dev/null; then doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
+	@if command -v doxygen >/dev/null; then mkdir -p target/doc/c && doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
 	 else echo "doxygen is not installed: the C reference is the comments in include/kapokmq.h"; fi
 
 # Throughput, latency and footprint on a fresh kmq-broker; writes
