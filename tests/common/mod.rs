@@ -36,6 +36,14 @@ impl Broker {
         })
     }
 
+    /// Freezes the broker (SIGSTOP): it reads, stores and answers nothing
+    /// until killed, while its connections stay open.
+    pub fn freeze(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGSTOP) };
+        assert_eq!(r, 0, "SIGSTOP to broker on port {}: {}", self.port, std::io::Error::last_os_error());
+    }
+
     /// Kills the broker with SIGKILL and waits for it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
