@@ -3,9 +3,11 @@
 
 CARGO   ?= cargo
 PYTHON  ?= python3
-RELEASE := target/release
-LIB     := $(CURDIR)/$(RELEASE)/libkapokmq.so
-BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
+# cargo's target directory (CARGO_TARGET_DIR and cargo config honoured).
+RELEASE := $(shell bash tests/artifacts.sh --target-dir)/release
+LIB     := $(RELEASE)/libkapokmq.so
+BROKER  := $(RELEASE)/kmq-broker
+KMQ_RELEASE_DIR ?= $(RELEASE)
 
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
@@ -24,7 +26,7 @@ demo: build
 
 test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install
 
-test-rust:
+test-rust: build
 	$(CARGO) test --release --workspace
 
 # The committed header must be, byte for byte, what cbindgen generates from
