@@ -1,5 +1,7 @@
-//! Generates `include/kapokmq.h` from the `extern "C"` functions with
-//! cbindgen. The header is committed; the tests check that it is fresh.
+//! Generates the C header from the `extern "C"` functions with cbindgen,
+//! into `$OUT_DIR/kapokmq.h`. The committed `include/kapokmq.h` must be
+//! that file byte for byte: `tests/header.rs` compares the two, and
+//! `make header` writes the generated one over the committed one.
 
 use std::path::Path;
 
@@ -7,21 +9,12 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml")).expect("cbindgen.toml is valid");
-    let header = match cbindgen::generate_with_config(&dir, config) {
-        Ok(b) => b,
-        Err(e) => {
-            // A syntax error in src/ is reported better by rustc itself.
-            println!("cargo:warning=cbindgen could not generate the header: {e}");
-            return;
-        }
-    };
-    let mut text = Vec::new();
-    header.write(&mut text);
-    let path = Path::new(&dir).join("include").join("kapokmq.h");
-    // Rewrite only on change, so that builds do not touch the file's time.
-    if std::fs::read(&path).ok().as_deref() != Some(&text[..]) {
-        std::fs::create_dir_all(path.parent().expect("include/ has a parent")).expect("create include/");
-        std::fs::write(&path, text).expect("write include/kapokmq.h");
-    }
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml"))
+        .unwrap_or_else(|e| panic!("cbindgen.toml: {e}"));
+    // A header that cannot be generated is an error: building on with the
+    // old one would ship declarations that no longer match the library.
+    let header = cbindgen::generate_with_config(&dir, config)
+        .unwrap_or_else(|e| panic!("cbindgen could not generate the C header: {e}"));
+    header.write_to_file(Path::new(&out).join("kapokmq.h"));
 }

@@ -37,13 +37,26 @@ fn a_killed_node_loses_nothing_and_gets_no_more_traffic() {
     let mut cluster = Cluster::start(2, &flags);
     let victim = cluster.add_node(&["--wal", &wal_arg, "--push-retry-ms", "1000", "--check-speed-ms", "200"]);
     let cfg = cluster.config(&topic("failover"));
-    let consumer = Consumer::connect_cluster(&cfg).unwrap();
     let producer = Producer::connect_cluster(&cfg).unwrap();
     let total = 20_000;
+    let frozen_at = total / 2;
+    let sent: HashSet<String> = (0..total).map(|i| i.to_string()).collect();
     let mut killed_at = None;
+    let mut unconfirmed_at_kill = 0;
     for i in 0..total {
         producer.send(&i.to_string(), 0).unwrap();
-        if i == total / 2 {
+        if i == frozen_at {
+            // Everything so far confirmed: the victim holds its share, which
+            // no other node has. Then it is frozen, so that what is written
+            // to it while the sends go on stays unconfirmed, and killed once
+            // the links had time to write that.
+            producer.flush(30_000).unwrap();
+            cluster.nodes[victim].freeze();
+        }
+        if i == frozen_at + 2000 {
+            // The live nodes confirm what they took within moments; what
+            // stays unconfirmed was written to the frozen node.
+            unconfirmed_at_kill = settled_in_flight(&producer);
             cluster.nodes[victim].kill();
             killed_at = Some(Instant::now());
         }
@@ -52,35 +65,114 @@ fn a_killed_node_loses_nothing_and_gets_no_more_traffic() {
     let rerouted = killed_at.unwrap().elapsed();
     let s = producer.stats();
     assert_eq!((s.confirmed, s.failed), (total, 0), "{s:?}");
+    assert!(unconfirmed_at_kill > 0, "the killed node had no unconfirmed messages");
+    // What it had not confirmed was written again to the others.
+    assert!(s.resent >= unconfirmed_at_kill, "{unconfirmed_at_kill} unconfirmed at the kill: {s:?}");
+
+    // The consumer connects only now: what the killed node stored can reach
+    // it only from that node's write-ahead log, after the restart. First
+    // everything the live nodes hold.
+    let consumer = Consumer::connect_cluster(&cfg).unwrap();
+    let mut inbox = Inbox::default();
+    let live: Vec<u16> = (0..cluster.nodes.len()).filter(|&n| n != victim).map(|n| cluster.nodes[n].port).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !live.iter().all(|&port| all_consumed(port)) {
+        assert!(Instant::now() < deadline, "the live nodes never delivered everything they stored");
+        while inbox.take(&consumer, 200) {}
+    }
+    let only_on_victim: HashSet<String> = sent.difference(&inbox.received).cloned().collect();
+    assert!(!only_on_victim.is_empty(), "every message also reached a live node: the log was not needed");
 
     // The node comes back with its log, so what it confirmed is delivered.
-    cluster.nodes[victim].restart();
+    cluster.nodes[victim].restart_retrying();
     let on_victim = stored_messages(cluster.nodes[victim].port);
-    let mut seen = HashSet::new();
-    let mut duplicates = 0;
+    let before_restart = inbox.received.clone();
+    // Until every node, the restarted one too, saw every stored copy acked.
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < total as usize && Instant::now() < deadline {
-        if let Ok(m) = consumer.receive(1000) {
-            if !seen.insert(m.data.clone()) {
-                duplicates += 1;
-            }
-            consumer.ack(&m.code).unwrap();
-        }
+    while !(inbox.received.is_superset(&sent) && ports.iter().all(|&port| all_consumed(port)))
+        && Instant::now() < deadline
+    {
+        while inbox.take(&consumer, 200) {}
     }
+    let from_log = inbox.received.difference(&before_restart).count();
     eprintln!(
-        "failover: sent {total}, confirmed {}, received {}, duplicates {duplicates}, resent {}, lost {}, \
-         on the killed node {on_victim}, all confirmed {:?} after the kill",
+        "failover: sent {total}, confirmed {}, {unconfirmed_at_kill} unconfirmed at the kill, resent {}, received {} ({} only from the killed node's log), \
+         {} stored twice, {} pushed again, on the killed node {on_victim}, all confirmed {:?} after the kill",
         s.confirmed,
-        seen.len(),
         s.resent,
-        total as usize - seen.len(),
+        inbox.received.len(),
+        from_log,
+        inbox.stored_twice(),
+        inbox.redelivered,
         rerouted
     );
-    assert_eq!(seen.len(), total as usize, "every confirmed message is received at least once");
-    // Nothing sent after the kill went to the dead node: it holds at most
+    let missing: Vec<&String> = only_on_victim.difference(&inbox.received).take(10).collect();
+    assert!(missing.is_empty(), "stored only on the killed node and never received after its restart: {missing:?}");
+    let foreign: Vec<&String> = inbox.received.difference(&sent).take(10).collect();
+    let lost: Vec<&String> = sent.difference(&inbox.received).take(10).collect();
+    assert!(foreign.is_empty() && lost.is_empty(), "received what was never sent: {foreign:?}; never received: {lost:?}");
+    assert_eq!(inbox.received, sent);
+    // A message is stored twice only when it was written again.
+    assert!(inbox.stored_twice() <= s.resent, "{} stored twice, {} resent", inbox.stored_twice(), s.resent);
+    // Nothing sent after the freeze went to the dead node: it holds at most
     // what was sent before it.
-    assert!(on_victim <= total / 2 + 1, "{on_victim} messages on the killed node");
+    assert!(on_victim <= frozen_at + 1, "{on_victim} messages on the killed node");
     let _ = std::fs::remove_file(wal);
+}
+
+/// What a cluster consumer received: the distinct payloads, the codes
+/// (one per stored copy) and how often a code came again.
+#[derive(Default)]
+struct Inbox {
+    received: HashSet<String>,
+    codes: HashSet<String>,
+    copies: u64,
+    redelivered: u64,
+}
+
+impl Inbox {
+    /// Receives (waiting up to `wait_ms`) and acks one message; false when
+    /// none came.
+    fn take(&mut self, consumer: &Consumer, wait_ms: i64) -> bool {
+        let Ok(m) = consumer.receive(wait_ms) else { return false };
+        if self.codes.insert(m.code.clone()) {
+            self.copies += 1;
+        } else {
+            self.redelivered += 1;
+        }
+        self.received.insert(m.data);
+        consumer.ack(&m.code).unwrap();
+        true
+    }
+
+    /// Payloads that arrived under more than one code: stored twice.
+    fn stored_twice(&self) -> u64 {
+        self.copies - self.received.len() as u64
+    }
+}
+
+/// The producer's `in_flight` once it stopped changing (for 100 ms).
+fn settled_in_flight(producer: &Producer) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = producer.stats().in_flight;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = producer.stats().in_flight;
+        if now == last {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "in_flight never settled: {:?}", producer.stats());
+        last = now;
+    }
+}
+
+/// Whether the node on `port` stores messages and every one was acked.
+fn all_consumed(port: u16) -> bool {
+    let body = common::console(port, "/Console/CountMessage");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    let (all, consumed) = (v["data"]["all"].as_u64(), v["data"]["consumed"].as_u64());
+    all.is_some_and(|n| n > 0) && all == consumed
 }
 
 #[test]

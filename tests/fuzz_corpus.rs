@@ -29,6 +29,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 #[test]
 fn every_corpus_file_passes_its_target_check() {
     let mut failures = Vec::new();
+    let mut total = 0;
     for (target, check) in checks::TARGETS {
         let dir = fuzz_dir().join("corpus").join(target);
         let files = names_in(&dir, "");
@@ -40,7 +41,9 @@ fn every_corpus_file_passes_its_target_check() {
             }
         }
         eprintln!("{target}: {} corpus files", files.len());
+        total += files.len();
     }
+    eprintln!("{total} corpus files in all, each through its parser");
     assert!(failures.is_empty(), "{} corpus files fail:\n{}", failures.len(), failures.join("\n"));
 }
 

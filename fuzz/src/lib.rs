@@ -5,6 +5,7 @@
 
 use kapokmq::wire::{self, Handshake, Role};
 use kapokmq::ErrorKind;
+use std::borrow::Cow;
 
 /// Every target by name (its folder under `fuzz/corpus/`) and its check.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -14,6 +15,14 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("check_name", check_name),
     ("encode_send", encode_send),
 ];
+
+/// The parsers take text; the input is bytes. Bytes that are not UTF-8 are
+/// decoded as a lossy decoder does (U+FFFD for each bad sequence), as the
+/// library itself does with a binary handshake frame or a registry answer,
+/// so that every input reaches its parser instead of being set aside.
+fn as_text(data: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
 
 /// What the server or registry sent is quoted in an error message as a
 /// preview only (80 characters, escaped: up to 10 characters each), so the
@@ -36,8 +45,7 @@ fn check_peer_error(e: &kapokmq::Error, kinds: &[ErrorKind]) {
 /// A push frame from the server. Whatever is accepted can be acked (its
 /// code passes `check_code`), and survives a round trip through JSON.
 pub fn parse_push(data: &[u8]) {
-    let Ok(frame) = std::str::from_utf8(data) else { return };
-    match wire::parse_push(frame) {
+    match wire::parse_push(&as_text(data)) {
         Ok(p) => {
             wire::check_code(&p.code).expect("an accepted push has an ackable code");
             let again = serde_json::json!({
@@ -55,7 +63,8 @@ pub fn parse_push(data: &[u8]) {
 /// A handshake line. Only the three server lines (with any trailing line
 /// breaks) mean something; a trailing newline never changes the meaning.
 pub fn classify_handshake(data: &[u8]) {
-    let Ok(line) = std::str::from_utf8(data) else { return };
+    let line = as_text(data);
+    let line = &*line;
     let kind = wire::classify_handshake(line);
     assert_eq!(wire::classify_handshake(&format!("{line}\r\n")), kind);
     let meant = match kind {
@@ -71,8 +80,7 @@ pub fn classify_handshake(data: &[u8]) {
 /// The registry's node list. Every node it yields can be dialled: a port
 /// above 0, a host that fits in a URL, and a URL with the path intact.
 pub fn parse_nodes(data: &[u8]) {
-    let Ok(body) = std::str::from_utf8(data) else { return };
-    match wire::parse_nodes(body) {
+    match wire::parse_nodes(&as_text(data)) {
         Ok(nodes) => {
             for n in nodes {
                 assert!(n.port > 0);
@@ -109,7 +117,8 @@ fn percent_decode(s: &str) -> Vec<u8> {
 /// exactly one path segment that the server decodes back to the name; a
 /// refused one is refused with a message that names what was checked.
 pub fn check_name(data: &[u8]) {
-    let Ok(name) = std::str::from_utf8(data) else { return };
+    let name = as_text(data);
+    let name = &*name;
     match wire::check_name("topic", name) {
         Ok(()) => {
             assert!(!name.is_empty() && name.len() <= wire::MAX_NAME_LEN);
@@ -147,7 +156,8 @@ pub fn encode_send(data: &[u8]) {
         Some((d, rest)) => (i64::from_le_bytes(*d), rest),
         None => (0, data),
     };
-    let Ok(text) = std::str::from_utf8(text) else { return };
+    let text = as_text(text);
+    let text = &*text;
     let frame = wire::encode_send(text, delay);
     let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_else(|e| panic!("{e}: {frame:?}"));
     let fields = v.as_object().expect("a JSON object");

@@ -12,7 +12,9 @@
 #       the tests built with -fsanitize=address (leak checks included) and
 #       linked against the shared library
 #
-# Needs: cargo build --release -p kapokmq -p kmq-broker
+# Uses the release build in cargo's target directory (CARGO_TARGET_DIR
+# honoured), running cargo build --release --workspace first when it is
+# older than its sources (tests/artifacts.sh).
 # Env: KAPOKMQ_LIB (the .so; the .a is looked for next to it), KMQ_BROKER,
 #      CC (default cc), KEEP_BUILD=1 (keep the build directory).
 # Prints one line per test case and, last, "N passed, M failed".
@@ -26,10 +28,11 @@ esac
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$repo/tests/c"
-lib_so=${KAPOKMQ_LIB:-$repo/target/release/libkapokmq.so}
+artifacts=$(bash "$repo/tests/artifacts.sh" --build broker lib) || exit 2
+export KMQ_BROKER=$(sed -n 's/^KMQ_BROKER=//p' <<<"$artifacts")
+lib_so=$(sed -n 's/^KAPOKMQ_LIB=//p' <<<"$artifacts")
 lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
 lib_a="$lib_dir/libkapokmq.a"
-export KMQ_BROKER=${KMQ_BROKER:-$repo/target/release/kmq-broker}
 cc=${CC:-cc}
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")

@@ -5,14 +5,38 @@ use kapokmq::Config;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// `$KMQ_BROKER`, else the release build of kmq-broker in the target
+/// directory of the cargo that built this test, which `cargo test` does not
+/// rebuild: tests/artifacts.sh checks that it is newer than its sources.
 pub fn broker_path() -> PathBuf {
-    if let Ok(p) = std::env::var("KMQ_BROKER") {
-        return p.into();
+    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PATH.get_or_init(find_broker).clone().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn find_broker() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("KMQ_BROKER").filter(|p| !p.is_empty()) {
+        return Ok(p.into());
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    root.join("target/release/kmq-broker")
+    // This test runs as <target dir>/<profile>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().map_err(|e| format!("where is this test? {e}"))?;
+    let target = exe.ancestors().nth(3).ok_or_else(|| format!("{} is not in a target directory", exe.display()))?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("broker")
+        .env("CARGO_TARGET_DIR", target)
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout.lines().find_map(|l| l.strip_prefix("KMQ_BROKER="));
+    path.map(PathBuf::from).ok_or_else(|| format!("{} printed no KMQ_BROKER: {stdout:?}", script.display()))
 }
 
 /// What a server that lacks a kmq-broker test switch prints instead of its
@@ -55,6 +79,14 @@ impl Broker {
         Self::try_spawn(args, port).unwrap_or_else(|e| {
             panic!("{e} (build it with cargo build --release --workspace, or set KMQ_BROKER)")
         })
+    }
+
+    /// Freezes the broker (SIGSTOP): it reads, stores and answers nothing
+    /// until killed, while its connections stay open.
+    pub fn freeze(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGSTOP) };
+        assert_eq!(r, 0, "SIGSTOP to broker on port {}: {}", self.port, std::io::Error::last_os_error());
     }
 
     /// Kills the broker with SIGKILL and waits for it.

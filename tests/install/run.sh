@@ -8,7 +8,7 @@
 # of the CMake package, uninstall, and that the static link line in the
 # README and bindings/c/native-static-libs.txt are what rustc reports.
 #
-# Needs: cargo build --release -p kapokmq -p kmq-broker, and patchelf, cc,
+# Needs: the release build (tests/artifacts.sh runs it when stale), patchelf, cc,
 #        c++, cmake, pkg-config, readelf.
 # Env: KAPOKMQ_LIB (the .so; the .a and .rlib are looked for next to it),
 #      KMQ_BROKER, CC, CXX, KEEP_BUILD=1 (keep the work directory),
@@ -18,9 +18,10 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$repo/tests/install"
-lib_so=${KAPOKMQ_LIB:-$repo/target/release/libkapokmq.so}
+artifacts=$(bash "$repo/tests/artifacts.sh" --build broker lib) || exit 2
+broker_bin=$(sed -n 's/^KMQ_BROKER=//p' <<<"$artifacts")
+lib_so=$(sed -n 's/^KAPOKMQ_LIB=//p' <<<"$artifacts")
 release_dir=$(cd "$(dirname "$lib_so")" && pwd)
-broker_bin=${KMQ_BROKER:-$repo/target/release/kmq-broker}
 cc=${CC:-cc}
 
 for f in "$release_dir/libkapokmq.so" "$release_dir/libkapokmq.a" "$broker_bin"; do

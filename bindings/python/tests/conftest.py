@@ -1,7 +1,8 @@
 """Fixtures: a real kmq-broker process per test, and a unique topic.
 
-The library comes from ``$KAPOKMQ_LIB`` (default: the release build of the
-repository) and the broker from ``$KMQ_BROKER`` (default likewise).
+The library comes from ``$KAPOKMQ_LIB`` and the broker from ``$KMQ_BROKER``;
+by default both are the release build in cargo's target directory, which
+tests/artifacts.sh rebuilds first when it is older than its sources.
 """
 
 from __future__ import annotations
@@ -20,8 +21,20 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Tuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-os.environ.setdefault("KAPOKMQ_LIB", str(REPO / "target" / "release" / "libkapokmq.so"))
-BROKER = os.environ.get("KMQ_BROKER", str(REPO / "target" / "release" / "kmq-broker"))
+
+
+def _artifacts() -> Dict[str, str]:
+    """KMQ_BROKER and KAPOKMQ_LIB as tests/artifacts.sh finds (and builds) them."""
+    script = REPO / "tests" / "artifacts.sh"
+    done = subprocess.run(["bash", str(script), "--build"], stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        pytest.exit(f"{script} found no fresh kmq-broker and libkapokmq (see above)", returncode=2)
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+_ARTIFACTS = _artifacts()
+os.environ.setdefault("KAPOKMQ_LIB", _ARTIFACTS["KAPOKMQ_LIB"])
+BROKER = os.environ.get("KMQ_BROKER", _ARTIFACTS["KMQ_BROKER"])
 # The package under test is the one on the path (PYTHONPATH=bindings/python/src
 # in the documented command), else the source tree.
 if importlib.util.find_spec("kapokmq") is None:
@@ -50,7 +63,7 @@ class Broker:
         if not os.access(BROKER, os.X_OK):
             pytest.fail(
                 f"kmq-broker not found at {BROKER}: "
-                "build it (cargo build --release -p kmq-broker) or set KMQ_BROKER"
+                "build it (cargo build --release --workspace) or set KMQ_BROKER"
             )
         self.flags = flags
         self.proc = subprocess.Popen(
