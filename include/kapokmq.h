@@ -40,6 +40,9 @@ typedef struct kmq_message kmq_message;
 // most connect_timeout_ms.
 typedef struct kmq_console kmq_console;
 
+// Size of kmq_delivery_report.error, its NUL included.
+#define KMQ_REPORT_ERROR_SIZE 256
+
 // Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 // whose message `kmq_last_error()` returns.
 typedef enum kmq_status {
@@ -72,30 +75,20 @@ typedef enum kmq_log_level {
   KMQ_LOG_DEBUG = 4,
 } kmq_log_level;
 
-// Counters of one consumer.
-typedef struct kmq_consumer_stats {
-  // Messages pushed by the server and buffered.
-  uint64_t received;
-  // Acks handed to `kmq_ack`.
-  uint64_t acked;
-  // Connections opened again after the first.
-  uint64_t reconnects;
-  // Frames from the server that were not a message, skipped.
-  uint64_t bad_frames;
-  // Received, not yet taken by `kmq_receive`.
-  uint64_t buffered;
-} kmq_consumer_stats;
-
-// Receives one log message (NUL-terminated, valid during the call) and
-// the `user_data` given to `kmq_set_log_callback`.
-typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
-
-// The outcome of one message sent with `kmq_send_tracked`.
+// The outcome of one message sent with kmq_send_tracked or
+// kmq_send_tracked_opaque.
 typedef struct kmq_delivery_report {
-  // The id `kmq_send_tracked` returned for the message.
+  // The id the send call wrote for the message.
   uint64_t id;
-  // `KMQ_OK` when the server confirmed it; otherwise why it failed.
+  // KMQ_OK when the server confirmed it; otherwise why it failed.
   enum kmq_status status;
+  // The opaque pointer given to kmq_send_tracked_opaque (NULL for
+  // kmq_send_tracked), handed back untouched.
+  void *opaque;
+  // Why the message failed, in the library's words ("" when status is
+  // KMQ_OK); NUL-terminated, cut at a character boundary if longer. It
+  // is part of the report, so it stays valid as long as the report does.
+  char error[KMQ_REPORT_ERROR_SIZE];
 } kmq_delivery_report;
 
 // Counters of one producer, for accounting:
@@ -114,6 +107,24 @@ typedef struct kmq_producer_stats {
   // Messages neither confirmed nor failed yet.
   uint64_t in_flight;
 } kmq_producer_stats;
+
+// Counters of one consumer.
+typedef struct kmq_consumer_stats {
+  // Messages pushed by the server and buffered.
+  uint64_t received;
+  // Acks handed to `kmq_ack`.
+  uint64_t acked;
+  // Connections opened again after the first.
+  uint64_t reconnects;
+  // Frames from the server that were not a message, skipped.
+  uint64_t bad_frames;
+  // Received, not yet taken by `kmq_receive`.
+  uint64_t buffered;
+} kmq_consumer_stats;
+
+// Receives one log message (NUL-terminated, valid during the call) and
+// the `user_data` given to `kmq_set_log_callback`.
+typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -166,93 +177,136 @@ enum kmq_status kmq_config_set(kmq_config *cfg, const char *key, const char *val
 // `cfg` must be NULL or a config not yet freed.
 void kmq_config_free(kmq_config *cfg);
 
-// A client of the HTTP API of the node at `mq_addr:mq_port` (https when
-// `mq_protocol` is `wss`), using `secret_key`. Connects lazily: errors
-// of reach come from the calls. On failure `*out` is NULL.
+// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
+// `mq_protocol`, `topic`, `producer_id`, `secret_key`) and completes the
+// handshake before it returns. The config is copied.
+//
+// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing topic or producer_id),
+// `KMQ_ERR_AUTH` (key rejected), `KMQ_ERR_CONNECT` (unreachable, or no
+// handshake within `connect_timeout_ms`). On failure `*out` is NULL.
 //
 // # Safety
 // `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_console_new(const kmq_config *cfg, kmq_console **out);
+enum kmq_status kmq_producer_new(const kmq_config *cfg, kmq_producer **out);
 
-// Sends one message over HTTP (`POST /Producer/Send`), for callers that
-// cannot hold a socket; its message code goes to `*code` (free it with
-// `kmq_string_free`). The server answered when this returns `KMQ_OK`.
+// Asks the Serena registry (`registry_addr`, `registry_port`,
+// `registry_protocol`, `secret_key`) for the live MQ nodes, connects to
+// every one, and follows the registry's list every `check_time` seconds.
+// Each message goes to one connected node; a node whose connection drops
+// gets no more messages, and its unconfirmed ones are sent to the others.
+//
+// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing keys),
+// `KMQ_ERR_NO_NODES` (the registry lists none), `KMQ_ERR_AUTH` (key
+// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
+// node unreachable). On failure `*out` is NULL.
 //
 // # Safety
-// `c` NULL or a live console; `topic` NULL or a string; `data` NULL or
-// `len` bytes; `code` NULL or writable.
-enum kmq_status kmq_console_send(kmq_console *c,
-                                 const char *topic,
+// `cfg` must be NULL or a live config; `out` NULL or writable.
+enum kmq_status kmq_cluster_producer_new(const kmq_config *cfg, kmq_producer **out);
+
+// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
+// contain NUL) and returns at once; the server confirms it later.
+// `delay_s` > 0 delays delivery by that many seconds.
+//
+// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, empty, over 16 MiB, not UTF-8,
+// delay too large), `KMQ_ERR_QUEUE_FULL` (`queue_max` messages held),
+// `KMQ_ERR_CLOSED`.
+//
+// # Safety
+// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
+enum kmq_status kmq_send(kmq_producer *p, const char *data, size_t len, int64_t delay_s);
+
+// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
+// is later handed out by `kmq_poll_reports` under that id.
+//
+// # Safety
+// As `kmq_send`; `id` NULL or writable.
+enum kmq_status kmq_send_tracked(kmq_producer *p,
                                  const char *data,
                                  size_t len,
                                  int64_t delay_s,
-                                 char **code);
+                                 uint64_t *id);
 
-// `KMQ_OK` when the node answers its ping.
+// Like kmq_send_tracked, and the message's delivery report carries
+// opaque back (kmq_delivery_report.opaque): a pointer of the caller's, for
+// example to the request the message answers. The library never reads or
+// frees it; it must stay valid until the report is taken.
+//
+// Returns at once. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
+// is NULL (*id is 0 on failure).
+//
+// Safety: as kmq_send; id NULL or writable.
+enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
+                                        const char *data,
+                                        size_t len,
+                                        int64_t delay_s,
+                                        void *opaque,
+                                        uint64_t *id);
+
+// Takes up to `capacity` delivery reports of tracked messages into
+// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
+// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
+// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
+// Blocks the calling thread only.
 //
 // # Safety
-// `c` must be NULL or a live console.
-enum kmq_status kmq_console_ping(kmq_console *c);
+// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
+enum kmq_status kmq_poll_reports(kmq_producer *p,
+                                 struct kmq_delivery_report *reports,
+                                 size_t capacity,
+                                 int64_t timeout_ms,
+                                 size_t *count);
 
-// The connected clients: `{"consumers":[...],"producers":[...]}`.
+// Sends one message and returns `KMQ_OK` only once the server confirmed it.
+// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
+// the message then stays queued and may still be delivered.
 //
 // # Safety
-// `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_clients(kmq_console *c, char **json);
+// As `kmq_send`.
+enum kmq_status kmq_send_wait(kmq_producer *p,
+                              const char *data,
+                              size_t len,
+                              int64_t delay_s,
+                              int64_t timeout_ms);
 
-// The server's settings as a JSON object.
+// Waits until every message enqueued before the call is confirmed.
+// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
+// the status of the last failure if some messages were given up on.
 //
 // # Safety
-// `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_server_config(kmq_console *c, char **json);
+// `p` must be NULL or a live producer.
+enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
 
-// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
+// Copies the producer's counters into `*out`.
 //
 // # Safety
-// `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_count(kmq_console *c, char **json);
+// `p` must be NULL or a live producer; `out` NULL or writable.
+enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
 
-// The stored message with `code` as a JSON object, or `null` when the
-// server has none.
+// Writes the producer's counters as a JSON object to `*json` (free it with
+// `kmq_string_free`), e.g. `{"enqueued":10,"confirmed":9,...}`.
 //
 // # Safety
-// `c` NULL or a live console; `code` NULL or a string; `json` NULL or
-// writable.
-enum kmq_status kmq_console_get_message(kmq_console *c, const char *code, char **json);
+// `p` must be NULL or a live producer; `json` NULL or writable.
+enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
 
-// Messages created between `start_time` and `end_time`
-// (`"YYYY-MM-DD hh:mm:ss"`, server time) with `status` (-1 waiting, 0
-// delayed, 1 consumed, 3 all) on `topic` (`""`: every topic), newest first,
-// as a JSON array (without the messages' data).
+// Closes the connection. Messages not yet confirmed fail with
+// `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread
+// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid
+// until `kmq_producer_free`. Closing twice, or NULL, does nothing.
 //
 // # Safety
-// `c` NULL or a live console; strings NULL or NUL-terminated; `json` NULL
-// or writable.
-enum kmq_status kmq_console_list_messages(kmq_console *c,
-                                          const char *start_time,
-                                          const char *end_time,
-                                          int32_t status,
-                                          const char *topic,
-                                          char **json);
+// `p` must be NULL or a live producer.
+void kmq_producer_close(kmq_producer *p);
 
-// Deletes the stored message with `code`.
+// Closes (if needed) and frees the producer. It does not wait for
+// unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
+// child process after fork() it frees nothing (the parent owns it).
 //
 // # Safety
-// `c` NULL or a live console; `code` NULL or a string.
-enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
-
-// The node's view of its cluster as a JSON array (`null` when the node is
-// not in cluster mode).
-//
-// # Safety
-// `c` NULL or a live console; `json` NULL or writable.
-enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
-
-// Frees a console client. NULL does nothing.
-//
-// # Safety
-// `c` must be NULL or a console not yet freed.
-void kmq_console_free(kmq_console *c);
+// `p` must be NULL or a producer not yet freed, and no other thread may
+// still use it.
+void kmq_producer_free(kmq_producer *p);
 
 // Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
 // `mq_protocol`, `topic`, `consumer_id`, `secret_key`) and completes the
@@ -382,6 +436,120 @@ int32_t kmq_message_status(const kmq_message *m);
 // `m` must be NULL or a message not yet freed.
 void kmq_message_free(kmq_message *m);
 
+// A file descriptor that polls readable (poll, epoll, select;
+// level-triggered) while kmq_receive(c, 0, &m) would hand out a message
+// or the consumer is closed, and not readable once every buffered message
+// has been taken. Wait on it for POLLIN, then call kmq_receive with
+// timeout 0 until it returns KMQ_ERR_TIMEOUT.
+//
+// The consumer owns the descriptor: never read, write or close it. It is
+// made on the first call (later calls return the same one) and stays
+// open until kmq_consumer_free. Never blocks.
+//
+// Returns -1 when c is NULL or not a live consumer, or when no descriptor
+// can be made (kmq_last_error says why).
+//
+// Safety: c must be NULL or a live consumer.
+int kmq_consumer_fd(kmq_consumer *c);
+
+// As kmq_consumer_fd, for delivery reports: readable while
+// kmq_poll_reports(p, ..., 0, ...) would hand out reports or the producer
+// is closed, not readable once every report has been taken.
+//
+// Returns -1 when p is NULL or not a live producer, or when no descriptor
+// can be made (kmq_last_error says why). Never blocks.
+//
+// Safety: p must be NULL or a live producer.
+int kmq_producer_fd(kmq_producer *p);
+
+// A client of the HTTP API of the node at `mq_addr:mq_port` (https when
+// `mq_protocol` is `wss`), using `secret_key`. Connects lazily: errors
+// of reach come from the calls. On failure `*out` is NULL.
+//
+// # Safety
+// `cfg` must be NULL or a live config; `out` NULL or writable.
+enum kmq_status kmq_console_new(const kmq_config *cfg, kmq_console **out);
+
+// Sends one message over HTTP (`POST /Producer/Send`), for callers that
+// cannot hold a socket; its message code goes to `*code` (free it with
+// `kmq_string_free`). The server answered when this returns `KMQ_OK`.
+//
+// # Safety
+// `c` NULL or a live console; `topic` NULL or a string; `data` NULL or
+// `len` bytes; `code` NULL or writable.
+enum kmq_status kmq_console_send(kmq_console *c,
+                                 const char *topic,
+                                 const char *data,
+                                 size_t len,
+                                 int64_t delay_s,
+                                 char **code);
+
+// `KMQ_OK` when the node answers its ping.
+//
+// # Safety
+// `c` must be NULL or a live console.
+enum kmq_status kmq_console_ping(kmq_console *c);
+
+// The connected clients: `{"consumers":[...],"producers":[...]}`.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_clients(kmq_console *c, char **json);
+
+// The server's settings as a JSON object.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_server_config(kmq_console *c, char **json);
+
+// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_count(kmq_console *c, char **json);
+
+// The stored message with `code` as a JSON object, or `null` when the
+// server has none.
+//
+// # Safety
+// `c` NULL or a live console; `code` NULL or a string; `json` NULL or
+// writable.
+enum kmq_status kmq_console_get_message(kmq_console *c, const char *code, char **json);
+
+// Messages created between `start_time` and `end_time`
+// (`"YYYY-MM-DD hh:mm:ss"`, server time) with `status` (-1 waiting, 0
+// delayed, 1 consumed, 3 all) on `topic` (`""`: every topic), newest first,
+// as a JSON array (without the messages' data).
+//
+// # Safety
+// `c` NULL or a live console; strings NULL or NUL-terminated; `json` NULL
+// or writable.
+enum kmq_status kmq_console_list_messages(kmq_console *c,
+                                          const char *start_time,
+                                          const char *end_time,
+                                          int32_t status,
+                                          const char *topic,
+                                          char **json);
+
+// Deletes the stored message with `code`.
+//
+// # Safety
+// `c` NULL or a live console; `code` NULL or a string.
+enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
+
+// The node's view of its cluster as a JSON array (`null` when the node is
+// not in cluster mode).
+//
+// # Safety
+// `c` NULL or a live console; `json` NULL or writable.
+enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
+
+// Frees a console client. NULL does nothing.
+//
+// # Safety
+// `c` must be NULL or a console not yet freed.
+void kmq_console_free(kmq_console *c);
+
 // Installs `callback` for log messages up to `max_level` (1 errors only
 // ... 4 debug), replacing any earlier one; NULL turns logging off (the
 // default: kapokmq prints nothing by itself). The callback may be called
@@ -391,121 +559,6 @@ void kmq_message_free(kmq_message *m);
 // old callback is no longer called (and must not itself call
 // `kmq_set_log_callback`).
 void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
-
-// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
-// `mq_protocol`, `topic`, `producer_id`, `secret_key`) and completes the
-// handshake before it returns. The config is copied.
-//
-// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing topic or producer_id),
-// `KMQ_ERR_AUTH` (key rejected), `KMQ_ERR_CONNECT` (unreachable, or no
-// handshake within `connect_timeout_ms`). On failure `*out` is NULL.
-//
-// # Safety
-// `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_producer_new(const kmq_config *cfg, kmq_producer **out);
-
-// Asks the Serena registry (`registry_addr`, `registry_port`,
-// `registry_protocol`, `secret_key`) for the live MQ nodes, connects to
-// every one, and follows the registry's list every `check_time` seconds.
-// Each message goes to one connected node; a node whose connection drops
-// gets no more messages, and its unconfirmed ones are sent to the others.
-//
-// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, missing keys),
-// `KMQ_ERR_NO_NODES` (the registry lists none), `KMQ_ERR_AUTH` (key
-// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
-// node unreachable). On failure `*out` is NULL.
-//
-// # Safety
-// `cfg` must be NULL or a live config; `out` NULL or writable.
-enum kmq_status kmq_cluster_producer_new(const kmq_config *cfg, kmq_producer **out);
-
-// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
-// contain NUL) and returns at once; the server confirms it later.
-// `delay_s` > 0 delays delivery by that many seconds.
-//
-// Errors: `KMQ_ERR_INVALID_ARGUMENT` (NULL, empty, over 16 MiB, not UTF-8,
-// delay too large), `KMQ_ERR_QUEUE_FULL` (`queue_max` messages held),
-// `KMQ_ERR_CLOSED`.
-//
-// # Safety
-// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
-enum kmq_status kmq_send(kmq_producer *p, const char *data, size_t len, int64_t delay_s);
-
-// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
-// is later handed out by `kmq_poll_reports` under that id.
-//
-// # Safety
-// As `kmq_send`; `id` NULL or writable.
-enum kmq_status kmq_send_tracked(kmq_producer *p,
-                                 const char *data,
-                                 size_t len,
-                                 int64_t delay_s,
-                                 uint64_t *id);
-
-// Takes up to `capacity` delivery reports of tracked messages into
-// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
-// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
-// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
-// Blocks the calling thread only.
-//
-// # Safety
-// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
-enum kmq_status kmq_poll_reports(kmq_producer *p,
-                                 struct kmq_delivery_report *reports,
-                                 size_t capacity,
-                                 int64_t timeout_ms,
-                                 size_t *count);
-
-// Sends one message and returns `KMQ_OK` only once the server confirmed it.
-// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
-// the message then stays queued and may still be delivered.
-//
-// # Safety
-// As `kmq_send`.
-enum kmq_status kmq_send_wait(kmq_producer *p,
-                              const char *data,
-                              size_t len,
-                              int64_t delay_s,
-                              int64_t timeout_ms);
-
-// Waits until every message enqueued before the call is confirmed.
-// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
-// the status of the last failure if some messages were given up on.
-//
-// # Safety
-// `p` must be NULL or a live producer.
-enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
-
-// Copies the producer's counters into `*out`.
-//
-// # Safety
-// `p` must be NULL or a live producer; `out` NULL or writable.
-enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
-
-// Writes the producer's counters as a JSON object to `*json` (free it with
-// `kmq_string_free`), e.g. `{"enqueued":10,"confirmed":9,...}`.
-//
-// # Safety
-// `p` must be NULL or a live producer; `json` NULL or writable.
-enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
-
-// Closes the connection. Messages not yet confirmed fail with
-// `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread
-// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid
-// until `kmq_producer_free`. Closing twice, or NULL, does nothing.
-//
-// # Safety
-// `p` must be NULL or a live producer.
-void kmq_producer_close(kmq_producer *p);
-
-// Closes (if needed) and frees the producer. It does not wait for
-// unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
-// child process after fork() it frees nothing (the parent owns it).
-//
-// # Safety
-// `p` must be NULL or a producer not yet freed, and no other thread may
-// still use it.
-void kmq_producer_free(kmq_producer *p);
 
 #ifdef __cplusplus
 }  // extern "C"

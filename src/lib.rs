@@ -13,6 +13,7 @@ pub mod error;
 pub mod ffi;
 pub mod log;
 pub mod producer;
+pub mod readiness;
 pub mod registry;
 pub mod runtime;
 pub mod tls;

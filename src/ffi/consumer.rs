@@ -102,7 +102,7 @@ impl From<ConsumerStats> for kmq_consumer_stats {
     }
 }
 
-unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
+pub(super) unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
     let c = handle(c, "consumer")?;
     runtime::check_same_process(c.fork_generation, "the consumer")?;
     Ok(&c.inner)

@@ -10,11 +10,14 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+// The header lists the functions in the order of these modules: the
+// order a C programmer reads them in.
 pub mod config;
-pub mod console;
-pub mod consumer;
-pub mod log;
 pub mod producer;
+pub mod consumer;
+pub mod events;
+pub mod console;
+pub mod log;
 
 /// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 /// whose message `kmq_last_error()` returns.

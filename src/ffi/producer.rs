@@ -3,9 +3,9 @@
 use super::config::kmq_config;
 use super::{bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
 use crate::error::Result;
-use crate::producer::{Producer, ProducerStats};
+use crate::producer::{DeliveryReport, Producer, ProducerStats};
 use crate::runtime;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 /// A producer (opaque). Safe to use from several threads at once.
 ///
@@ -56,17 +56,52 @@ impl From<ProducerStats> for kmq_producer_stats {
     }
 }
 
-/// The outcome of one message sent with `kmq_send_tracked`.
+/// Size of kmq_delivery_report.error, its NUL included.
+pub const KMQ_REPORT_ERROR_SIZE: usize = 256;
+
+/// The outcome of one message sent with kmq_send_tracked or
+/// kmq_send_tracked_opaque.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct kmq_delivery_report {
-    /// The id `kmq_send_tracked` returned for the message.
+    /// The id the send call wrote for the message.
     pub id: u64,
-    /// `KMQ_OK` when the server confirmed it; otherwise why it failed.
+    /// KMQ_OK when the server confirmed it; otherwise why it failed.
     pub status: kmq_status,
+    /// The opaque pointer given to kmq_send_tracked_opaque (NULL for
+    /// kmq_send_tracked), handed back untouched.
+    pub opaque: *mut c_void,
+    /// Why the message failed, in the library's words ("" when status is
+    /// KMQ_OK); NUL-terminated, cut at a character boundary if longer. It
+    /// is part of the report, so it stays valid as long as the report does.
+    pub error: [c_char; KMQ_REPORT_ERROR_SIZE],
 }
 
-unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
+impl kmq_delivery_report {
+    fn from_report(r: &DeliveryReport) -> Self {
+        let mut report = kmq_delivery_report {
+            id: r.id,
+            status: kmq_status::KMQ_OK,
+            opaque: r.opaque as *mut c_void,
+            error: [0; KMQ_REPORT_ERROR_SIZE],
+        };
+        if let Err(e) = &r.result {
+            report.status = e.kind().into();
+            let text = e.message();
+            let mut end = text.len().min(KMQ_REPORT_ERROR_SIZE - 1);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            for (dst, &b) in report.error.iter_mut().zip(&text.as_bytes()[..end]) {
+                // An interior NUL would cut the text short; show a space.
+                *dst = if b == 0 { b' ' } else { b } as c_char;
+            }
+        }
+        report
+    }
+}
+
+pub(super) unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
     let p = handle(p, "producer")?;
     runtime::check_same_process(p.fork_generation, "the producer")?;
     Ok(&p.inner)
@@ -149,13 +184,43 @@ pub unsafe extern "C" fn kmq_send_tracked(
     delay_s: i64,
     id: *mut u64,
 ) -> kmq_status {
-    call("kmq_send_tracked", || {
-        non_null(id, "id")?;
-        put(id, 0);
-        let p = producer(p)?;
-        put(id, p.send_tracked(bytes_arg(data, len, "data")?, delay_s)?);
-        Ok(())
-    })
+    call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
+}
+
+/// Like kmq_send_tracked, and the message's delivery report carries
+/// opaque back (kmq_delivery_report.opaque): a pointer of the caller's, for
+/// example to the request the message answers. The library never reads or
+/// frees it; it must stay valid until the report is taken.
+///
+/// Returns at once. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
+/// is NULL (*id is 0 on failure).
+///
+/// Safety: as kmq_send; id NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_tracked_opaque(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    opaque: *mut c_void,
+    id: *mut u64,
+) -> kmq_status {
+    call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
+}
+
+unsafe fn send_tracked(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    opaque: *mut c_void,
+    id: *mut u64,
+) -> Result<()> {
+    non_null(id, "id")?;
+    put(id, 0);
+    let p = producer(p)?;
+    put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
+    Ok(())
 }
 
 /// Takes up to `capacity` delivery reports of tracked messages into
@@ -184,11 +249,7 @@ pub unsafe extern "C" fn kmq_poll_reports(
         let p = producer(p)?;
         let got = p.poll_reports(capacity, timeout_ms)?;
         for (i, r) in got.iter().enumerate() {
-            let status = match &r.result {
-                Ok(()) => kmq_status::KMQ_OK,
-                Err(e) => e.kind().into(),
-            };
-            put(reports.add(i), kmq_delivery_report { id: r.id, status });
+            put(reports.add(i), kmq_delivery_report::from_report(r));
         }
         put(count, got.len());
         Ok(())

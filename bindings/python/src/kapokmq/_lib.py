@@ -58,9 +58,18 @@ class ConsumerStatsStruct(ctypes.Structure):
     ]
 
 
+#: Size of kmq_delivery_report.error (KMQ_REPORT_ERROR_SIZE), NUL included.
+REPORT_ERROR_SIZE = 256
+
+
 class DeliveryReport(ctypes.Structure):
     # The C enum is an int on every platform kapokmq builds for.
-    _fields_ = [("id", c_uint64), ("status", c_int)]
+    _fields_ = [
+        ("id", c_uint64),
+        ("status", c_int),
+        ("opaque", ctypes.c_void_p),
+        ("error", ctypes.c_char * REPORT_ERROR_SIZE),
+    ]
 
 
 ConfigP = POINTER(Config)
