@@ -43,6 +43,9 @@ typedef struct kmq_console kmq_console;
 // Size of kmq_delivery_report.error, its NUL included.
 #define KMQ_REPORT_ERROR_SIZE 256
 
+// Records waiting for the sink, at most.
+#define QUEUE_MAX 1024
+
 // Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 // whose message `kmq_last_error()` returns.
 typedef enum kmq_status {
@@ -550,14 +553,22 @@ enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
 // `c` must be NULL or a console not yet freed.
 void kmq_console_free(kmq_console *c);
 
-// Installs `callback` for log messages up to `max_level` (1 errors only
-// ... 4 debug), replacing any earlier one; NULL turns logging off (the
-// default: kapokmq prints nothing by itself). The callback may be called
-// from any thread, including the library's own: it must be thread-safe,
-// return quickly and not call kapokmq functions that block. This call
-// waits for callbacks already running to return, so after it returns the
-// old callback is no longer called (and must not itself call
-// `kmq_set_log_callback`).
+// Installs callback for log messages up to max_level (1 errors only ...
+// 4 debug; other values are clamped to that range), replacing any earlier
+// one; NULL turns logging off (the default: kapokmq prints nothing by
+// itself).
+//
+// The callback runs on one thread of the library's own, kmq-log, one
+// message at a time and in order; never on a network thread and never
+// while the library holds a lock, so a slow callback (one that waits for
+// a lock or an interpreter) delays only later log messages. At most 1024
+// messages wait for it: past that, new ones are dropped, and the next
+// message it receives is a warning saying how many were lost. It may call
+// any kapokmq function except kmq_set_log_callback.
+//
+// Blocks: up to 1 s, while the old callback takes the messages queued
+// before this call, and then until a call of the old callback in progress
+// returns. After it returns the old callback is no longer called.
 void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
 
 #ifdef __cplusplus

@@ -1,9 +1,19 @@
 //! Logging: nothing is printed by default. An application installs one
 //! sink (the C API's log callback, Python's `logging`, a Node callback) and
 //! a most verbose level; messages above it cost one atomic load.
+//!
+//! A record is never handed to the sink on the thread that made it: that
+//! thread may be the network thread, or hold a lock, and a slow sink (a
+//! Python callback waiting for the GIL) would stall every socket. Records
+//! go into a bounded queue instead, and one thread of their own (`kmq-log`)
+//! hands them to the sink in order. When the sink falls behind and the
+//! queue is full, new records are dropped and counted; the next record
+//! delivered is preceded by a warning that says how many were lost.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Condvar, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 /// How important a log message is; lower is more important.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,24 +27,114 @@ pub enum Level {
 
 pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 
+/// Records waiting for the sink, at most.
+pub const QUEUE_MAX: usize = 1024;
+/// How long `set_sink` lets the old sink catch up with records already queued.
+const CATCH_UP: Duration = Duration::from_secs(1);
+
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
-/// Sends messages up to `max` to `sink` from now on; `None` stops logging.
-pub fn set_sink(max: Level, sink: Option<Sink>) {
-    let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
-    MAX_LEVEL.store(if sink.is_some() { max as u8 } else { 0 }, Ordering::Release);
-    *slot = sink;
+type Record = (Level, String);
+
+/// Counts of the queue, so that `set_sink` can wait for what came before it.
+struct Progress {
+    queued: AtomicU64,
+    /// Records in the queue now: when it is full, a record is dropped
+    /// before it is even formatted.
+    waiting: AtomicUsize,
+    dropped: AtomicU64,
+    handled: Mutex<u64>,
+    moved: Condvar,
 }
 
-/// Logs the message `make` builds, if anyone listens at `level`.
-pub fn log(level: Level, make: impl FnOnce() -> String) {
+static PROGRESS: Progress = Progress {
+    queued: AtomicU64::new(0),
+    waiting: AtomicUsize::new(0),
+    dropped: AtomicU64::new(0),
+    handled: Mutex::new(0),
+    moved: Condvar::new(),
+};
+
+/// The queue's sending end; the `kmq-log` thread is started with it.
+/// `None` when that thread cannot be started (records are then dropped).
+fn queue() -> Option<&'static SyncSender<Record>> {
+    static QUEUE: OnceLock<Option<SyncSender<Record>>> = OnceLock::new();
+    QUEUE
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::sync_channel(QUEUE_MAX);
+            std::thread::Builder::new().name("kmq-log".into()).spawn(move || deliver_all(rx)).ok().map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// The `kmq-log` thread: hands every record to the sink of the moment.
+fn deliver_all(rx: Receiver<Record>) {
+    for (level, text) in rx {
+        let dropped = PROGRESS.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            deliver(
+                Level::Warn,
+                &format!("{dropped} log messages were dropped: the log callback is slower than they come"),
+            );
+        }
+        deliver(level, &text);
+        PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
+        *PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        PROGRESS.moved.notify_all();
+    }
+}
+
+fn deliver(level: Level, text: &str) {
+    // The level may have been lowered since the record was queued.
     if level as u8 > MAX_LEVEL.load(Ordering::Acquire) {
         return;
     }
     let slot = SINK.read().unwrap_or_else(|p| p.into_inner());
     if let Some(sink) = slot.as_ref() {
-        sink(level, &make());
+        // A panicking sink must not end the thread that serves every sink.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(level, text)));
+    }
+}
+
+/// Waits (at most `limit`) until every record queued so far was handed out.
+fn catch_up(limit: Duration) {
+    let target = PROGRESS.queued.load(Ordering::Acquire);
+    let deadline = Instant::now() + limit;
+    let mut handled = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
+    while *handled < target {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+        handled = PROGRESS.moved.wait_timeout(handled, left).unwrap_or_else(|p| p.into_inner()).0;
+    }
+}
+
+/// Sends messages up to `max` to `sink` from now on; `None` stops logging.
+/// Records queued before the call still go to the old sink first (for at
+/// most a second); once this returns, the old sink is no longer called.
+pub fn set_sink(max: Level, sink: Option<Sink>) {
+    catch_up(CATCH_UP);
+    let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
+    MAX_LEVEL.store(if sink.is_some() { max as u8 } else { 0 }, Ordering::Release);
+    *slot = sink;
+}
+
+/// Logs the message `make` builds, if anyone listens at `level`. Never
+/// waits for the sink.
+pub fn log(level: Level, make: impl FnOnce() -> String) {
+    if level as u8 > MAX_LEVEL.load(Ordering::Acquire) {
+        return;
+    }
+    let Some(queue) = queue() else { return };
+    if PROGRESS.waiting.fetch_add(1, Ordering::AcqRel) >= QUEUE_MAX {
+        PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
+        PROGRESS.dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    PROGRESS.queued.fetch_add(1, Ordering::AcqRel);
+    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send((level, make())) {
+        PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
+        PROGRESS.queued.fetch_sub(1, Ordering::AcqRel);
+        PROGRESS.dropped.fetch_add(1, Ordering::Relaxed);
     }
 }
 
