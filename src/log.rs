@@ -28,7 +28,7 @@ pub enum Level {
 pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 
 /// Records waiting for the sink, at most.
-pub const QUEUE_MAX: usize = 1024;
+const QUEUE_MAX: usize = 1024;
 /// How long `set_sink` lets the old sink catch up with records already queued.
 const CATCH_UP: Duration = Duration::from_secs(1);
 

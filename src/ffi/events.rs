@@ -20,10 +20,14 @@ use std::ffi::c_int;
 /// Returns -1 when c is NULL or not a live consumer, or when no descriptor
 /// can be made (kmq_last_error says why).
 ///
-/// Safety: c must be NULL or a live consumer.
+/// # Safety
+/// c must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
-    call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd())
+    }
 }
 
 /// As kmq_consumer_fd, for delivery reports: readable while
@@ -33,8 +37,12 @@ pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
 /// Returns -1 when p is NULL or not a live producer, or when no descriptor
 /// can be made (kmq_last_error says why). Never blocks.
 ///
-/// Safety: p must be NULL or a live producer.
+/// # Safety
+/// p must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_fd(p: *mut kmq_producer) -> c_int {
-    call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd())
+    }
 }

@@ -102,9 +102,12 @@ impl kmq_delivery_report {
 }
 
 pub(super) unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
-    let p = handle(p, "producer")?;
-    runtime::check_same_process(p.fork_generation, "the producer")?;
-    Ok(&p.inner)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        let p = handle(p, "producer")?;
+        runtime::check_same_process(p.fork_generation, "the producer")?;
+        Ok(&p.inner)
+    }
 }
 
 unsafe fn new_producer(
@@ -112,12 +115,15 @@ unsafe fn new_producer(
     out: *mut *mut kmq_producer,
     connect: fn(&crate::Config) -> Result<Producer>,
 ) -> Result<()> {
-    non_null(out, "out")?;
-    put(out, std::ptr::null_mut());
-    let inner = connect(&handle(cfg, "cfg")?.inner)?;
-    let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
-    put(out, Box::into_raw(Box::new(p)));
-    Ok(())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let inner = connect(&handle(cfg, "cfg")?.inner)?;
+        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+        put(out, Box::into_raw(Box::new(p)));
+        Ok(())
+    }
 }
 
 /// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -128,11 +134,16 @@ unsafe fn new_producer(
 /// `KMQ_ERR_AUTH` (key rejected), `KMQ_ERR_CONNECT` (unreachable, or no
 /// handshake within `connect_timeout_ms`). On failure `*out` is NULL.
 ///
+/// Blocks: up to connect_timeout_ms (default 5000) while it connects.
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
+    }
 }
 
 /// Asks the Serena registry (`registry_addr`, `registry_port`,
@@ -146,11 +157,17 @@ pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut
 /// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
 /// node unreachable). On failure `*out` is NULL.
 ///
+/// Blocks: up to twice connect_timeout_ms: once asking the registry, once
+/// connecting to the nodes (in parallel).
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
+    }
 }
 
 /// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
@@ -161,18 +178,25 @@ pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *
 /// delay too large), `KMQ_ERR_QUEUE_FULL` (`queue_max` messages held),
 /// `KMQ_ERR_CLOSED`.
 ///
+/// Never blocks: it does not wait for the network or for room in the queue.
+///
 /// # Safety
 /// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_send(p: *mut kmq_producer, data: *const c_char, len: usize, delay_s: i64) -> kmq_status {
-    call("kmq_send", || {
-        let p = producer(p)?;
-        p.send(bytes_arg(data, len, "data")?, delay_s)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send", || {
+            let p = producer(p)?;
+            p.send(bytes_arg(data, len, "data")?, delay_s)
+        })
+    }
 }
 
 /// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
 /// is later handed out by `kmq_poll_reports` under that id.
+///
+/// Never blocks.
 ///
 /// # Safety
 /// As `kmq_send`; `id` NULL or writable.
@@ -184,7 +208,10 @@ pub unsafe extern "C" fn kmq_send_tracked(
     delay_s: i64,
     id: *mut u64,
 ) -> kmq_status {
-    call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
+    }
 }
 
 /// Like kmq_send_tracked, and the message's delivery report carries
@@ -192,10 +219,11 @@ pub unsafe extern "C" fn kmq_send_tracked(
 /// example to the request the message answers. The library never reads or
 /// frees it; it must stay valid until the report is taken.
 ///
-/// Returns at once. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
+/// Never blocks. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
 /// is NULL (*id is 0 on failure).
 ///
-/// Safety: as kmq_send; id NULL or writable.
+/// # Safety
+/// as kmq_send; id NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_send_tracked_opaque(
     p: *mut kmq_producer,
@@ -205,7 +233,10 @@ pub unsafe extern "C" fn kmq_send_tracked_opaque(
     opaque: *mut c_void,
     id: *mut u64,
 ) -> kmq_status {
-    call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
+    }
 }
 
 unsafe fn send_tracked(
@@ -216,11 +247,14 @@ unsafe fn send_tracked(
     opaque: *mut c_void,
     id: *mut u64,
 ) -> Result<()> {
-    non_null(id, "id")?;
-    put(id, 0);
-    let p = producer(p)?;
-    put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
-    Ok(())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        non_null(id, "id")?;
+        put(id, 0);
+        let p = producer(p)?;
+        put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
+        Ok(())
+    }
 }
 
 /// Takes up to `capacity` delivery reports of tracked messages into
@@ -228,6 +262,8 @@ unsafe fn send_tracked(
 /// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
 /// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
 /// Blocks the calling thread only.
+///
+/// Blocks: up to timeout_ms.
 ///
 /// # Safety
 /// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
@@ -239,26 +275,31 @@ pub unsafe extern "C" fn kmq_poll_reports(
     timeout_ms: i64,
     count: *mut usize,
 ) -> kmq_status {
-    call("kmq_poll_reports", || {
-        non_null(count, "count")?;
-        put(count, 0);
-        non_null(reports, "reports")?;
-        if capacity == 0 {
-            return Err(crate::Error::invalid("capacity is 0"));
-        }
-        let p = producer(p)?;
-        let got = p.poll_reports(capacity, timeout_ms)?;
-        for (i, r) in got.iter().enumerate() {
-            put(reports.add(i), kmq_delivery_report::from_report(r));
-        }
-        put(count, got.len());
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_poll_reports", || {
+            non_null(count, "count")?;
+            put(count, 0);
+            non_null(reports, "reports")?;
+            if capacity == 0 {
+                return Err(crate::Error::invalid("capacity is 0"));
+            }
+            let p = producer(p)?;
+            let got = p.poll_reports(capacity, timeout_ms)?;
+            for (i, r) in got.iter().enumerate() {
+                put(reports.add(i), kmq_delivery_report::from_report(r));
+            }
+            put(count, got.len());
+            Ok(())
+        })
+    }
 }
 
 /// Sends one message and returns `KMQ_OK` only once the server confirmed it.
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the message then stays queued and may still be delivered.
+///
+/// Blocks: up to timeout_ms.
 ///
 /// # Safety
 /// As `kmq_send`.
@@ -270,21 +311,29 @@ pub unsafe extern "C" fn kmq_send_wait(
     delay_s: i64,
     timeout_ms: i64,
 ) -> kmq_status {
-    call("kmq_send_wait", || {
-        let p = producer(p)?;
-        p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_wait", || {
+            let p = producer(p)?;
+            p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
+        })
+    }
 }
 
 /// Waits until every message enqueued before the call is confirmed.
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the status of the last failure if some messages were given up on.
 ///
+/// Blocks: up to timeout_ms.
+///
 /// # Safety
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
-    call("kmq_flush", || producer(p)?.flush(timeout_ms))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_flush", || producer(p)?.flush(timeout_ms))
+    }
 }
 
 /// Copies the producer's counters into `*out`.
@@ -293,11 +342,14 @@ pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq
 /// `p` must be NULL or a live producer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mut kmq_producer_stats) -> kmq_status {
-    call("kmq_producer_get_stats", || {
-        non_null(out, "out")?;
-        put(out, producer(p)?.stats().into());
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_get_stats", || {
+            non_null(out, "out")?;
+            put(out, producer(p)?.stats().into());
+            Ok(())
+        })
+    }
 }
 
 /// Writes the producer's counters as a JSON object to `*json` (free it with
@@ -307,12 +359,15 @@ pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mu
 /// `p` must be NULL or a live producer; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_stats_json(p: *const kmq_producer, json: *mut *mut c_char) -> kmq_status {
-    call("kmq_producer_stats_json", || {
-        non_null(json, "json")?;
-        put(json, std::ptr::null_mut());
-        put(json, super::owned_c_string(producer(p)?.stats().to_json()));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_stats_json", || {
+            non_null(json, "json")?;
+            put(json, std::ptr::null_mut());
+            put(json, super::owned_c_string(producer(p)?.stats().to_json()));
+            Ok(())
+        })
+    }
 }
 
 /// Closes the connection. Messages not yet confirmed fail with
@@ -320,37 +375,47 @@ pub unsafe extern "C" fn kmq_producer_stats_json(p: *const kmq_producer, json: *
 /// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid
 /// until `kmq_producer_free`. Closing twice, or NULL, does nothing.
 ///
+/// Never blocks: it does not wait for the connections to close.
+///
 /// # Safety
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
-    call_value("kmq_producer_close", (), || {
-        if let Ok(p) = producer(p) {
-            p.close();
-        }
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_producer_close", (), || {
+            if let Ok(p) = producer(p) {
+                p.close();
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Closes (if needed) and frees the producer. It does not wait for
 /// unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
 /// child process after fork() it frees nothing (the parent owns it).
 ///
+/// Never blocks.
+///
 /// # Safety
 /// `p` must be NULL or a producer not yet freed, and no other thread may
 /// still use it.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
-    call_value("kmq_producer_free", (), || {
-        if handle(p, "producer").is_ok() {
-            (*p).tag = 0;
-            let boxed = Box::from_raw(p);
-            if boxed.fork_generation == runtime::fork_generation() {
-                drop(boxed);
-            } else {
-                std::mem::forget(boxed);
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_producer_free", (), || {
+            if handle(p, "producer").is_ok() {
+                (*p).tag = 0;
+                let boxed = Box::from_raw(p);
+                if boxed.fork_generation == runtime::fork_generation() {
+                    drop(boxed);
+                } else {
+                    std::mem::forget(boxed);
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    }
 }

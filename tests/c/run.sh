@@ -5,6 +5,7 @@
 #
 #   tests/c/run.sh              # every test
 #   tests/c/run.sh delay close  # only tests/c/test_delay.c and test_close.c
+#   tests/c/run.sh header       # only the header under C89 ... C++11
 #   tests/c/run.sh --valgrind [tests...]
 #       the shared-library builds under valgrind's memcheck: any memory error
 #       or definite leak fails the program (suppressions: valgrind.supp)
@@ -197,6 +198,33 @@ examples_smoke() {
 
 if [[ $mode == plain ]] && { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" examples "* ]]; }; then
     examples_smoke
+fi
+
+# The header under every language standard a C or C++ user may build with:
+# tests/c/header_std.c must compile with -pedantic and no warning, link and
+# pass as C89, C99, C11, C++98 and C++11.
+header_standards() {
+    local std compiler exe
+    local strict=(-pedantic -Wall -Wextra -Werror -I"$repo/include")
+    for std in c89 c99 c11 c++98 c++11; do
+        case $std in
+            c++*) compiler=(${CXX:-c++} -x c++) ;;
+            *) compiler=("$cc") ;;
+        esac
+        exe="$build/header_std.$std"
+        if ! "${compiler[@]}" -std="$std" "${strict[@]}" "$here/header_std.c" -x none -o "$exe" \
+            "${shared_link[@]}" 2>"$exe.log"; then
+            sed 's/^/    /' "$exe.log"
+            fail "[$std] header: kapokmq.h does not compile cleanly"
+            continue
+        fi
+        pass "[$std] header: kapokmq.h compiles with -pedantic -Werror"
+        run_program "$std" header_std "$exe"
+    done
+}
+
+if [[ $mode == plain ]] && { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" header "* ]]; }; then
+    header_standards
 fi
 
 echo "$passed passed, $failed failed"
