@@ -41,7 +41,7 @@ pub enum kmq_status {
     KMQ_ERR_PROTOCOL = 7,
     /// The registry answered, but no MQ node is alive.
     KMQ_ERR_NO_NODES = 8,
-    /// A bug in kapokmq: a caught panic or a broken invariant.
+    /// A bug in kapokmq, caught before it reached the caller: please report it.
     KMQ_ERR_INTERNAL = 9,
 }
 
