@@ -382,7 +382,7 @@ enum kmq_status kmq_send_tracked(kmq_producer *p,
  * is NULL (*id is 0 on failure).
  *
  * Requires:
- * as kmq_send; id NULL or writable.
+ * As kmq_send; id NULL or writable.
  */
 enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
                                         const char *data,

@@ -21,7 +21,7 @@ use std::ffi::c_int;
 /// can be made (kmq_last_error says why).
 ///
 /// # Safety
-/// c must be NULL or a live consumer.
+/// `c` must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
     // SAFETY: the caller keeps the contract documented above.
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
 /// can be made (kmq_last_error says why). Never blocks.
 ///
 /// # Safety
-/// p must be NULL or a live producer.
+/// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_fd(p: *mut kmq_producer) -> c_int {
     // SAFETY: the caller keeps the contract documented above.

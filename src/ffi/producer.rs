@@ -223,7 +223,7 @@ pub unsafe extern "C" fn kmq_send_tracked(
 /// is NULL (*id is 0 on failure).
 ///
 /// # Safety
-/// as kmq_send; id NULL or writable.
+/// As `kmq_send`; `id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_send_tracked_opaque(
     p: *mut kmq_producer,
@@ -239,6 +239,10 @@ pub unsafe extern "C" fn kmq_send_tracked_opaque(
     }
 }
 
+/// The body of both tracked sends.
+///
+/// # Safety
+/// As `kmq_send_tracked_opaque`.
 unsafe fn send_tracked(
     p: *mut kmq_producer,
     data: *const c_char,
