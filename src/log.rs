@@ -150,3 +150,53 @@ pub fn info(make: impl FnOnce() -> String) {
 pub fn debug(make: impl FnOnce() -> String) {
     log(Level::Debug, make)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Condvar, Mutex};
+
+    #[test]
+    fn a_stuck_sink_loses_records_past_the_bound_and_is_told_how_many() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (g, s) = (gate.clone(), seen.clone());
+        set_sink(
+            Level::Debug,
+            Some(Box::new(move |_, text| {
+                let mut open = g.0.lock().unwrap();
+                while !*open {
+                    open = g.1.wait(open).unwrap();
+                }
+                s.lock().unwrap().push(text.to_string());
+            })),
+        );
+        // The sink holds the first record; QUEUE_MAX fit in all; the rest
+        // are dropped, and logging them does not wait.
+        let started = Instant::now();
+        for i in 0..QUEUE_MAX + 100 {
+            info(|| format!("test record {i}"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "logging waited for the sink");
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while PROGRESS.waiting.load(Ordering::Acquire) > 0 {
+            assert!(Instant::now() < deadline, "the queue never drained");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        info(|| "test record after".to_string());
+        while !seen.lock().unwrap().iter().any(|t| t == "test record after") {
+            assert!(Instant::now() < deadline, "the last record never arrived");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        set_sink(Level::Error, None);
+        let seen = seen.lock().unwrap();
+        let records = seen.iter().filter(|t| t.starts_with("test record")).count();
+        assert_eq!(records, QUEUE_MAX + 1, "the queued records and the one after the gate opened");
+        let warning = seen.iter().find(|t| t.contains("were dropped")).expect("a warning about the dropped records");
+        let dropped: usize = warning.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(dropped >= 100, "{warning}");
+        assert_eq!(seen.last().map(String::as_str), Some("test record after"));
+    }
+}
