@@ -396,9 +396,12 @@ enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
  * reports, waiting up to timeout_ms (-1: no limit, 0: no wait) for the
  * first, and writes how many to *count. KMQ_ERR_TIMEOUT when none came;
  * KMQ_ERR_CLOSED once the producer is closed and all reports are taken.
- * Blocks the calling thread only.
+ * Each report says why its message failed (error) and hands back the
+ * caller's pointer (opaque). An event loop waits on kmq_producer_fd and
+ * calls this with timeout_ms 0.
  *
- * Blocks: up to timeout_ms.
+ * Blocks: up to timeout_ms (-1: until a report comes or the producer
+ * closes; 0: never), on the calling thread only.
  *
  * Requires:
  * reports must be NULL or hold capacity entries; count NULL or writable.
@@ -414,7 +417,8 @@ enum kmq_status kmq_poll_reports(kmq_producer *p,
  * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
  * the message then stays queued and may still be delivered.
  *
- * Blocks: up to timeout_ms.
+ * Blocks: up to timeout_ms (-1: until the message is confirmed or fails,
+ * which takes at most message_timeout_ms).
  *
  * Requires:
  * As kmq_send.
@@ -430,7 +434,8 @@ enum kmq_status kmq_send_wait(kmq_producer *p,
  * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
  * the status of the last failure if some messages were given up on.
  *
- * Blocks: up to timeout_ms.
+ * Blocks: up to timeout_ms (-1: until each of those messages is confirmed
+ * or fails, which takes at most message_timeout_ms).
  *
  * Requires:
  * p must be NULL or a live producer.
@@ -526,7 +531,8 @@ enum kmq_status kmq_cluster_consumer_new(const kmq_config *cfg, kmq_consumer **o
  * KMQ_ERR_CLOSED once the consumer is closed, also for a call blocked
  * here when another thread closes it.
  *
- * Blocks: up to timeout_ms.
+ * Blocks: up to timeout_ms (-1: until a message comes or the consumer
+ * closes; 0: never). An event loop waits on kmq_consumer_fd instead.
  *
  * Requires:
  * c must be NULL or a live consumer; out NULL or writable.

@@ -176,7 +176,8 @@ pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *
 /// `KMQ_ERR_CLOSED` once the consumer is closed, also for a call blocked
 /// here when another thread closes it.
 ///
-/// Blocks: up to timeout_ms.
+/// Blocks: up to timeout_ms (-1: until a message comes or the consumer
+/// closes; 0: never). An event loop waits on kmq_consumer_fd instead.
 ///
 /// # Safety
 /// `c` must be NULL or a live consumer; `out` NULL or writable.

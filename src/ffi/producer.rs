@@ -265,9 +265,12 @@ unsafe fn send_tracked(
 /// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
 /// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
 /// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
-/// Blocks the calling thread only.
+/// Each report says why its message failed (error) and hands back the
+/// caller's pointer (opaque). An event loop waits on kmq_producer_fd and
+/// calls this with timeout_ms 0.
 ///
-/// Blocks: up to timeout_ms.
+/// Blocks: up to timeout_ms (-1: until a report comes or the producer
+/// closes; 0: never), on the calling thread only.
 ///
 /// # Safety
 /// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
@@ -303,7 +306,8 @@ pub unsafe extern "C" fn kmq_poll_reports(
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the message then stays queued and may still be delivered.
 ///
-/// Blocks: up to timeout_ms.
+/// Blocks: up to timeout_ms (-1: until the message is confirmed or fails,
+/// which takes at most message_timeout_ms).
 ///
 /// # Safety
 /// As `kmq_send`.
@@ -328,7 +332,8 @@ pub unsafe extern "C" fn kmq_send_wait(
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the status of the last failure if some messages were given up on.
 ///
-/// Blocks: up to timeout_ms.
+/// Blocks: up to timeout_ms (-1: until each of those messages is confirmed
+/// or fails, which takes at most message_timeout_ms).
 ///
 /// # Safety
 /// `p` must be NULL or a live producer.
