@@ -10,9 +10,9 @@
 //! queue is full, new records are dropped and counted; the next record
 //! delivered is preceded by a warning that says how many were lost.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Condvar, Mutex, OnceLock, RwLock};
+use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// How important a log message is; lower is more important.
@@ -56,16 +56,46 @@ static PROGRESS: Progress = Progress {
     moved: Condvar::new(),
 };
 
-/// The queue's sending end; the `kmq-log` thread is started with it.
-/// `None` when that thread cannot be started (records are then dropped).
+/// The queue of this process and the `kmq-log` thread that drains it.
+struct Queue {
+    pid: u32,
+    tx: SyncSender<Record>,
+}
+
+/// The queue's sending end, with its thread started on first use. A child
+/// process after fork() has no copy of the parent's thread: it gets a queue
+/// and a thread of its own (the parent's queue is left behind, leaked).
+/// `None` when no thread can be started (records are then dropped).
+static QUEUE: AtomicPtr<Queue> = AtomicPtr::new(std::ptr::null_mut());
+
 fn queue() -> Option<&'static SyncSender<Record>> {
-    static QUEUE: OnceLock<Option<SyncSender<Record>>> = OnceLock::new();
-    QUEUE
-        .get_or_init(|| {
-            let (tx, rx) = mpsc::sync_channel(QUEUE_MAX);
-            std::thread::Builder::new().name("kmq-log".into()).spawn(move || deliver_all(rx)).ok().map(|_| tx)
-        })
-        .as_ref()
+    let pid = std::process::id();
+    let current = QUEUE.load(Ordering::Acquire);
+    // SAFETY: a non-null pointer in QUEUE is a leaked Box, never freed.
+    if let Some(q) = unsafe { current.as_ref() } {
+        if q.pid == pid {
+            return Some(&q.tx);
+        }
+        // Forked: what the parent queued will never be handed out here.
+        let queued = PROGRESS.queued.load(Ordering::Acquire);
+        *PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner()) = queued;
+        PROGRESS.waiting.store(0, Ordering::Release);
+    }
+    let (tx, rx) = mpsc::sync_channel(QUEUE_MAX);
+    std::thread::Builder::new().name("kmq-log".into()).spawn(move || deliver_all(rx)).ok()?;
+    let fresh = Box::into_raw(Box::new(Queue { pid, tx }));
+    match QUEUE.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just leaked above, never freed.
+        Ok(_) => Some(unsafe { &(*fresh).tx }),
+        Err(winner) => {
+            // Another thread started one first: ours ends with its sender.
+            // SAFETY: `fresh` was never shared; `winner` is a leaked Box.
+            unsafe {
+                drop(Box::from_raw(fresh));
+                winner.as_ref().map(|q| &q.tx)
+            }
+        }
+    }
 }
 
 /// The `kmq-log` thread: hands every record to the sink of the moment.
@@ -99,6 +129,11 @@ fn deliver(level: Level, text: &str) {
 
 /// Waits (at most `limit`) until every record queued so far was handed out.
 fn catch_up(limit: Duration) {
+    // SAFETY: a non-null pointer in QUEUE is a leaked Box, never freed.
+    let ours = unsafe { QUEUE.load(Ordering::Acquire).as_ref() }.is_some_and(|q| q.pid == std::process::id());
+    if !ours {
+        return; // nothing queued in this process yet
+    }
     let target = PROGRESS.queued.load(Ordering::Acquire);
     let deadline = Instant::now() + limit;
     let mut handled = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());

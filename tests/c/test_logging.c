@@ -53,7 +53,7 @@ static double confirmed_rate(kmq_producer *p, int n, int64_t limit_ms) {
 }
 
 static void test_a_slow_log_callback_does_not_slow_the_producer(void) {
-    enum { N = 50000, ROUNDS = 5 };
+    enum { N = 50000, ROUNDS = 8 };
     broker b;
     REQUIRE(broker_start(&b, "--garbage-push-every", "1", NULL));
     kmq_consumer *c = new_consumer(config_for(b.port, "slow-log", NULL));
