@@ -149,7 +149,7 @@ done
 # broker on a free port.
 examples_smoke() {
     local ex="$repo/examples" broker_pid port line i out
-    for prog in producer consumer cluster_producer; do
+    for prog in producer consumer cluster_producer event_loop; do
         if ! compile "$ex/$prog.c" "$build/$prog.static" "${static_link[@]}"; then
             sed 's/^/    /' "$build/$prog.static.log"
             fail "[static] examples: $prog.c does not compile"
@@ -187,6 +187,14 @@ examples_smoke() {
     out=$(timeout -s KILL 30 "$build/producer" hello "kapok mq" 'ünïcode' 2>&1 &&
         timeout -s KILL 30 "$build/producer" -n 2 2>&1) || producer_status=$?
     wait "$consumer_pid" || consumer_status=$?
+    # The event loop: messages in through kmq_consumer_fd, replies' reports
+    # through kmq_producer_fd.
+    local loop_status=0
+    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "$build/event_loop" 2 10 >"$build/event_loop.out" 2>&1 &
+    local loop_pid=$!
+    sleep 0.5
+    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "$build/producer" one two >/dev/null 2>&1 || true
+    wait "$loop_pid" || loop_status=$?
     kill -KILL "$broker_pid" 2>/dev/null || true
     wait "$broker_pid" 2>/dev/null || true
     unset KAPOKMQ_PORT KAPOKMQ_TOPIC
@@ -198,6 +206,13 @@ examples_smoke() {
         pass "[shared] examples: producer sent 3 words and 2 lines, consumer printed them"
     else
         fail "[shared] examples: producer exit $producer_status, consumer exit $consumer_status"
+    fi
+    sed 's/^/    event_loop: /' "$build/event_loop.out"
+    if [[ $loop_status -eq 0 ]] && grep -q '^2 messages received$' "$build/event_loop.out" &&
+        [[ $(grep -c '^reply to [0-9a-f]* confirmed$' "$build/event_loop.out") -eq 2 ]]; then
+        pass "[shared] examples: event_loop received 2 messages and saw both replies confirmed"
+    else
+        fail "[shared] examples: event_loop exit $loop_status"
     fi
 }
 
