@@ -141,3 +141,15 @@ test('a server that never answers the handshake is KMQ_ERR_CONNECT after connect
   const took = Date.now() - t0;
   assert.ok(took >= 350 && took < 5000, `took ${took} ms`);
 });
+
+test('the delivery report layout matches the C header', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('../lib/native');
+  const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'kapokmq.h'), 'utf8');
+  const size = Number(/#define KMQ_REPORT_ERROR_SIZE (\d+)/.exec(header)[1]);
+  assert.equal(REPORT_ERROR_SIZE, size);
+  // u64 id, int status, padding, void *opaque (64-bit), then the text.
+  assert.equal(REPORT_ERROR_OFFSET, 24);
+  assert.equal(REPORT_SIZE, REPORT_ERROR_OFFSET + size);
+});
