@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::conn::{self, Dialer, Dialled, Redial, Ws};
 use crate::error::{Error, Result};
 use crate::log;
+use crate::readiness::Readiness;
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -106,6 +107,8 @@ struct Shared {
     next_link: AtomicU32,
     counters: Counters,
     stop: watch::Sender<bool>,
+    /// Readable while `receive(0)` would not time out (see `kmq_consumer_fd`).
+    ready: Readiness,
 }
 
 /// How long `close` waits for the connections to write the acks given
@@ -142,6 +145,7 @@ impl Shared {
             next_link: AtomicU32::new(0),
             counters: Counters::default(),
             stop: watch::channel(false).0,
+            ready: Readiness::new(),
         })
     }
 
@@ -179,6 +183,8 @@ impl Shared {
         if st.closed.is_none() {
             st.closed = Some(why);
             st.buffer.clear();
+            // Closed: receive returns at once from now on.
+            self.ready.set();
         }
         drop(st);
         self.arrived.notify_all();
@@ -208,6 +214,9 @@ impl Shared {
                         for m in batch.iter().take(fits) {
                             origin.insert(m.code.clone(), link);
                         }
+                    }
+                    if st.buffer.is_empty() {
+                        self.ready.set();
                     }
                     st.buffer.extend(batch.drain(..fits));
                     let wake = st.waiting > 0;
@@ -315,6 +324,9 @@ impl Consumer {
                 return Err(e.clone());
             }
             if let Some(m) = st.buffer.pop_front() {
+                if st.buffer.is_empty() {
+                    self.shared.ready.clear();
+                }
                 let was_full = st.buffer.len() + 1 >= cap;
                 drop(st);
                 if was_full {
@@ -369,6 +381,12 @@ impl Consumer {
 
     pub fn is_closed(&self) -> bool {
         lock(&self.shared.state).closed.is_some()
+    }
+
+    /// A descriptor that polls readable while `receive(0)` would return a
+    /// message or `Closed`; owned by the consumer.
+    pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.shared.ready.fd()
     }
 
     pub fn stats(&self) -> ConsumerStats {

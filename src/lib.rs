@@ -4,6 +4,9 @@
 //! C ABI in [`ffi`] is a thin door into it, used directly from C and C++ and
 //! through the Python and Node bindings.
 
+// Every unsafe operation is marked where it happens, also inside `unsafe fn`.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub(crate) mod cluster;
 pub mod config;
 pub mod console;
@@ -13,6 +16,7 @@ pub mod error;
 pub mod ffi;
 pub mod log;
 pub mod producer;
+pub mod readiness;
 pub mod registry;
 pub mod runtime;
 pub mod tls;

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::conn::{self, Dialer, Dialled, Redial, Ws};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
+use crate::readiness::Readiness;
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -64,14 +65,16 @@ impl ProducerStats {
 pub struct DeliveryReport {
     pub id: u64,
     pub result: Result<()>,
+    /// The value given to [`Producer::send_tracked_with`] (0 otherwise).
+    pub opaque: usize,
 }
 
 /// How the application learns a message's outcome.
 enum Track {
     /// Only through flush and the counters.
     None,
-    /// Through a delivery report.
-    Report,
+    /// Through a delivery report carrying the caller's value.
+    Report(usize),
     /// A caller blocked in `send_wait` reads the slot.
     Wait(Arc<OnceLock<Result<()>>>),
 }
@@ -133,6 +136,8 @@ pub(crate) struct Shared {
     counters: Counters,
     stop: watch::Sender<bool>,
     next_link: AtomicU32,
+    /// Readable while `poll_reports(0)` would not time out (see `kmq_producer_fd`).
+    ready: Readiness,
 }
 
 /// A KapokMQ producer. Cheap to share between threads (`&self` methods).
@@ -149,7 +154,7 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl State {
     /// Records the outcome of `m`; returns whether waiters must be woken.
-    fn settle(&mut self, counters: &Counters, m: &mut Outgoing, result: Result<()>) -> bool {
+    fn settle(&mut self, counters: &Counters, ready: &Readiness, m: &mut Outgoing, result: Result<()>) -> bool {
         debug_assert!(!m.settled);
         m.settled = true;
         self.held -= 1;
@@ -168,7 +173,12 @@ impl State {
         };
         match std::mem::replace(&mut m.track, Track::None) {
             Track::None => {}
-            Track::Report => self.reports.push_back(DeliveryReport { id: m.id, result }),
+            Track::Report(opaque) => {
+                if self.reports.is_empty() {
+                    ready.set();
+                }
+                self.reports.push_back(DeliveryReport { id: m.id, result, opaque })
+            }
             Track::Wait(slot) => {
                 let _ = slot.set(result);
             }
@@ -214,6 +224,7 @@ impl Shared {
             counters: Counters::default(),
             stop: watch::channel(false).0,
             next_link: AtomicU32::new(0),
+            ready: Readiness::new(),
         }
     }
 
@@ -317,7 +328,7 @@ impl Shared {
                 return Err(Error::protocol("the server confirmed a message that was never sent"));
             };
             if !m.settled {
-                wake |= st.settle(&self.counters, &mut m, Ok(()));
+                wake |= st.settle(&self.counters, &self.ready, &mut m, Ok(()));
             }
         }
         drop(guard);
@@ -374,7 +385,7 @@ impl Shared {
         while st.queue.front().is_some_and(|m| m.deadline <= now) {
             let mut m = st.queue.pop_front().expect("front checked");
             let err = st.timeout_error(&self.config);
-            wake |= st.settle(&self.counters, &mut m, Err(err));
+            wake |= st.settle(&self.counters, &self.ready, &mut m, Err(err));
         }
         if let Some(m) = st.queue.front() {
             next = Some(m.deadline);
@@ -390,7 +401,7 @@ impl Shared {
                     next = Some(next.map_or(m.deadline, |n| n.min(m.deadline)));
                     break;
                 }
-                wake |= st.settle(&self.counters, m, Err(err.clone()));
+                wake |= st.settle(&self.counters, &self.ready, m, Err(err.clone()));
             }
             st.inflight.insert(link, fifo);
         }
@@ -419,9 +430,11 @@ impl Shared {
             pending.extend(fifo.into_iter().filter(|m| !m.settled));
         }
         for m in pending.iter_mut() {
-            st.settle(&self.counters, m, Err(why.clone()));
+            st.settle(&self.counters, &self.ready, m, Err(why.clone()));
         }
         drop(pending);
+        // Closed: poll_reports returns at once from now on.
+        self.ready.set();
         self.settled.notify_all();
         self.stop.send_replace(true);
         self.work.notify_waiters();
@@ -501,7 +514,12 @@ impl Producer {
     /// Like `send`, and its outcome arrives later as a [`DeliveryReport`]
     /// with the returned id (see [`Producer::poll_reports`]).
     pub fn send_tracked(&self, data: &str, delay_s: i64) -> Result<u64> {
-        self.shared.enqueue(data, delay_s, Track::Report)
+        self.send_tracked_with(data, delay_s, 0)
+    }
+
+    /// Like `send_tracked`; the report carries `opaque` back.
+    pub fn send_tracked_with(&self, data: &str, delay_s: i64, opaque: usize) -> Result<u64> {
+        self.shared.enqueue(data, delay_s, Track::Report(opaque))
     }
 
     /// Sends one message and waits for its confirmation. `timeout_ms` of -1
@@ -557,10 +575,15 @@ impl Producer {
     /// `timeout_ms` for the first. `Timeout` when none came, `Closed` once
     /// the producer is closed and every report has been taken.
     pub fn poll_reports(&self, max: usize, timeout_ms: i64) -> Result<Vec<DeliveryReport>> {
+        let ready = &self.shared.ready;
         let take = |st: &mut State| {
             if !st.reports.is_empty() {
                 let n = st.reports.len().min(max);
-                return Some(Ok(st.reports.drain(..n).collect::<Vec<_>>()));
+                let taken = st.reports.drain(..n).collect::<Vec<_>>();
+                if st.reports.is_empty() && st.closed.is_none() {
+                    ready.clear();
+                }
+                return Some(Ok(taken));
             }
             st.closed.clone().map(Err)
         };
@@ -581,6 +604,12 @@ impl Producer {
 
     pub fn is_closed(&self) -> bool {
         lock(&self.shared.state).closed.is_some()
+    }
+
+    /// A descriptor that polls readable while `poll_reports(0)` would
+    /// return reports or `Closed`; owned by the producer.
+    pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.shared.ready.fd()
     }
 
     pub fn stats(&self) -> ProducerStats {

@@ -1,31 +1,111 @@
-//! The committed C header: generated from the sources, and documented.
+//! The committed C header: generated from the sources, and it documents
+//! every function it declares, in C terms, in reading order, and says how
+//! long each blocking call may block.
 
 use std::path::Path;
 
-#[test]
-fn every_function_in_the_header_is_documented() {
+fn header() -> (String, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/kapokmq.h");
-    let header = std::fs::read_to_string(&path).expect("include/kapokmq.h");
+    let text = std::fs::read_to_string(&path).expect("include/kapokmq.h");
+    (text, path.display().to_string())
+}
+
+/// Each declared function with the text of the doc comment just above it.
+fn documented_functions(header: &str) -> Vec<(String, String)> {
     let lines: Vec<&str> = header.lines().collect();
-    let mut functions = 0;
+    let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let declares = line.contains("kmq_") && line.contains('(') && !line.starts_with("//")
-            && !line.starts_with(' ') && !line.starts_with("typedef");
+        let declares = line.contains("kmq_")
+            && line.contains('(')
+            && !line.starts_with(' ')
+            && !line.starts_with('/')
+            && !line.starts_with('#')
+            && !line.starts_with("typedef");
         if !declares {
             continue;
         }
-        functions += 1;
+        let name = line[..line.find('(').unwrap()].rsplit([' ', '*']).next().unwrap().to_string();
         let mut doc = Vec::new();
-        for prev in lines[..i].iter().rev() {
-            match prev.strip_prefix("//") {
-                Some(text) => doc.push(text.trim()),
-                None => break,
+        if lines[i - 1].trim() == "*/" {
+            for prev in lines[..i - 1].iter().rev() {
+                if prev.starts_with("/**") {
+                    break;
+                }
+                doc.push(prev.trim_start_matches(" *").trim());
             }
         }
-        let words: usize = doc.iter().map(|l| l.split_whitespace().count()).sum();
-        assert!(words >= 5, "{line} has no documentation comment in {}", path.display());
+        doc.reverse();
+        found.push((name, doc.join(" ")));
     }
-    assert!(functions >= 40, "found only {functions} functions");
+    found
+}
+
+#[test]
+fn every_function_in_the_header_is_documented() {
+    let (header, path) = header();
+    let functions = documented_functions(&header);
+    for (name, doc) in &functions {
+        assert!(doc.split_whitespace().count() >= 5, "{name} has no documentation comment in {path}");
+    }
+    assert!(functions.len() >= 45, "found only {} functions", functions.len());
+}
+
+#[test]
+fn the_header_reads_as_c() {
+    let (header, path) = header();
+    assert!(!header.contains("//"), "{path} has a // comment, which C89 does not take");
+    assert!(!header.contains('`'), "{path} has Markdown backticks");
+    assert!(!header.contains("# Safety"), "{path} has a rustdoc heading");
+    assert!(!header.contains("::"), "{path} has a Rust path");
+}
+
+#[test]
+fn every_blocking_function_says_how_long() {
+    let (header, path) = header();
+    let doc: std::collections::HashMap<_, _> = documented_functions(&header).into_iter().collect();
+    let bounded = [
+        ("kmq_producer_new", "connect_timeout_ms"),
+        ("kmq_cluster_producer_new", "connect_timeout_ms"),
+        ("kmq_consumer_new", "connect_timeout_ms"),
+        ("kmq_cluster_consumer_new", "connect_timeout_ms"),
+        ("kmq_send_wait", "timeout_ms"),
+        ("kmq_flush", "timeout_ms"),
+        ("kmq_poll_reports", "timeout_ms"),
+        ("kmq_receive", "timeout_ms"),
+        ("kmq_consumer_close", "1 s"),
+        ("kmq_consumer_free", "1 s"),
+        ("kmq_console_ping", "connect_timeout_ms"),
+        ("kmq_console_send", "connect_timeout_ms"),
+        ("kmq_set_log_callback", "1 s"),
+    ];
+    for (name, limit) in bounded {
+        let text = doc.get(name).unwrap_or_else(|| panic!("{name} is not in {path}"));
+        let at = text.find("Blocks:").unwrap_or_else(|| panic!("{name} does not say how long it blocks"));
+        assert!(text[at..].contains(limit), "{name}: \"Blocks:\" does not name {limit}");
+    }
+    for name in ["kmq_send", "kmq_send_tracked", "kmq_send_tracked_opaque", "kmq_ack", "kmq_producer_close"] {
+        assert!(doc[name].contains("Never blocks"), "{name} does not say it never blocks");
+    }
+}
+
+#[test]
+fn the_parts_come_in_reading_order() {
+    let (header, path) = header();
+    let order = [
+        "Errors, versions and strings",
+        "Configuration",
+        "Producer",
+        "Consumer",
+        "Messages",
+        "Event loops",
+        "Console",
+        "Logging",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|t| header.find(&format!("=\n * {t}")).unwrap_or_else(|| panic!("no part \"{t}\" in {path}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "the parts of {path} are out of order");
 }
 
 /// The committed header is the one cbindgen generates from the sources

@@ -225,6 +225,23 @@ public:
         return id;
     }
 
+    // Like send_tracked(); the message's report carries `opaque` back.
+    std::uint64_t send_tracked(std::string_view data, void* opaque,
+                               std::chrono::seconds delay = std::chrono::seconds(0)) {
+        std::uint64_t id = 0;
+        detail::check(kmq_send_tracked_opaque(handle_.get(), data.data(), data.size(), detail::seconds(delay),
+                                              opaque, &id));
+        return id;
+    }
+
+    // A descriptor that polls readable while poll_reports() has reports (or
+    // the producer is closed); owned by the producer. See kmq_producer_fd.
+    int fd() const {
+        int fd = kmq_producer_fd(handle_.get());
+        if (fd < 0) detail::check(KMQ_ERR_INVALID_ARGUMENT);
+        return fd;
+    }
+
     // Up to `max` outcomes of tracked messages, waiting up to `timeout` for
     // the first; empty when none came. Throws KMQ_ERR_CLOSED once the
     // producer is closed and every report was taken.
@@ -315,6 +332,15 @@ public:
     }
 
     void ack(const Message& m) { detail::check(kmq_ack(handle_.get(), kmq_message_code(m.get()))); }
+
+    // A descriptor that polls readable while receive() with no wait has a
+    // message (or the consumer is closed); owned by the consumer. See
+    // kmq_consumer_fd.
+    int fd() const {
+        int fd = kmq_consumer_fd(handle_.get());
+        if (fd < 0) detail::check(KMQ_ERR_INVALID_ARGUMENT);
+        return fd;
+    }
 
     // Closes the connection and wakes a receive() blocked in another thread.
     void close() noexcept { kmq_consumer_close(handle_.get()); }

@@ -26,7 +26,10 @@ impl Tagged for kmq_console {
 }
 
 unsafe fn console<'a>(c: *const kmq_console) -> Result<&'a Console> {
-    Ok(&handle(c, "console")?.inner)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        Ok(&handle(c, "console")?.inner)
+    }
 }
 
 /// Runs `f` and hands its JSON answer out through `json`.
@@ -36,35 +39,45 @@ unsafe fn json_call(
     json: *mut *mut c_char,
     f: impl FnOnce(&Console) -> Result<serde_json::Value>,
 ) -> kmq_status {
-    call(what, || {
-        non_null(json, "json")?;
-        put(json, std::ptr::null_mut());
-        let answer = f(console(c)?)?;
-        put(json, owned_c_string(answer.to_string()));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call(what, || {
+            non_null(json, "json")?;
+            put(json, std::ptr::null_mut());
+            let answer = f(console(c)?)?;
+            put(json, owned_c_string(answer.to_string()));
+            Ok(())
+        })
+    }
 }
 
 /// A client of the HTTP API of the node at `mq_addr:mq_port` (https when
 /// `mq_protocol` is `wss`), using `secret_key`. Connects lazily: errors
 /// of reach come from the calls. On failure `*out` is NULL.
 ///
+/// Never blocks: it connects lazily.
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_new(cfg: *const kmq_config, out: *mut *mut kmq_console) -> kmq_status {
-    call("kmq_console_new", || {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let inner = Console::new(&handle(cfg, "cfg")?.inner)?;
-        put(out, Box::into_raw(Box::new(kmq_console { tag: kmq_console::TAG, inner })));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_console_new", || {
+            non_null(out, "out")?;
+            put(out, std::ptr::null_mut());
+            let inner = Console::new(&handle(cfg, "cfg")?.inner)?;
+            put(out, Box::into_raw(Box::new(kmq_console { tag: kmq_console::TAG, inner })));
+            Ok(())
+        })
+    }
 }
 
 /// Sends one message over HTTP (`POST /Producer/Send`), for callers that
 /// cannot hold a socket; its message code goes to `*code` (free it with
 /// `kmq_string_free`). The server answered when this returns `KMQ_OK`.
+///
+/// Blocks: up to connect_timeout_ms (the time limit of one HTTP request).
 ///
 /// # Safety
 /// `c` NULL or a live console; `topic` NULL or a string; `data` NULL or
@@ -78,54 +91,79 @@ pub unsafe extern "C" fn kmq_console_send(
     delay_s: i64,
     code: *mut *mut c_char,
 ) -> kmq_status {
-    call("kmq_console_send", || {
-        non_null(code, "code")?;
-        put(code, std::ptr::null_mut());
-        let c = console(c)?;
-        let sent = c.send(str_arg(topic, "topic")?, bytes_arg(data, len, "data")?, delay_s)?;
-        put(code, owned_c_string(sent));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_console_send", || {
+            non_null(code, "code")?;
+            put(code, std::ptr::null_mut());
+            let c = console(c)?;
+            let sent = c.send(str_arg(topic, "topic")?, bytes_arg(data, len, "data")?, delay_s)?;
+            put(code, owned_c_string(sent));
+            Ok(())
+        })
+    }
 }
 
 /// `KMQ_OK` when the node answers its ping.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` must be NULL or a live console.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_ping(c: *mut kmq_console) -> kmq_status {
-    call("kmq_console_ping", || console(c)?.ping())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_console_ping", || console(c)?.ping())
+    }
 }
 
 /// The connected clients: `{"consumers":[...],"producers":[...]}`.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_clients(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    json_call("kmq_console_clients", c, json, Console::clients)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_clients", c, json, Console::clients)
+    }
 }
 
 /// The server's settings as a JSON object.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_server_config(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    json_call("kmq_console_server_config", c, json, Console::server_config)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_server_config", c, json, Console::server_config)
+    }
 }
 
 /// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_count(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    json_call("kmq_console_count", c, json, Console::count)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_count", c, json, Console::count)
+    }
 }
 
 /// The stored message with `code` as a JSON object, or `null` when the
 /// server has none.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; `code` NULL or a string; `json` NULL or
@@ -136,13 +174,18 @@ pub unsafe extern "C" fn kmq_console_get_message(
     code: *const c_char,
     json: *mut *mut c_char,
 ) -> kmq_status {
-    json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?))
+    }
 }
 
 /// Messages created between `start_time` and `end_time`
 /// (`"YYYY-MM-DD hh:mm:ss"`, server time) with `status` (-1 waiting, 0
 /// delayed, 1 consumed, 3 all) on `topic` (`""`: every topic), newest first,
 /// as a JSON array (without the messages' data).
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; strings NULL or NUL-terminated; `json` NULL
@@ -156,30 +199,43 @@ pub unsafe extern "C" fn kmq_console_list_messages(
     topic: *const c_char,
     json: *mut *mut c_char,
 ) -> kmq_status {
-    json_call("kmq_console_list_messages", c, json, |console| {
-        let start = str_arg(start_time, "start_time")?;
-        let end = str_arg(end_time, "end_time")?;
-        console.messages(start, end, status, str_arg(topic, "topic")?)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_list_messages", c, json, |console| {
+            let start = str_arg(start_time, "start_time")?;
+            let end = str_arg(end_time, "end_time")?;
+            console.messages(start, end, status, str_arg(topic, "topic")?)
+        })
+    }
 }
 
 /// Deletes the stored message with `code`.
+///
+/// Blocks: up to connect_timeout_ms.
 ///
 /// # Safety
 /// `c` NULL or a live console; `code` NULL or a string.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_delete_message(c: *mut kmq_console, code: *const c_char) -> kmq_status {
-    call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?))
+    }
 }
 
 /// The node's view of its cluster as a JSON array (`null` when the node is
 /// not in cluster mode).
 ///
+/// Blocks: up to connect_timeout_ms.
+///
 /// # Safety
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    json_call("kmq_console_nodes", c, json, Console::nodes)
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        json_call("kmq_console_nodes", c, json, Console::nodes)
+    }
 }
 
 /// Frees a console client. NULL does nothing.
@@ -188,11 +244,14 @@ pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut 
 /// `c` must be NULL or a console not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_free(c: *mut kmq_console) {
-    call_value("kmq_console_free", (), || {
-        if handle(c, "console").is_ok() {
-            (*c).tag = 0;
-            drop(Box::from_raw(c));
-        }
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_console_free", (), || {
+            if handle(c, "console").is_ok() {
+                (*c).tag = 0;
+                drop(Box::from_raw(c));
+            }
+            Ok(())
+        })
+    }
 }

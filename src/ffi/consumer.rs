@@ -102,10 +102,13 @@ impl From<ConsumerStats> for kmq_consumer_stats {
     }
 }
 
-unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
-    let c = handle(c, "consumer")?;
-    runtime::check_same_process(c.fork_generation, "the consumer")?;
-    Ok(&c.inner)
+pub(super) unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        let c = handle(c, "consumer")?;
+        runtime::check_same_process(c.fork_generation, "the consumer")?;
+        Ok(&c.inner)
+    }
 }
 
 unsafe fn new_consumer(
@@ -113,12 +116,15 @@ unsafe fn new_consumer(
     out: *mut *mut kmq_consumer,
     connect: fn(&crate::Config) -> Result<Consumer>,
 ) -> Result<()> {
-    non_null(out, "out")?;
-    put(out, std::ptr::null_mut());
-    let inner = connect(&handle(cfg, "cfg")?.inner)?;
-    let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
-    put(out, Box::into_raw(Box::new(c)));
-    Ok(())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let inner = connect(&handle(cfg, "cfg")?.inner)?;
+        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
+        put(out, Box::into_raw(Box::new(c)));
+        Ok(())
+    }
 }
 
 /// Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -131,11 +137,16 @@ unsafe fn new_consumer(
 /// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_AUTH`, `KMQ_ERR_CONNECT`.
 /// On failure `*out` is NULL.
 ///
+/// Blocks: up to connect_timeout_ms (default 5000) while it connects.
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
-    call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect))
+    }
 }
 
 /// Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
@@ -146,11 +157,17 @@ pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut
 /// Errors: `KMQ_ERR_INVALID_ARGUMENT`, `KMQ_ERR_NO_NODES`, `KMQ_ERR_AUTH`,
 /// `KMQ_ERR_CONNECT`. On failure `*out` is NULL.
 ///
+/// Blocks: up to twice connect_timeout_ms: once asking the registry, once
+/// connecting to the nodes (in parallel).
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
-    call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster))
+    }
 }
 
 /// Hands over the next pushed message in `*out` (free it with
@@ -159,32 +176,43 @@ pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *
 /// `KMQ_ERR_CLOSED` once the consumer is closed, also for a call blocked
 /// here when another thread closes it.
 ///
+/// Blocks: up to timeout_ms (-1: until a message comes or the consumer
+/// closes; 0: never). An event loop waits on kmq_consumer_fd instead.
+///
 /// # Safety
 /// `c` must be NULL or a live consumer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_receive(c: *mut kmq_consumer, timeout_ms: i64, out: *mut *mut kmq_message) -> kmq_status {
-    call("kmq_receive", || {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let m = consumer(c)?.receive(timeout_ms)?;
-        put(out, Box::into_raw(Box::new(kmq_message::from(m))));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_receive", || {
+            non_null(out, "out")?;
+            put(out, std::ptr::null_mut());
+            let m = consumer(c)?.receive(timeout_ms)?;
+            put(out, Box::into_raw(Box::new(kmq_message::from(m))));
+            Ok(())
+        })
+    }
 }
 
 /// Tells the server the message with `message_code` was handled. May be
 /// called from any thread, at any time, in any order; queues the ack and
 /// does not wait for the network. An unknown code is ignored by the server.
 ///
+/// Never blocks.
+///
 /// # Safety
 /// `c` must be NULL or a live consumer; `message_code` NULL or a
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_ack(c: *mut kmq_consumer, message_code: *const c_char) -> kmq_status {
-    call("kmq_ack", || {
-        let c = consumer(c)?;
-        c.ack(str_arg(message_code, "message_code")?)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_ack", || {
+            let c = consumer(c)?;
+            c.ack(str_arg(message_code, "message_code")?)
+        })
+    }
 }
 
 /// Copies the consumer's counters into `*out`.
@@ -193,11 +221,14 @@ pub unsafe extern "C" fn kmq_ack(c: *mut kmq_consumer, message_code: *const c_ch
 /// `c` must be NULL or a live consumer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mut kmq_consumer_stats) -> kmq_status {
-    call("kmq_consumer_get_stats", || {
-        non_null(out, "out")?;
-        put(out, consumer(c)?.stats().into());
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_consumer_get_stats", || {
+            non_null(out, "out")?;
+            put(out, consumer(c)?.stats().into());
+            Ok(())
+        })
+    }
 }
 
 /// Writes the consumer's counters as a JSON object to `*json` (free it with
@@ -207,12 +238,15 @@ pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mu
 /// `c` must be NULL or a live consumer; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_stats_json(c: *const kmq_consumer, json: *mut *mut c_char) -> kmq_status {
-    call("kmq_consumer_stats_json", || {
-        non_null(json, "json")?;
-        put(json, std::ptr::null_mut());
-        put(json, super::owned_c_string(consumer(c)?.stats().to_json()));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_consumer_stats_json", || {
+            non_null(json, "json")?;
+            put(json, std::ptr::null_mut());
+            put(json, super::owned_c_string(consumer(c)?.stats().to_json()));
+            Ok(())
+        })
+    }
 }
 
 /// Closes the connection (acks already given are still written, briefly)
@@ -220,42 +254,56 @@ pub unsafe extern "C" fn kmq_consumer_stats_json(c: *const kmq_consumer, json: *
 /// later calls fail the same way. The handle stays valid until
 /// `kmq_consumer_free`. Closing twice, or NULL, does nothing.
 ///
+/// Blocks: up to 1 s, while the connections write the acks given before it
+/// (not at all when called on a library thread, such as from a log callback).
+///
 /// # Safety
 /// `c` must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
-    call_value("kmq_consumer_close", (), || {
-        if let Ok(c) = consumer(c) {
-            c.close();
-        }
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_consumer_close", (), || {
+            if let Ok(c) = consumer(c) {
+                c.close();
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Closes (if needed) and frees the consumer. NULL does nothing. In a child
 /// process after fork() it frees nothing (the parent owns it).
+///
+/// Blocks: up to 1 s, as kmq_consumer_close.
 ///
 /// # Safety
 /// `c` must be NULL or a consumer not yet freed, and no other thread may
 /// still use it.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
-    call_value("kmq_consumer_free", (), || {
-        if handle(c, "consumer").is_ok() {
-            (*c).tag = 0;
-            let boxed = Box::from_raw(c);
-            if boxed.fork_generation == runtime::fork_generation() {
-                drop(boxed);
-            } else {
-                std::mem::forget(boxed);
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_consumer_free", (), || {
+            if handle(c, "consumer").is_ok() {
+                (*c).tag = 0;
+                let boxed = Box::from_raw(c);
+                if boxed.fork_generation == runtime::fork_generation() {
+                    drop(boxed);
+                } else {
+                    std::mem::forget(boxed);
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    }
 }
 
 unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
-    handle(m, "message")
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        handle(m, "message")
+    }
 }
 
 /// The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
@@ -265,7 +313,10 @@ unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_char {
-    call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr()))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr()))
+    }
 }
 
 /// The payload; its length goes to `*len` (when `len` is not NULL). The
@@ -276,16 +327,19 @@ pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_cha
 /// `m` must be NULL or a live message; `len` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize) -> *const c_char {
-    call_value("kmq_message_data", std::ptr::null(), || {
-        if !len.is_null() {
-            put(len, 0);
-        }
-        let m = message(m)?;
-        if !len.is_null() {
-            put(len, m.data.len() - 1);
-        }
-        Ok(m.data.as_ptr().cast())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_data", std::ptr::null(), || {
+            if !len.is_null() {
+                put(len, 0);
+            }
+            let m = message(m)?;
+            if !len.is_null() {
+                put(len, m.data.len() - 1);
+            }
+            Ok(m.data.as_ptr().cast())
+        })
+    }
 }
 
 /// The topic the message was sent to, NUL-terminated. NULL when `m` is NULL.
@@ -294,7 +348,10 @@ pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_char {
-    call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr()))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr()))
+    }
 }
 
 /// When the server stored the message, in Unix seconds (0 for NULL).
@@ -303,7 +360,10 @@ pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_ch
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
-    call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time))
+    }
 }
 
 /// When the message was consumed, in Unix seconds; 0 when not yet.
@@ -312,7 +372,10 @@ pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64 {
-    call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time))
+    }
 }
 
 /// The message's delay in seconds; a redelivered message carries the time
@@ -322,17 +385,28 @@ pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_delay_time(m: *const kmq_message) -> i64 {
-    call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time))
+    }
 }
 
-/// The server's status of the message: -1 waiting, 0 delayed, 1 consumed
-/// (0 for NULL).
+/// What kmq_message_status returns for NULL (or a pointer that is not a
+/// message): no status the server uses, so it cannot pass for one.
+pub const KMQ_MESSAGE_STATUS_NONE: i32 = i32::MIN;
+
+/// The server's status of the message: -1 waiting, 0 delayed, 1 consumed.
+/// KMQ_MESSAGE_STATUS_NONE (INT32_MIN) when m is NULL or not a message,
+/// with kmq_last_error saying which.
 ///
 /// # Safety
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
-    call_value("kmq_message_status", 0, || Ok(message(m)?.status))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_status", KMQ_MESSAGE_STATUS_NONE, || Ok(message(m)?.status))
+    }
 }
 
 /// Frees a message and its strings. NULL does nothing.
@@ -341,11 +415,14 @@ pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
 /// `m` must be NULL or a message not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_free(m: *mut kmq_message) {
-    call_value("kmq_message_free", (), || {
-        if message(m).is_ok() {
-            (*m).tag = 0;
-            drop(Box::from_raw(m));
-        }
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_message_free", (), || {
+            if message(m).is_ok() {
+                (*m).tag = 0;
+                drop(Box::from_raw(m));
+            }
+            Ok(())
+        })
+    }
 }

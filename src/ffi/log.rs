@@ -24,14 +24,22 @@ struct UserData(*mut c_void);
 unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
-/// Installs `callback` for log messages up to `max_level` (1 errors only
-/// ... 4 debug), replacing any earlier one; NULL turns logging off (the
-/// default: kapokmq prints nothing by itself). The callback may be called
-/// from any thread, including the library's own: it must be thread-safe,
-/// return quickly and not call kapokmq functions that block. This call
-/// waits for callbacks already running to return, so after it returns the
-/// old callback is no longer called (and must not itself call
-/// `kmq_set_log_callback`).
+/// Installs callback for log messages up to max_level (1 errors only ...
+/// 4 debug; other values are clamped to that range), replacing any earlier
+/// one; NULL turns logging off (the default: kapokmq prints nothing by
+/// itself).
+///
+/// The callback runs on one thread of the library's own, kmq-log, one
+/// message at a time and in order; never on a network thread and never
+/// while the library holds a lock, so a slow callback (one that waits for
+/// a lock or an interpreter) delays only later log messages. At most 1024
+/// messages wait for it: past that, new ones are dropped, and the next
+/// message it receives is a warning saying how many were lost. It may call
+/// any kapokmq function except kmq_set_log_callback.
+///
+/// Blocks: up to 1 s, while the old callback takes the messages queued
+/// before this call, and then until a call of the old callback in progress
+/// returns. After it returns the old callback is no longer called.
 #[no_mangle]
 pub extern "C" fn kmq_set_log_callback(callback: kmq_log_fn, max_level: i32, user_data: *mut c_void) {
     call_value("kmq_set_log_callback", (), || {

@@ -10,11 +10,14 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+// The header lists the functions in the order of these modules: the
+// order a C programmer reads them in.
 pub mod config;
-pub mod console;
-pub mod consumer;
-pub mod log;
 pub mod producer;
+pub mod consumer;
+pub mod events;
+pub mod console;
+pub mod log;
 
 /// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 /// whose message `kmq_last_error()` returns.
@@ -38,7 +41,7 @@ pub enum kmq_status {
     KMQ_ERR_PROTOCOL = 7,
     /// The registry answered, but no MQ node is alive.
     KMQ_ERR_NO_NODES = 8,
-    /// A bug in kapokmq: a caught panic or a broken invariant.
+    /// A bug in kapokmq, caught before it reached the caller: please report it.
     KMQ_ERR_INTERNAL = 9,
 }
 
@@ -136,7 +139,8 @@ pub(crate) fn non_null<T>(p: *const T, name: &str) -> Result<*const T> {
 /// `p` must be NULL or point to a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
     non_null(p, name)?;
-    let bytes = CStr::from_ptr(p).to_bytes();
+    // SAFETY: non-NULL, and NUL-terminated by the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
     utf8(bytes, name)
 }
 
@@ -149,7 +153,9 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const c_char, len: usize, name: &str) -> 
     if len > isize::MAX as usize {
         return Err(Error::invalid(format!("{name}: length {len} is not a valid size")));
     }
-    utf8(std::slice::from_raw_parts(p.cast::<u8>(), len), name)
+    // SAFETY: non-NULL, `len` readable bytes by the caller's contract, and
+    // `len` fits a slice.
+    utf8(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }, name)
 }
 
 fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
@@ -178,15 +184,22 @@ pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'
     non_null(p, name)?;
     // Every handle type is `repr(C)` with its tag first, so the tag can be
     // read before the pointer is trusted to be a `T`.
-    if p.cast::<u64>().read() != T::TAG {
+    // SAFETY: non-NULL and, by the caller's contract, a handle of ours,
+    // which starts with a u64.
+    if unsafe { p.cast::<u64>().read() } != T::TAG {
         return Err(Error::invalid(format!("{name} is not a live {} handle", T::NAME)));
     }
-    Ok(&*p)
+    // SAFETY: the tag says it is a live `T`.
+    Ok(unsafe { &*p })
 }
 
-/// Writes `value` through an out-pointer that was checked to be non-NULL.
-pub(crate) fn put<T>(out: *mut T, value: T) {
-    // SAFETY: callers check `out` with `non_null` first.
+/// Writes `value` through an out-pointer.
+///
+/// # Safety
+/// `out` must be valid for writes: non-NULL (checked with `non_null`
+/// first) and pointing where the caller's contract says it may write.
+pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
+    // SAFETY: the caller's contract above.
     unsafe { out.write(value) }
 }
 
@@ -196,29 +209,13 @@ pub(crate) fn owned_c_string(text: String) -> *mut c_char {
     CString::new(text.replace('\0', "\\0")).unwrap_or_default().into_raw()
 }
 
-/// Frees a string kapokmq handed out (statistics, console answers). NULL
-/// does nothing.
-///
-/// # Safety
-/// `s` must be NULL or a string from kapokmq not yet freed.
+/// The name of a status code, e.g. "KMQ_ERR_AUTH"; a static string.
+/// Takes any 32-bit value, so that a status read from a file or another
+/// language can be passed as it is: a value that is not a kmq_status gives
+/// "KMQ_UNKNOWN_STATUS" (never NULL).
 #[no_mangle]
-pub unsafe extern "C" fn kmq_string_free(s: *mut c_char) {
-    call_value("kmq_string_free", (), || {
-        if !s.is_null() {
-            drop(CString::from_raw(s));
-        }
-        Ok(())
-    })
-}
-
-/// The name of a status code, e.g. `"KMQ_ERR_AUTH"`; a static string.
-#[no_mangle]
-pub extern "C" fn kmq_status_str(s: kmq_status) -> *const c_char {
-    // A C caller may pass any int. Read the bits as a plain integer through
-    // a volatile load, so the optimizer cannot assume the value is one of
-    // the enum's (and index a table with an out-of-range value).
-    let raw: i32 = unsafe { std::ptr::read_volatile(std::ptr::addr_of!(s).cast::<i32>()) };
-    let name: &CStr = match raw {
+pub extern "C" fn kmq_status_str(s: i32) -> *const c_char {
+    let name: &CStr = match s {
         0 => c"KMQ_OK",
         1 => c"KMQ_ERR_INVALID_ARGUMENT",
         2 => c"KMQ_ERR_AUTH",
@@ -245,4 +242,22 @@ pub extern "C" fn kmq_last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn kmq_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Frees a string kapokmq handed out (statistics, console answers). NULL
+/// does nothing.
+///
+/// # Safety
+/// `s` must be NULL or a string from kapokmq not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_string_free(s: *mut c_char) {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_string_free", (), || {
+            if !s.is_null() {
+                drop(CString::from_raw(s));
+            }
+            Ok(())
+        })
+    }
 }

@@ -3,9 +3,9 @@
 use super::config::kmq_config;
 use super::{bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
 use crate::error::Result;
-use crate::producer::{Producer, ProducerStats};
+use crate::producer::{DeliveryReport, Producer, ProducerStats};
 use crate::runtime;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 /// A producer (opaque). Safe to use from several threads at once.
 ///
@@ -56,20 +56,58 @@ impl From<ProducerStats> for kmq_producer_stats {
     }
 }
 
-/// The outcome of one message sent with `kmq_send_tracked`.
+/// Size of kmq_delivery_report.error, its NUL included.
+pub const KMQ_REPORT_ERROR_SIZE: usize = 256;
+
+/// The outcome of one message sent with kmq_send_tracked or
+/// kmq_send_tracked_opaque.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct kmq_delivery_report {
-    /// The id `kmq_send_tracked` returned for the message.
+    /// The id the send call wrote for the message.
     pub id: u64,
-    /// `KMQ_OK` when the server confirmed it; otherwise why it failed.
+    /// KMQ_OK when the server confirmed it; otherwise why it failed.
     pub status: kmq_status,
+    /// The opaque pointer given to kmq_send_tracked_opaque (NULL for
+    /// kmq_send_tracked), handed back untouched.
+    pub opaque: *mut c_void,
+    /// Why the message failed, in the library's words ("" when status is
+    /// KMQ_OK); NUL-terminated, cut at a character boundary if longer. It
+    /// is part of the report, so it stays valid as long as the report does.
+    pub error: [c_char; KMQ_REPORT_ERROR_SIZE],
 }
 
-unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
-    let p = handle(p, "producer")?;
-    runtime::check_same_process(p.fork_generation, "the producer")?;
-    Ok(&p.inner)
+impl kmq_delivery_report {
+    fn from_report(r: &DeliveryReport) -> Self {
+        let mut report = kmq_delivery_report {
+            id: r.id,
+            status: kmq_status::KMQ_OK,
+            opaque: r.opaque as *mut c_void,
+            error: [0; KMQ_REPORT_ERROR_SIZE],
+        };
+        if let Err(e) = &r.result {
+            report.status = e.kind().into();
+            let text = e.message();
+            let mut end = text.len().min(KMQ_REPORT_ERROR_SIZE - 1);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            for (dst, &b) in report.error.iter_mut().zip(&text.as_bytes()[..end]) {
+                // An interior NUL would cut the text short; show a space.
+                *dst = if b == 0 { b' ' } else { b } as c_char;
+            }
+        }
+        report
+    }
+}
+
+pub(super) unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        let p = handle(p, "producer")?;
+        runtime::check_same_process(p.fork_generation, "the producer")?;
+        Ok(&p.inner)
+    }
 }
 
 unsafe fn new_producer(
@@ -77,12 +115,15 @@ unsafe fn new_producer(
     out: *mut *mut kmq_producer,
     connect: fn(&crate::Config) -> Result<Producer>,
 ) -> Result<()> {
-    non_null(out, "out")?;
-    put(out, std::ptr::null_mut());
-    let inner = connect(&handle(cfg, "cfg")?.inner)?;
-    let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
-    put(out, Box::into_raw(Box::new(p)));
-    Ok(())
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let inner = connect(&handle(cfg, "cfg")?.inner)?;
+        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+        put(out, Box::into_raw(Box::new(p)));
+        Ok(())
+    }
 }
 
 /// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -93,11 +134,16 @@ unsafe fn new_producer(
 /// `KMQ_ERR_AUTH` (key rejected), `KMQ_ERR_CONNECT` (unreachable, or no
 /// handshake within `connect_timeout_ms`). On failure `*out` is NULL.
 ///
+/// Blocks: up to connect_timeout_ms (default 5000) while it connects.
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
+    }
 }
 
 /// Asks the Serena registry (`registry_addr`, `registry_port`,
@@ -111,11 +157,17 @@ pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut
 /// rejected by the registry or a node), `KMQ_ERR_CONNECT` (registry or every
 /// node unreachable). On failure `*out` is NULL.
 ///
+/// Blocks: up to twice connect_timeout_ms: once asking the registry, once
+/// connecting to the nodes (in parallel).
+///
 /// # Safety
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
+    }
 }
 
 /// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
@@ -126,18 +178,25 @@ pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *
 /// delay too large), `KMQ_ERR_QUEUE_FULL` (`queue_max` messages held),
 /// `KMQ_ERR_CLOSED`.
 ///
+/// Never blocks: it does not wait for the network or for room in the queue.
+///
 /// # Safety
 /// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_send(p: *mut kmq_producer, data: *const c_char, len: usize, delay_s: i64) -> kmq_status {
-    call("kmq_send", || {
-        let p = producer(p)?;
-        p.send(bytes_arg(data, len, "data")?, delay_s)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send", || {
+            let p = producer(p)?;
+            p.send(bytes_arg(data, len, "data")?, delay_s)
+        })
+    }
 }
 
 /// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
 /// is later handed out by `kmq_poll_reports` under that id.
+///
+/// Never blocks.
 ///
 /// # Safety
 /// As `kmq_send`; `id` NULL or writable.
@@ -149,20 +208,69 @@ pub unsafe extern "C" fn kmq_send_tracked(
     delay_s: i64,
     id: *mut u64,
 ) -> kmq_status {
-    call("kmq_send_tracked", || {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
+    }
+}
+
+/// Like kmq_send_tracked, and the message's delivery report carries
+/// opaque back (kmq_delivery_report.opaque): a pointer of the caller's, for
+/// example to the request the message answers. The library never reads or
+/// frees it; it must stay valid until the report is taken.
+///
+/// Never blocks. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
+/// is NULL (*id is 0 on failure).
+///
+/// # Safety
+/// As `kmq_send`; `id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_tracked_opaque(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    opaque: *mut c_void,
+    id: *mut u64,
+) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
+    }
+}
+
+/// The body of both tracked sends.
+///
+/// # Safety
+/// As `kmq_send_tracked_opaque`.
+unsafe fn send_tracked(
+    p: *mut kmq_producer,
+    data: *const c_char,
+    len: usize,
+    delay_s: i64,
+    opaque: *mut c_void,
+    id: *mut u64,
+) -> Result<()> {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
         non_null(id, "id")?;
         put(id, 0);
         let p = producer(p)?;
-        put(id, p.send_tracked(bytes_arg(data, len, "data")?, delay_s)?);
+        put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
         Ok(())
-    })
+    }
 }
 
 /// Takes up to `capacity` delivery reports of tracked messages into
 /// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
 /// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
 /// `KMQ_ERR_CLOSED` once the producer is closed and all reports are taken.
-/// Blocks the calling thread only.
+/// Each report says why its message failed (error) and hands back the
+/// caller's pointer (opaque). An event loop waits on kmq_producer_fd and
+/// calls this with timeout_ms 0.
+///
+/// Blocks: up to timeout_ms (-1: until a report comes or the producer
+/// closes; 0: never), on the calling thread only.
 ///
 /// # Safety
 /// `reports` must be NULL or hold `capacity` entries; `count` NULL or writable.
@@ -174,30 +282,32 @@ pub unsafe extern "C" fn kmq_poll_reports(
     timeout_ms: i64,
     count: *mut usize,
 ) -> kmq_status {
-    call("kmq_poll_reports", || {
-        non_null(count, "count")?;
-        put(count, 0);
-        non_null(reports, "reports")?;
-        if capacity == 0 {
-            return Err(crate::Error::invalid("capacity is 0"));
-        }
-        let p = producer(p)?;
-        let got = p.poll_reports(capacity, timeout_ms)?;
-        for (i, r) in got.iter().enumerate() {
-            let status = match &r.result {
-                Ok(()) => kmq_status::KMQ_OK,
-                Err(e) => e.kind().into(),
-            };
-            put(reports.add(i), kmq_delivery_report { id: r.id, status });
-        }
-        put(count, got.len());
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_poll_reports", || {
+            non_null(count, "count")?;
+            put(count, 0);
+            non_null(reports, "reports")?;
+            if capacity == 0 {
+                return Err(crate::Error::invalid("capacity is 0"));
+            }
+            let p = producer(p)?;
+            let got = p.poll_reports(capacity, timeout_ms)?;
+            for (i, r) in got.iter().enumerate() {
+                put(reports.add(i), kmq_delivery_report::from_report(r));
+            }
+            put(count, got.len());
+            Ok(())
+        })
+    }
 }
 
 /// Sends one message and returns `KMQ_OK` only once the server confirmed it.
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the message then stays queued and may still be delivered.
+///
+/// Blocks: up to timeout_ms (-1: until the message is confirmed or fails,
+/// which takes at most message_timeout_ms).
 ///
 /// # Safety
 /// As `kmq_send`.
@@ -209,21 +319,30 @@ pub unsafe extern "C" fn kmq_send_wait(
     delay_s: i64,
     timeout_ms: i64,
 ) -> kmq_status {
-    call("kmq_send_wait", || {
-        let p = producer(p)?;
-        p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_send_wait", || {
+            let p = producer(p)?;
+            p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
+        })
+    }
 }
 
 /// Waits until every message enqueued before the call is confirmed.
 /// `KMQ_ERR_TIMEOUT` if not within `timeout_ms` (-1: no limit, 0: no wait);
 /// the status of the last failure if some messages were given up on.
 ///
+/// Blocks: up to timeout_ms (-1: until each of those messages is confirmed
+/// or fails, which takes at most message_timeout_ms).
+///
 /// # Safety
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
-    call("kmq_flush", || producer(p)?.flush(timeout_ms))
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_flush", || producer(p)?.flush(timeout_ms))
+    }
 }
 
 /// Copies the producer's counters into `*out`.
@@ -232,11 +351,14 @@ pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq
 /// `p` must be NULL or a live producer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mut kmq_producer_stats) -> kmq_status {
-    call("kmq_producer_get_stats", || {
-        non_null(out, "out")?;
-        put(out, producer(p)?.stats().into());
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_get_stats", || {
+            non_null(out, "out")?;
+            put(out, producer(p)?.stats().into());
+            Ok(())
+        })
+    }
 }
 
 /// Writes the producer's counters as a JSON object to `*json` (free it with
@@ -246,12 +368,15 @@ pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mu
 /// `p` must be NULL or a live producer; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_stats_json(p: *const kmq_producer, json: *mut *mut c_char) -> kmq_status {
-    call("kmq_producer_stats_json", || {
-        non_null(json, "json")?;
-        put(json, std::ptr::null_mut());
-        put(json, super::owned_c_string(producer(p)?.stats().to_json()));
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_stats_json", || {
+            non_null(json, "json")?;
+            put(json, std::ptr::null_mut());
+            put(json, super::owned_c_string(producer(p)?.stats().to_json()));
+            Ok(())
+        })
+    }
 }
 
 /// Closes the connection. Messages not yet confirmed fail with
@@ -259,37 +384,47 @@ pub unsafe extern "C" fn kmq_producer_stats_json(p: *const kmq_producer, json: *
 /// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid
 /// until `kmq_producer_free`. Closing twice, or NULL, does nothing.
 ///
+/// Never blocks: it does not wait for the connections to close.
+///
 /// # Safety
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
-    call_value("kmq_producer_close", (), || {
-        if let Ok(p) = producer(p) {
-            p.close();
-        }
-        Ok(())
-    })
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_producer_close", (), || {
+            if let Ok(p) = producer(p) {
+                p.close();
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Closes (if needed) and frees the producer. It does not wait for
 /// unconfirmed messages: call `kmq_flush` first. NULL does nothing. In a
 /// child process after fork() it frees nothing (the parent owns it).
 ///
+/// Never blocks.
+///
 /// # Safety
 /// `p` must be NULL or a producer not yet freed, and no other thread may
 /// still use it.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
-    call_value("kmq_producer_free", (), || {
-        if handle(p, "producer").is_ok() {
-            (*p).tag = 0;
-            let boxed = Box::from_raw(p);
-            if boxed.fork_generation == runtime::fork_generation() {
-                drop(boxed);
-            } else {
-                std::mem::forget(boxed);
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call_value("kmq_producer_free", (), || {
+            if handle(p, "producer").is_ok() {
+                (*p).tag = 0;
+                let boxed = Box::from_raw(p);
+                if boxed.fork_generation == runtime::fork_generation() {
+                    drop(boxed);
+                } else {
+                    std::mem::forget(boxed);
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    }
 }

@@ -167,7 +167,7 @@ static void test_null_without_handles(void) {
     CHECK(kmq_message_create_time(NULL) == 0);
     CHECK(kmq_message_consumed_time(NULL) == 0);
     CHECK(kmq_message_delay_time(NULL) == 0);
-    CHECK(kmq_message_status(NULL) == 0);
+    CHECK(kmq_message_status(NULL) == KMQ_MESSAGE_STATUS_NONE);
 
     /* Free and close functions do nothing with NULL. */
     kmq_config_free(NULL);

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -169,6 +170,15 @@ static void tracked_sends_are_reported() {
     CHECK(pending.empty());
     CHECK(producer.poll_reports(0ms).empty());
     CHECK(producer.flush(5s));
+
+    // The caller's pointer comes back with the report, and the producer's
+    // descriptor wakes a poll() for it.
+    int tag = 0;
+    std::uint64_t id = producer.send_tracked("three", &tag);
+    pollfd pfd{producer.fd(), POLLIN, 0};
+    CHECK(::poll(&pfd, 1, 10000) == 1);
+    auto reports = producer.poll_reports(0ms);
+    CHECK(reports.size() == 1 && reports[0].id == id && reports[0].opaque == &tag && reports[0].error[0] == '\0');
 }
 
 static void moves_leave_the_source_empty() {

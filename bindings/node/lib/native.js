@@ -54,8 +54,13 @@ const STATUS_NAMES = [
 ];
 const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((n, i) => [n, i])));
 
-/** Size of one `kmq_delivery_report` (u64 id, i32 status, padding). */
-const REPORT_SIZE = 16;
+/**
+ * Layout of one `kmq_delivery_report`: u64 id, i32 status, padding, void
+ * *opaque, char error[256] (NUL-terminated).
+ */
+const REPORT_SIZE = 280;
+const REPORT_ERROR_OFFSET = 24;
+const REPORT_ERROR_SIZE = 256;
 
 // Declarations shared by the main thread and the call threads.
 // Pointers are `void *` throughout: koffi 3 hands them out as untyped BigInts,
@@ -152,4 +157,7 @@ function native() {
   return loaded;
 }
 
-module.exports = { native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, LOG_CALLBACK, koffi };
+module.exports = {
+  native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE,
+  LOG_CALLBACK, koffi,
+};

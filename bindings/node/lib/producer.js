@@ -5,7 +5,7 @@
 // koffi .async) and settles promises in batches, so a producer holds at most
 // one pool thread however many sends are in flight, and none when idle.
 
-const { native, Status, REPORT_SIZE } = require('./native');
+const { native, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
@@ -13,21 +13,21 @@ const { parseTimeout, parseDelay } = require('./args');
 
 const KIND = 'producer';
 /** Reports taken per poll, and how long one poll waits on its thread. */
-const BATCH = 4096;
+const BATCH = 1024;
 const POLL_SLICE_MS = 200;
 const INTERNAL = Symbol('kapokmq.internal');
 
-/** Why a tracked message failed, as its report tells it (reports carry no message text). */
-function deliveryError(status) {
-  const code = statusName(status);
-  switch (status) {
-    case Status.KMQ_ERR_TIMEOUT:
-      return new KapokMQError(code, 'send: the server did not confirm the message within messageTimeoutMs');
-    case Status.KMQ_ERR_CLOSED:
-      return new KapokMQError(code, 'send: the producer was closed before the server confirmed the message');
-    default:
-      return new KapokMQError(code, `send: the message was given up on (${code})`);
-  }
+/** Why a tracked message failed, in the library's words from its report. */
+function deliveryError(status, text) {
+  return new KapokMQError(statusName(status), `send: ${text || statusName(status)}`);
+}
+
+/** The NUL-terminated error text of report `i` in `bytes`. */
+function reportText(bytes, i) {
+  const start = i * REPORT_SIZE + REPORT_ERROR_OFFSET;
+  const field = bytes.subarray(start, start + REPORT_ERROR_SIZE);
+  const end = field.indexOf(0);
+  return Buffer.from(field.buffer, field.byteOffset, end < 0 ? REPORT_ERROR_SIZE : end).toString('utf8');
 }
 
 class Producer {
@@ -171,7 +171,7 @@ class Producer {
         // Closed (by close(), or the connection is lost for good) and every
         // report taken: what is still pending will never be reported.
         this.#h.close();
-        this.#failAll(deliveryError(status));
+        this.#failAll(deliveryError(status, 'the producer was closed before the server confirmed the message'));
       } else if (status !== Status.KMQ_ERR_TIMEOUT) {
         this.#failAll(new KapokMQError(statusName(status), `kmq_poll_reports: ${statusName(status)}`));
       }
@@ -193,7 +193,7 @@ class Producer {
       if (status === Status.KMQ_OK) {
         entry.resolve();
       } else {
-        const e = deliveryError(status);
+        const e = deliveryError(status, reportText(this.#reports, i));
         this.#noteFailure(entry.seq, e);
         entry.reject(e);
       }

@@ -109,7 +109,7 @@ test('with a broker that never confirms', async (t) => {
   await t.test('a send past messageTimeoutMs is KMQ_ERR_TIMEOUT', async () => {
     const p = await Producer.connect(opts({ messageTimeoutMs: 300 }));
     const t0 = Date.now();
-    await rejectsWith(p.send('never confirmed'), 'KMQ_ERR_TIMEOUT', /messageTimeoutMs/);
+    await rejectsWith(p.send('never confirmed'), 'KMQ_ERR_TIMEOUT', /not confirmed within 300 ms \(message_timeout_ms\)/);
     assert.ok(Date.now() - t0 >= 250, 'failed before its time');
     assert.equal(p.stats().failed, 1);
     p.close();
@@ -142,4 +142,16 @@ test('a server that never answers the handshake is KMQ_ERR_CONNECT after connect
   await rejectsWith(Producer.connect({ topic: 't', producerId: 'p', mqPort: silent.port, connectTimeoutMs: 400 }), 'KMQ_ERR_CONNECT');
   const took = Date.now() - t0;
   assert.ok(took >= 350 && took < 5000, `took ${took} ms`);
+});
+
+test('the delivery report layout matches the C header', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('../lib/native');
+  const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'kapokmq.h'), 'utf8');
+  const size = Number(/#define KMQ_REPORT_ERROR_SIZE (\d+)/.exec(header)[1]);
+  assert.equal(REPORT_ERROR_SIZE, size);
+  // u64 id, int status, padding, void *opaque (64-bit), then the text.
+  assert.equal(REPORT_ERROR_OFFSET, 24);
+  assert.equal(REPORT_SIZE, REPORT_ERROR_OFFSET + size);
 });

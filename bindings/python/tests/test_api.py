@@ -131,3 +131,11 @@ def test_kapokmq_lib_overrides_the_library_path(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert run.stdout.strip() == _lib.LIBRARY_PATH
+
+
+def test_the_delivery_report_layout_matches_the_header() -> None:
+    size = re.search(r"#define KMQ_REPORT_ERROR_SIZE (\d+)", HEADER.read_text())
+    assert size is not None
+    assert _lib.REPORT_ERROR_SIZE == int(size.group(1))
+    # u64 id, int status, padding, void *opaque, char error[...]
+    assert ctypes.sizeof(_lib.DeliveryReport) == 8 + 4 + 4 + ctypes.sizeof(ctypes.c_void_p) + int(size.group(1))

@@ -47,7 +47,7 @@ from .errors import (
 )
 from .producer import ClusterProducer, DeliveryCallback, Producer, ProducerStats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AuthError",

@@ -58,9 +58,18 @@ class ConsumerStatsStruct(ctypes.Structure):
     ]
 
 
+#: Size of kmq_delivery_report.error (KMQ_REPORT_ERROR_SIZE), NUL included.
+REPORT_ERROR_SIZE = 256
+
+
 class DeliveryReport(ctypes.Structure):
     # The C enum is an int on every platform kapokmq builds for.
-    _fields_ = [("id", c_uint64), ("status", c_int)]
+    _fields_ = [
+        ("id", c_uint64),
+        ("status", c_int),
+        ("opaque", ctypes.c_void_p),
+        ("error", ctypes.c_char * REPORT_ERROR_SIZE),
+    ]
 
 
 ConfigP = POINTER(Config)
@@ -101,6 +110,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_ack": (c_int, [ConsumerP, c_char_p]),
     "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
     "kmq_consumer_stats_json": (c_int, [ConsumerP, POINTER(c_void_p)]),
+    "kmq_consumer_fd": (c_int, [ConsumerP]),
     "kmq_consumer_close": (None, [ConsumerP]),
     "kmq_consumer_free": (None, [ConsumerP]),
     "kmq_message_code": (c_char_p, [MessageP]),
@@ -118,6 +128,11 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_cluster_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
     "kmq_send": (c_int, [ProducerP, c_char_p, c_size_t, c_int64]),
     "kmq_send_tracked": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, POINTER(c_uint64)]),
+    "kmq_send_tracked_opaque": (
+        c_int,
+        [ProducerP, c_char_p, c_size_t, c_int64, c_void_p, POINTER(c_uint64)],
+    ),
+    "kmq_producer_fd": (c_int, [ProducerP]),
     "kmq_poll_reports": (
         c_int,
         [ProducerP, POINTER(DeliveryReport), c_size_t, c_int64, POINTER(c_size_t)],

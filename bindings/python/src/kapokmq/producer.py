@@ -24,12 +24,6 @@ DeliveryCallback = Callable[[Optional[KapokMQError], int], Any]
 # Reports taken from the library per call.
 _REPORT_BATCH = 256
 
-_REPORT_REASONS: Dict[int, str] = {
-    Status.TIMEOUT: "not confirmed by the server within message_timeout_ms",
-    Status.CLOSED: "the producer was closed before the server confirmed it",
-    Status.AUTH: "the secret key was rejected when reconnecting",
-}
-
 
 def payload(data: Data) -> bytes:
     """The bytes to send: a ``str`` as UTF-8, bytes-like objects as they are."""
@@ -96,7 +90,8 @@ class Producer:
         # Held across kmq_send_tracked until its callback is stored, so a
         # report taken by another thread always finds its callback.
         self._track_lock = threading.Lock()
-        self._reports: Deque[Tuple[int, int, Optional[DeliveryCallback]]] = collections.deque()
+        # (id, status, the library's error text, callback), in report order.
+        self._reports: Deque[Tuple[int, int, bytes, Optional[DeliveryCallback]]] = collections.deque()
         self._final_stats: Optional[ProducerStats] = None
 
     # -- sending -------------------------------------------------------------
@@ -222,7 +217,8 @@ class Producer:
             return status, 0
         with self._track_lock:
             taken = [
-                (r.id, r.status, self._callbacks.pop(r.id, None)) for r in batch[: count.value]
+                (r.id, r.status, r.error, self._callbacks.pop(r.id, None))
+                for r in batch[: count.value]
             ]
         self._reports.extend(taken)
         return status, count.value
@@ -231,14 +227,14 @@ class Producer:
         ran = 0
         while True:
             try:
-                ident, status, callback = self._reports.popleft()
+                ident, status, text, callback = self._reports.popleft()
             except IndexError:
                 return ran
             if callback is None:
                 continue
             error = None
             if status:
-                reason = _REPORT_REASONS.get(status, f"failed with status {status}")
+                reason = text.decode("utf-8", "replace") or f"failed with status {status}"
                 error = error_for(status, f"message {ident}: {reason}")
             ran += 1
             callback(error, ident)
