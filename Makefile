@@ -10,7 +10,7 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
+.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node dist test-dist bench bench-quick profile clean
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install
+test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install test-dist
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -55,6 +55,18 @@ test-python-install: build
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
 
+# What ships, in dist/: the Python wheel (py3-none-manylinux2014) and sdist,
+# the npm tarball and the C SDK tarball. One build of the library against
+# glibc 2.17 (cargo-zigbuild, the `dist` profile) serves all three;
+# scripts/dist-tools.sh installs the tools into a cache directory.
+dist:
+	bash scripts/dist.sh
+
+# Each artifact installed outside the checkout as a user would, then a round
+# trip against kmq-broker (tests/dist/run.sh).
+test-dist: build dist
+	bash tests/dist/run.sh
+
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper.
 docs:
@@ -77,6 +89,7 @@ profile: build
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
 
 # install, uninstall, test-install: the C and C++ install tree.
 include mk/install.mk
