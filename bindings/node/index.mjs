@@ -1,20 +1,6 @@
 // kapokmq as an ES module: `import kmq from 'kapokmq'` gives what
-// require('kapokmq') gives, and every export is also a named import. One
-// module instance serves both, so classes are the same under either syntax.
-import kmq from './index.js';
-
-export default kmq;
-export const {
-  Producer,
-  Consumer,
-  ClusterProducer,
-  ClusterConsumer,
-  Message,
-  Console,
-  KapokMQError,
-  Status,
-  version,
-  libraryPath,
-  logger,
-  setLogger,
-} = kmq;
+// require('kapokmq') gives, and its members are named imports too (Node
+// reads their names from index.js's module.exports). One module instance
+// serves both, so classes are the same under either syntax.
+export * from './index.js';
+export { default } from './index.js';
