@@ -5,6 +5,7 @@ kmq_consumer_fd and kmq_producer_fd; the module itself imports with any."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any, Callable, Coroutine, Dict, List
 
@@ -45,8 +46,11 @@ def test_round_trip_of_1000_concurrent_sends(broker: Any, topic: str) -> None:
     async def main() -> None:
         cfg = broker.config(topic)
         async with aio.Consumer(consumer_id="c1", **cfg) as c, aio.Producer(producer_id="p1", **cfg) as p:
+            threads = threading.active_count()
             await asyncio.gather(*(p.send(f"m{i}") for i in range(1000)))
             await p.flush(timeout=10.0)
+            # Waiting sends hold no thread each.
+            assert threading.active_count() <= threads
             assert p.stats().confirmed == 1000
             seen = set()
             async for m in c:
@@ -130,6 +134,7 @@ def test_unconfirmed_sends_fail_on_close_and_close_names_the_flush(start_broker:
     async def main() -> None:
         p = await aio.Producer.connect(producer_id="p1", **stalled.config(topic))
         send = asyncio.ensure_future(p.send("never confirmed"))
+        await asyncio.sleep(0)  # the task has enqueued its message
         with pytest.raises(kapokmq.TimeoutError, match="1 message"):
             await p.flush(timeout=0.2)
         t0 = time.monotonic()
