@@ -85,7 +85,7 @@ check() {
 # The library each artifact carries
 
 mkdir -p "$work/libs/npm" "$work/libs/sdk"
-unzip -p "$wheel" kapokmq/libkapokmq.so >"$work/libs/wheel.so"
+python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("kapokmq/libkapokmq.so"))' "$wheel" >"$work/libs/wheel.so"
 tar -xzf "$npm_tgz" -C "$work/libs/npm"
 tar -xzf "$sdk" -C "$work/libs/sdk"
 declare -A libs=(
