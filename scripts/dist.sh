@@ -68,6 +68,19 @@ rm -rf "$stage/$sdk_name"
 make -s --no-print-directory -f mk/install.mk install KMQ_RELEASE_DIR="$stage/lib" \
     PREFIX="/$sdk_name" 'LIBDIR=$(PREFIX)/lib' 'INCLUDEDIR=$(PREFIX)/include' RELOCATABLE=1 \
     DESTDIR="$stage" PATCHELF="$tools/patchelf" >/dev/null
+cat >"$stage/$sdk_name/README" <<EOF
+kapokmq $version for C and C++ on Linux $arch (glibc 2.17 or newer)
+
+include/   kapokmq.h (the C API) and kapokmq.hpp (the C++ wrapper)
+lib/       libkapokmq.so (soname libkapokmq.so.${version%%.*}), libkapokmq.a,
+           pkg-config modules kapokmq and kapokmq-static, CMake package kapokmq
+
+Unpack it anywhere, say in DIR:
+  cc app.c \$(PKG_CONFIG_PATH=DIR/lib/pkgconfig pkg-config --define-prefix --cflags --libs kapokmq)
+  cc app.c \$(PKG_CONFIG_PATH=DIR/lib/pkgconfig pkg-config --define-prefix --static --cflags --libs kapokmq-static)
+  cmake -DCMAKE_PREFIX_PATH=DIR ...   # find_package(kapokmq): kapokmq::kapokmq, kapokmq::kapokmq_static
+A program linked with the shared library finds it through LD_LIBRARY_PATH=DIR/lib or an rpath.
+EOF
 tar -C "$stage" --owner=0 --group=0 -czf "$out/$sdk_name.tar.gz" "$sdk_name"
 
 rm -rf "$stage"
