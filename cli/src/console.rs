@@ -10,7 +10,7 @@ use serde_json::Value;
 #[derive(Args, Debug)]
 pub struct JsonArgs {
     /// Print the server's answer as JSON.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -34,7 +34,7 @@ pub struct MessagesArgs {
     pub until: String,
 
     /// Print the server's list as JSON.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -44,7 +44,7 @@ pub struct MessageArgs {
     pub code: String,
 
     /// The whole message as JSON instead of its data.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -152,7 +152,9 @@ pub fn messages(server: &ServerOpts, args: &MessagesArgs) -> CliResult<()> {
     }
     let items = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.is_empty() {
-        eprintln!("no messages");
+        if !server.quiet {
+            eprintln!("no messages");
+        }
         return Ok(());
     }
     println!("{:<32}  {:<24}  {:<8}  {:<19}  DELAY", "CODE", "TOPIC", "STATUS", "CREATED (UTC)");
@@ -184,7 +186,7 @@ pub fn message(server: &ServerOpts, args: &MessageArgs) -> CliResult<()> {
 
 /// Unix seconds as "YYYY-MM-DD hh:mm:ss" in UTC (days to civil date, from
 /// Howard Hinnant's algorithm), so that no time zone database is needed.
-fn utc(t: i64) -> String {
+pub fn utc(t: i64) -> String {
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
