@@ -13,7 +13,7 @@ export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
 .PHONY: test-real bench-real record real-loss
-.PHONY: all build demo docs header test test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme bench bench-quick profile clean
+.PHONY: all build demo docs header test test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme dist test-dist bench bench-quick profile clean
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install
+test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install test-dist
 
 test-rust: build
 	$(CARGO) test --release --workspace
@@ -89,6 +89,18 @@ test-readme: build
 	$(PYTHON) tests/readme/run.py $(READMES)
 	$(PYTHON) tests/readme/run.py --expect-failure tests/readme/wrong_order.md
 
+# What ships, in dist/: the Python wheel (py3-none-manylinux2014) and sdist,
+# the npm tarball and the C SDK tarball. One build of the library against
+# glibc 2.17 (cargo-zigbuild, the `dist` profile) serves all three;
+# scripts/dist-tools.sh installs the tools into a cache directory.
+dist:
+	bash scripts/dist.sh
+
+# Each artifact installed outside the checkout as a user would, then a round
+# trip against kmq-broker (tests/dist/run.sh).
+test-dist: build dist
+	bash tests/dist/run.sh
+
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper. Doxygen prints a warning for every
 # undocumented entry (docs/Doxyfile) and needs no Graphviz.
@@ -112,6 +124,7 @@ profile: build
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
 
 # install, uninstall, test-install: the C and C++ install tree.
 include mk/install.mk

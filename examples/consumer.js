@@ -30,7 +30,7 @@ async function main() {
   } catch (e) {
     if (e.code !== 'KMQ_ERR_CLOSED') throw e;
   } finally {
-    c.close();
+    await c.close();
   }
   console.log(`${received} messages received`);
 }

@@ -18,7 +18,7 @@ async function main() {
     await Promise.all(messages.map((text) => p.send(text)));
     console.log(`${messages.length} messages sent and confirmed`);
   } finally {
-    p.close();
+    await p.close();
   }
 }
 

@@ -5,6 +5,7 @@
 #
 #   make install PREFIX=/opt/kapokmq     # default PREFIX=/usr/local
 #   make install DESTDIR=/tmp/stage      # staged: files under DESTDIR, paths say PREFIX
+#   make install RELOCATABLE=1 ...       # works wherever the tree is moved (the C SDK of make dist)
 #   make uninstall PREFIX=/opt/kapokmq
 #   make test-install                    # tests/install/run.sh
 #
@@ -58,6 +59,19 @@ kmq_fill = sed -e 's|@PREFIX@|$(PREFIX)|g' \
 kmq_pc_libdir     := $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 kmq_pc_includedir := $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
+# RELOCATABLE=1: the CMake package finds the files relative to itself
+# (lib/cmake/kapokmq is three levels under the prefix), so the tree works
+# wherever it is unpacked; pkg-config users pass --define-prefix. It needs
+# the default LIBDIR and INCLUDEDIR.
+RELOCATABLE ?=
+ifeq ($(RELOCATABLE),1)
+kmq_cm_libdir     := $${_kapokmq_prefix}/lib
+kmq_cm_includedir := $${_kapokmq_prefix}/include
+else
+kmq_cm_libdir     := $(LIBDIR)
+kmq_cm_includedir := $(INCLUDEDIR)
+endif
+
 .PHONY: install uninstall test-install kmq-install-check
 
 install: kmq-install-check
@@ -73,8 +87,8 @@ install: kmq-install-check
 	install -m 644 '$(KMQ_RELEASE_DIR)/libkapokmq.a' '$(kmq_lib)/libkapokmq.a'
 	$(call kmq_fill,$(kmq_src)/kapokmq.pc.in,$(kmq_pc_dir)/kapokmq.pc,$(kmq_pc_libdir),$(kmq_pc_includedir))
 	$(call kmq_fill,$(kmq_src)/kapokmq-static.pc.in,$(kmq_pc_dir)/kapokmq-static.pc,$(kmq_pc_libdir),$(kmq_pc_includedir))
-	$(call kmq_fill,$(kmq_src)/kapokmqConfig.cmake.in,$(kmq_cm_dir)/kapokmqConfig.cmake,$(LIBDIR),$(INCLUDEDIR))
-	$(call kmq_fill,$(kmq_src)/kapokmqConfigVersion.cmake.in,$(kmq_cm_dir)/kapokmqConfigVersion.cmake,$(LIBDIR),$(INCLUDEDIR))
+	$(call kmq_fill,$(kmq_src)/kapokmqConfig.cmake.in,$(kmq_cm_dir)/kapokmqConfig.cmake,$(kmq_cm_libdir),$(kmq_cm_includedir))
+	$(call kmq_fill,$(kmq_src)/kapokmqConfigVersion.cmake.in,$(kmq_cm_dir)/kapokmqConfigVersion.cmake,$(kmq_cm_libdir),$(kmq_cm_includedir))
 	@echo 'kapokmq $(KMQ_VERSION) installed in $(DESTDIR)$(PREFIX)'
 
 # Fails before anything is copied, and says what to do.
@@ -85,6 +99,8 @@ kmq-install-check:
 	@command -v '$(PATCHELF)' >/dev/null || { echo "install: patchelf sets the soname: install it (Debian: apt-get install patchelf)" >&2; exit 1; }
 	@[ -n '$(KMQ_VERSION_MINOR)' ] || { echo "install: no version found in $(KMQ_ROOT)/Cargo.toml" >&2; exit 1; }
 	@[ -n '$(KMQ_NATIVE_LIBS)' ] || { echo "install: no libraries listed in $(kmq_src)/native-static-libs.txt" >&2; exit 1; }
+	@[ '$(RELOCATABLE)' != 1 ] || [ '$(LIBDIR) $(INCLUDEDIR)' = '$(PREFIX)/lib $(PREFIX)/include' ] \
+	  || { echo "install: RELOCATABLE=1 needs LIBDIR=PREFIX/lib and INCLUDEDIR=PREFIX/include" >&2; exit 1; }
 
 uninstall:
 	rm -f '$(kmq_inc)/kapokmq.h' '$(kmq_inc)/kapokmq.hpp' \

@@ -144,8 +144,16 @@ export declare class Producer {
   send(data: string | Uint8Array, options?: SendOptions): Promise<void>;
   /** Resolves once every message sent before the call is confirmed. */
   flush(options?: TimeoutOptions): Promise<void>;
-  /** Closes; unconfirmed messages fail with KMQ_ERR_CLOSED (flush() first). */
-  close(): void;
+  /**
+   * Flushes for at most `timeout` ms (default 5000), then closes, off the
+   * event loop. Resolves once closed and every send settled; messages still
+   * unconfirmed then fail with KMQ_ERR_CLOSED and close rejects with the
+   * flush's error.
+   */
+  close(options?: TimeoutOptions): Promise<void>;
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** The counters (after close: as they were then). */
   stats(): ProducerStats;
 }
 
@@ -159,8 +167,11 @@ export declare class Consumer {
   receive(options?: TimeoutOptions): Promise<Message | null>;
   /** Tells the server the message was handled; does not block. */
   ack(message: Message | string): void;
-  /** Closes; a waiting receive() rejects with KMQ_ERR_CLOSED. */
-  close(): void;
+  /** Closes off the event loop; a waiting receive() rejects with KMQ_ERR_CLOSED at once. */
+  close(): Promise<void>;
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** The counters (after close: as they were then). */
   stats(): ConsumerStats;
   /** Yields messages until the consumer is closed. */
   [Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined>;
@@ -278,7 +289,9 @@ export declare class Console {
   /** The node's view of its cluster, or null when it is not in cluster mode. */
   nodes(): Promise<NodeInfo[] | null>;
   /** Frees the client once calls in flight have returned; later calls reject with KMQ_ERR_CLOSED. */
-  close(): void;
+  close(): Promise<void>;
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

@@ -23,3 +23,10 @@ import sys, kapokmq
 assert kapokmq.LIBRARY_PATH.startswith(sys.argv[1]), kapokmq.LIBRARY_PATH
 print("loaded", kapokmq.LIBRARY_PATH)
 PY
+# The copy in the package is stripped of the release build's debug info.
+lib=$(env -u KAPOKMQ_LIB -u PYTHONPATH "$work/venv/bin/python" -c 'import kapokmq; print(kapokmq.LIBRARY_PATH)')
+if readelf -S --wide "$lib" | grep -q '\.debug_'; then
+    echo "$lib keeps debug info" >&2
+    exit 1
+fi
+echo "no debug info in $lib ($(du -h "$lib" | cut -f1))"

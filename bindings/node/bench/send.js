@@ -31,7 +31,7 @@ async function round(p, payload) {
       `${size}-byte payload, all confirmed; best ${results[0].toFixed(2)} µs)`);
     const s = p.stats();
     if (s.confirmed !== (rounds + 1) * n) throw new Error(`only ${s.confirmed} confirmed`);
-    p.close();
+    await p.close();
   } finally {
     await broker.stop();
   }

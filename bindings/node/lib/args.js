@@ -11,10 +11,14 @@ function optionsObject(what, options) {
   return options;
 }
 
-/** `{ timeout }` in ms → a number of ms, Infinity meaning no limit (the default; -1 too). */
-function parseTimeout(what, options) {
+/**
+ * `{ timeout }` in ms → a number of ms, Infinity meaning no limit (-1 too).
+ * Without a timeout: `fallback`, no limit unless given.
+ */
+function parseTimeout(what, options, fallback = Infinity) {
   const { timeout } = optionsObject(what, options);
-  if (timeout === undefined || timeout === null || timeout === -1 || timeout === Infinity) return Infinity;
+  if (timeout === undefined || timeout === null) return fallback;
+  if (timeout === -1 || timeout === Infinity) return Infinity;
   if (typeof timeout !== 'number' || !(timeout >= 0)) {
     throw invalidArgument(`${what}: timeout must be a number of ms >= 0 (or -1 for no limit), got ${timeout}`);
   }

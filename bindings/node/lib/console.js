@@ -141,9 +141,18 @@ class Console {
     return this.#json('nodes', 'consoleNodes', []);
   }
 
-  /** Frees the client once calls in flight have returned; later calls reject with KMQ_ERR_CLOSED. */
+  /**
+   * Frees the client once calls in flight have returned; later calls
+   * reject with KMQ_ERR_CLOSED. Returns a promise, as the other clients'
+   * close() do; it waits for nothing.
+   */
   close() {
-    this.#h.close();
+    return this.#h.close();
+  }
+
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose]() {
+    return this.close();
   }
 
   async #json(what, fn, args) {

@@ -25,6 +25,8 @@ class Consumer {
   #ready = [];
   #fetching = false;
   #out = new BigUint64Array(1);
+  /** The counters as they were when the consumer closed. */
+  #finalStats = null;
 
   /** Connects a consumer; options are the config keys in camelCase. */
   static async connect(options) {
@@ -95,20 +97,42 @@ class Consumer {
     if (status !== 0) throw fromLastError(this.#fns, status);
   }
 
-  /** Closes the connection; a waiting receive() rejects with KMQ_ERR_CLOSED. */
+  /**
+   * Closes the connection off the event loop (acks already given are
+   * still written, briefly) and resolves once closed. A waiting receive()
+   * rejects with KMQ_ERR_CLOSED at once. Closing again returns the first
+   * close's promise.
+   */
   close() {
-    if (this.#h.closed) return;
-    this.#h.close();
-    // Messages taken but not handed out were never acked: the server
-    // delivers them again.
-    this.#ready.length = 0;
-    this.#rejectWaiters(closedError('receive: the consumer'));
+    const first = !this.#h.closed;
+    const ptr = this.#h.ptr(KIND);
+    if (ptr !== null) this.#finalStats = this.#readStats(ptr);
+    const closing = this.#h.close((closedPtr) => {
+      this.#finalStats = this.#readStats(closedPtr);
+    });
+    if (first) {
+      // Messages taken but not handed out were never acked: the server
+      // delivers them again.
+      this.#ready.length = 0;
+      this.#rejectWaiters(closedError('receive: the consumer'));
+    }
+    return closing;
   }
 
-  /** The library's counters for this consumer. */
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose]() {
+    return this.close();
+  }
+
+  /** The library's counters for this consumer (after close: as they were then). */
   stats() {
+    if (this.#finalStats !== null) return this.#finalStats;
     const ptr = this.#h.ptr(KIND);
     if (ptr === null) throw closedError('stats: the consumer');
+    return this.#readStats(ptr);
+  }
+
+  #readStats(ptr) {
     const out = new BigUint64Array(5);
     const status = this.#fns.consumerStats(ptr, out);
     if (status !== 0) throw fromLastError(this.#fns, status);

@@ -7,7 +7,8 @@
 // Freeing must wait for async calls still running on another thread with the
 // pointer (freeing under them is a use-after-free), so close() closes at
 // once (which wakes those calls) and the free happens when the last of them
-// has returned. A FinalizationRegistry frees a handle whose owner was
+// has returned. The native close itself may wait (a consumer writes out its
+// last acks), so it too runs on a pool thread and counts as such a call. A FinalizationRegistry frees a handle whose owner was
 // garbage-collected without close(); the owner is reachable from every
 // pending async callback, so that only happens when nothing is in flight.
 
@@ -17,6 +18,7 @@ class NativeHandle {
   #ptr;
   #busy = 0;
   #closed = false;
+  #closing = null;
   #freed = false;
 
   /**
@@ -56,12 +58,43 @@ class NativeHandle {
     this.#maybeFree();
   }
 
-  /** Closes the native object (waking blocked calls); idempotent. */
-  close() {
-    if (this.#closed) return;
+  /**
+   * Closes the native object (waking blocked calls) off the event loop and
+   * resolves once it is closed. `lastUse(ptr)`, if given, runs then on the
+   * event loop with the closed, not yet freed pointer (to read what the
+   * object still holds). Closing again resolves with the first close.
+   */
+  close(lastUse) {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
-    this.ops.close(this.#ptr);
-    this.#maybeFree();
+    const ptr = this.#ptr;
+    const finish = () => {
+      try {
+        if (lastUse) lastUse(ptr);
+      } finally {
+        this.end();
+      }
+    };
+    this.#busy++;
+    this.#closing = new Promise((resolve) => {
+      const closeFn = this.ops.close;
+      const done = () => {
+        finish();
+        resolve();
+      };
+      if (typeof closeFn.async === 'function') {
+        try {
+          closeFn.async(ptr, done);
+          return;
+        } catch {
+          // koffi refuses async calls past its max_async_calls: closing
+          // here, late, beats never closing.
+        }
+      }
+      closeFn(ptr);
+      done();
+    });
+    return this.#closing;
   }
 
   #maybeFree() {

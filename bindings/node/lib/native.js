@@ -14,14 +14,28 @@ const LIB_FILE = {
 }[process.platform] || 'libkapokmq.so';
 
 const PACKAGE_DIR = path.join(__dirname, '..');
+/** Where the published package carries the library: prebuilds/<platform>-<arch>/. */
+const PREBUILDS_DIR = path.join(PACKAGE_DIR, 'prebuilds');
+const PLATFORM = `${process.platform}-${process.arch}`;
 
 /** Where the library is looked for, in order. */
 function candidates() {
   const list = [];
   if (process.env.KAPOKMQ_LIB) list.push(path.resolve(process.env.KAPOKMQ_LIB));
+  list.push(path.join(PREBUILDS_DIR, PLATFORM, LIB_FILE));
   list.push(path.join(PACKAGE_DIR, LIB_FILE));
+  // A checkout of the repository: the release build.
   list.push(path.join(PACKAGE_DIR, '..', '..', 'target', 'release', LIB_FILE));
   return list;
+}
+
+/** The platforms the package carries a library for. */
+function prebuiltPlatforms() {
+  try {
+    return fs.readdirSync(PREBUILDS_DIR).filter((d) => fs.existsSync(path.join(PREBUILDS_DIR, d)));
+  } catch {
+    return [];
+  }
 }
 
 function findLibrary() {
@@ -34,8 +48,10 @@ function findLibrary() {
   }
   const found = tried.find((p) => fs.existsSync(p));
   if (!found) {
-    throw new Error(`kapokmq: cannot find ${LIB_FILE}; looked at ${tried.join(', ')}. ` +
-      'Build it with `cargo build --release -p kapokmq` or set KAPOKMQ_LIB.');
+    const carried = prebuiltPlatforms();
+    const has = carried.length > 0 ? `it has ${carried.join(', ')} only` : 'it has none';
+    throw new Error(`kapokmq: this package has no native library for ${PLATFORM} (${has}); ` +
+      `build ${LIB_FILE} from the kapokmq sources (cargo build --release -p kapokmq) and set KAPOKMQ_LIB to its path`);
   }
   return found;
 }

@@ -15,6 +15,8 @@ const KIND = 'producer';
 /** Reports taken per poll, and how long one poll waits on its thread. */
 const BATCH = 1024;
 const POLL_SLICE_MS = 200;
+/** How long close() flushes when not told (as the Python binding's close). */
+const CLOSE_FLUSH_MS = 5000;
 const INTERNAL = Symbol('kapokmq.internal');
 
 /** Why a tracked message failed, in the library's words from its report. */
@@ -43,6 +45,10 @@ class Producer {
   #reports = new Uint8Array(BATCH * REPORT_SIZE);
   #reportWords = new Uint32Array(this.#reports.buffer);
   #count = new BigUint64Array(1);
+  /** close()'s promise, once called. */
+  #closing = null;
+  /** The counters as they were when the producer closed. */
+  #finalStats = null;
 
   /** Connects a producer; options are the config keys in camelCase. */
   static async connect(options) {
@@ -60,7 +66,7 @@ class Producer {
 
   /** True once close() was called or the library closed the producer for good. */
   get closed() {
-    return this.#h.closed;
+    return this.#closing !== null || this.#h.closed;
   }
 
   /**
@@ -73,7 +79,7 @@ class Producer {
     let status;
     try {
       const delay = options === undefined ? 0 : parseDelay(options);
-      const ptr = h.ptr(KIND);
+      const ptr = this.closed ? null : h.ptr(KIND);
       if (ptr === null) throw closedError('send: the producer');
       if (typeof data === 'string') {
         status = fns.sendTrackedStr(ptr, data, Buffer.byteLength(data), delay, this.#idOut);
@@ -105,10 +111,14 @@ class Producer {
     let timeout;
     try {
       timeout = parseTimeout('flush', options);
-      if (this.#h.closed) throw closedError('flush: the producer');
+      if (this.closed) throw closedError('flush: the producer');
     } catch (e) {
       return Promise.reject(e);
     }
+    return this.#flush(timeout);
+  }
+
+  #flush(timeout) {
     return new Promise((resolve, reject) => {
       const waiter = { target: this.#seq, failure: null, failures: 0, resolve, reject, timer: null };
       if (timeout !== Infinity) {
@@ -124,17 +134,66 @@ class Producer {
   }
 
   /**
-   * Closes the connection. Messages not yet confirmed fail with
-   * KMQ_ERR_CLOSED (call flush() first); later calls fail the same way.
+   * Flushes for at most `timeout` ms (default 5000), then closes the
+   * connection, off the event loop. Resolves once closed and every send
+   * settled: messages still unconfirmed then have failed with
+   * KMQ_ERR_CLOSED, and close rejects with the flush's error (after
+   * closing). Later calls fail with KMQ_ERR_CLOSED; closing again returns
+   * the first close's promise.
    */
-  close() {
-    this.#h.close();
+  close(options) {
+    if (this.#closing) return this.#closing;
+    let timeout;
+    try {
+      timeout = parseTimeout('close', options, CLOSE_FLUSH_MS);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#closing = this.#flushAndClose(timeout);
+    return this.#closing;
   }
 
-  /** The library's counters for this producer. */
+  /** Closes on `await using`. */
+  [Symbol.asyncDispose]() {
+    return this.close();
+  }
+
+  async #flushAndClose(timeout) {
+    let flushError = null;
+    if (!this.#h.closed) {
+      try {
+        await this.#flush(timeout);
+      } catch (e) {
+        flushError = e;
+      }
+    }
+    await this.#closeHandle();
+    // The report pump takes the last reports and fails what is left.
+    await this.#flush(Infinity).catch(() => {});
+    if (flushError !== null && flushError.code !== 'KMQ_ERR_CLOSED') {
+      throw new KapokMQError(flushError.code,
+        `close: ${flushError.message}; unconfirmed messages failed when the producer closed`);
+    }
+  }
+
+  /** Closes the native producer, keeping its final counters for stats(). */
+  #closeHandle() {
+    const ptr = this.#h.ptr(KIND);
+    if (ptr !== null) this.#finalStats = this.#readStats(ptr);
+    return this.#h.close((closedPtr) => {
+      this.#finalStats = this.#readStats(closedPtr);
+    });
+  }
+
+  /** The library's counters for this producer (after close: as they were then). */
   stats() {
+    if (this.#finalStats !== null) return this.#finalStats;
     const ptr = this.#h.ptr(KIND);
     if (ptr === null) throw closedError('stats: the producer');
+    return this.#readStats(ptr);
+  }
+
+  #readStats(ptr) {
     const out = new BigUint64Array(6);
     const status = this.#fns.producerStats(ptr, out);
     if (status !== 0) throw fromLastError(this.#fns, status);
@@ -170,7 +229,7 @@ class Producer {
       } else if (status === Status.KMQ_ERR_CLOSED) {
         // Closed (by close(), or the connection is lost for good) and every
         // report taken: what is still pending will never be reported.
-        this.#h.close();
+        this.#closeHandle();
         this.#failAll(deliveryError(status, 'the producer was closed before the server confirmed the message'));
       } else if (status !== Status.KMQ_ERR_TIMEOUT) {
         this.#failAll(new KapokMQError(statusName(status), `kmq_poll_reports: ${statusName(status)}`));

@@ -62,18 +62,21 @@ test('bad send arguments are KMQ_ERR_INVALID_ARGUMENT, and the producer stays us
 test('operations after close are KMQ_ERR_CLOSED', async () => {
   const p = await Producer.connect(producerOpts());
   const c = await Consumer.connect(consumerOpts());
-  p.close();
-  p.close(); // closing twice does nothing
-  c.close();
+  await p.send('one');
+  const closing = p.close();
+  assert.equal(p.close(), closing, 'closing twice returns the first close');
+  const consumerClosing = c.close();
   assert.equal(p.closed, true);
   assert.equal(c.closed, true);
   await rejectsWith(p.send('x'), 'KMQ_ERR_CLOSED');
   await rejectsWith(p.flush(), 'KMQ_ERR_CLOSED');
-  assert.throws(() => p.stats(), { code: 'KMQ_ERR_CLOSED' });
   await rejectsWith(c.receive({ timeout: 100 }), 'KMQ_ERR_CLOSED');
   await rejectsWith(c.receive({ timeout: 0 }), 'KMQ_ERR_CLOSED');
   assert.throws(() => c.ack('0123456789abcdef0123456789abcdef'), { code: 'KMQ_ERR_CLOSED' });
-  assert.throws(() => c.stats(), { code: 'KMQ_ERR_CLOSED' });
+  await Promise.all([closing, consumerClosing]);
+  // The counters stay readable, as they were at close.
+  assert.equal(p.stats().confirmed, 1);
+  assert.equal(c.stats().received, 0);
 });
 
 test('a receive waiting when the consumer is closed rejects with KMQ_ERR_CLOSED', async () => {
@@ -117,20 +120,29 @@ test('with a broker that never confirms', async (t) => {
 
   await t.test('a send beyond queueMax is KMQ_ERR_QUEUE_FULL', async () => {
     const p = await Producer.connect(opts({ queueMax: 1 }));
-    const first = p.send('fills the queue');
+    const first = p.send('fills the queue').catch((e) => e);
     await rejectsWith(p.send('one too many'), 'KMQ_ERR_QUEUE_FULL');
-    p.close();
-    await rejectsWith(first, 'KMQ_ERR_CLOSED');
+    await rejectsWith(p.close({ timeout: 0 }), 'KMQ_ERR_TIMEOUT', /1 message.*failed when the producer closed/);
+    assert.equal((await first).code, 'KMQ_ERR_CLOSED');
   });
 
   await t.test('flush with a timeout is KMQ_ERR_TIMEOUT, and close fails what is pending', async () => {
     const p = await Producer.connect(opts());
-    const sends = [p.send('a'), p.send('b')];
+    // Their failures come while close() is awaited: caught from the start.
+    const sends = [p.send('a'), p.send('b')].map((s) => s.catch((e) => e));
     await rejectsWith(p.flush({ timeout: 200 }), 'KMQ_ERR_TIMEOUT', /2 message/);
-    const flushing = p.flush();
-    p.close();
-    for (const s of sends) await rejectsWith(s, 'KMQ_ERR_CLOSED', /closed/);
-    await rejectsWith(flushing, 'KMQ_ERR_CLOSED', /2 message/);
+    const flushing = p.flush().catch((e) => e);
+    const t0 = Date.now();
+    await rejectsWith(p.close({ timeout: 300 }), 'KMQ_ERR_TIMEOUT', /2 message.*within 300 ms/);
+    assert.ok(Date.now() - t0 >= 250, 'close did not flush first');
+    for (const e of await Promise.all(sends)) {
+      assert.equal(e.code, 'KMQ_ERR_CLOSED');
+      assert.match(e.message, /closed/);
+    }
+    const flushError = await flushing;
+    assert.equal(flushError.code, 'KMQ_ERR_CLOSED');
+    assert.match(flushError.message, /2 message/);
+    assert.equal(p.stats().failed, 2);
   });
 });
 

@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const { Producer, Consumer } = require('..');
 const { startBroker, startBrokerOrSkip, uniqueTopic } = require('../testing/broker');
 const { runFixture } = require('../testing/run-fixture');
+const { rejectsWith } = require('../testing/assertions');
 
 let broker;
 before(async () => {
@@ -64,7 +65,7 @@ test('100,000 sends in flight leave the libuv thread pool free', async (t) => {
   await Promise.all(reads);
   assert.ok(Date.now() - t0 < 1000, `file reads took ${Date.now() - t0} ms`);
   assert.equal(p.stats().inFlight, 100000);
-  p.close();
+  await rejectsWith(p.close({ timeout: 0 }), 'KMQ_ERR_TIMEOUT');
   const codes = new Set(await Promise.all(sends));
   assert.deepEqual([...codes], ['KMQ_ERR_CLOSED']);
 });
@@ -84,7 +85,7 @@ test('a process with a waiting receive and unconfirmed sends exits once it close
   if (!stalled) return;
   t.after(() => stalled.stop());
   const { stdout, ms } = await runFixture('exit-after-close.js', [String(stalled.port)]);
-  assert.equal(stdout, 'receive KMQ_ERR_CLOSED,send KMQ_ERR_CLOSED');
+  assert.equal(stdout, 'close KMQ_ERR_TIMEOUT,receive KMQ_ERR_CLOSED,send KMQ_ERR_CLOSED');
   assert.ok(ms < 5000, `took ${ms} ms to exit`);
 });
 

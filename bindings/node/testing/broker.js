@@ -10,7 +10,7 @@ const BROKER = process.env.KMQ_BROKER || path.join(REPO, 'target', 'release', 'k
 
 /**
  * Starts `kmq-broker --port 0 --push-speed-ms 0 ...extraArgs` and resolves
- * with { port, stop() } once it prints its listening line.
+ * with { host, port, pid, stop() } once it prints its listening line.
  */
 function startBroker(extraArgs = []) {
   const args = ['--port', '0', '--push-speed-ms', '0', ...extraArgs];
@@ -52,6 +52,7 @@ function startBroker(extraArgs = []) {
       resolve({
         host: m[1],
         port: Number(m[2]),
+        pid: child.pid,
         stop() {
           process.off('exit', reap);
           lines.close();

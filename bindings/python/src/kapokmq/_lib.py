@@ -155,8 +155,8 @@ def library_path() -> str:
     if override:
         return override
     here = Path(__file__).resolve().parent
-    # The build names the file like an extension module of this interpreter
-    # (libkapokmq.cpython-311-x86_64-linux-gnu.so); any such name will do.
+    # The package carries libkapokmq.so (older builds named it like an
+    # extension module: libkapokmq.cpython-311-x86_64-linux-gnu.so).
     found = sorted(
         p for p in here.iterdir() if p.name.startswith("libkapokmq") and p.suffix in _SUFFIXES
     )

@@ -1,0 +1,396 @@
+"""asyncio clients over the same library::
+
+    from kapokmq import aio
+
+    async with aio.Producer(topic="t", producer_id="p1") as p:
+        await p.send(b"x")             # resolves when the server confirms it
+        await asyncio.gather(*(p.send(f"m{i}") for i in range(1000)))
+        await p.flush(timeout=10.0)
+    async with aio.Consumer(topic="t", consumer_id="c1") as c:
+        m = await c.receive(timeout=5.0)   # a Message, or None on timeout
+        c.ack(m)
+        async for m in c: ...
+
+No thread is blocked per call: the event loop waits on the library's
+readiness descriptors (``kmq_consumer_fd``: a message can be taken;
+``kmq_producer_fd``: delivery reports can be taken), and the calls it then
+makes do not wait. Only connecting and closing, which wait on the network
+once, run on the loop's default executor.
+
+This module imports with any library; the clients need one that exports
+the two descriptor functions, and say so when it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import functools
+from typing import Any, Callable, Optional, Set, Type, TypeVar
+
+from . import consumer as _consumer
+from . import producer as _producer
+from ._handle import Handle
+from ._lib import LIBRARY_PATH, ConsumerP, ProducerP, last_error, lib
+from ._wait import to_ms
+from .consumer import ConsumerStats, Message
+from .errors import ClosedError, InternalError, KapokMQError, Status, TimeoutError, error_for
+from .producer import Data, ProducerStats
+
+__all__ = ["ClusterConsumer", "ClusterProducer", "Consumer", "Producer"]
+
+#: How long ``close()`` of a producer flushes when not told, as the
+#: blocking producer's.
+CLOSE_FLUSH_S = 5.0
+
+
+def _declare(name: str, handle_type: Any) -> Optional[Callable[[Any], int]]:
+    """The library's ``int name(handle)``, or None when it lacks it."""
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        return None
+    fn.restype = ctypes.c_int
+    fn.argtypes = [handle_type]
+    return fn
+
+
+_CONSUMER_FD = _declare("kmq_consumer_fd", ConsumerP)
+_PRODUCER_FD = _declare("kmq_producer_fd", ProducerP)
+
+
+def _require(fn: Optional[Callable[[Any], int]], name: str) -> Callable[[Any], int]:
+    if fn is None:
+        raise InternalError(
+            f"kapokmq.aio needs {name}, which {LIBRARY_PATH} does not export: "
+            "the library is older than this package"
+        )
+    return fn
+
+
+def _descriptor(fn: Callable[[Any], int], handle: Handle) -> int:
+    ptr = handle.acquire()
+    try:
+        fd = fn(ptr)
+        if fd < 0:
+            raise last_error(Status.INTERNAL)
+        return fd
+    finally:
+        handle.release()
+
+
+def _check_timeout(timeout: Optional[float]) -> None:
+    to_ms(timeout)  # raises InvalidArgumentError for a bad one
+
+
+class _Readiness:
+    """Wakes every coroutine waiting for a descriptor to poll readable. The
+    descriptor is watched only while someone waits, and never again after
+    :meth:`stop` (it is closed with its handle)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._waiters: Set["asyncio.Future[None]"] = set()
+        self._watching = False
+        self._stopped = False
+
+    async def wait(self, timeout: Optional[float]) -> None:
+        """Returns when the descriptor is readable, after ``timeout``
+        seconds, or once stopped."""
+        if self._stopped:
+            return
+        fut = self._loop.create_future()
+        self._waiters.add(fut)
+        if not self._watching:
+            self._loop.add_reader(self._fd, self._wake)
+            self._watching = True
+        try:
+            await asyncio.wait({fut}, timeout=timeout)
+        finally:
+            self._waiters.discard(fut)
+            if not self._waiters:
+                self._unwatch()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._unwatch()
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._loop.remove_reader(self._fd)
+            self._watching = False
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake()
+
+
+_C = TypeVar("_C", bound="_Client")
+
+
+class _Client:
+    """Connecting, closing and ``async with``, shared by both clients."""
+
+    _SYNC: Any  # the blocking class that connects
+    _FD: Optional[Callable[[Any], int]]
+    _FD_NAME: str
+    _WHAT: str
+
+    def __init__(self, **config: Any) -> None:
+        self._config = config
+        self._sync: Any = None
+        self._readiness: Optional[_Readiness] = None
+        self._closing = False
+
+    @classmethod
+    async def connect(cls: Type[_C], **config: Any) -> _C:
+        """Connects (off the event loop); the same as ``async with``."""
+        client = cls(**config)
+        await client._connect()
+        return client
+
+    async def _connect(self) -> None:
+        if self._sync is not None:
+            return
+        if self._closing:
+            raise ClosedError(f"the {self._WHAT} is closed")
+        fd_fn = _require(self._FD, self._FD_NAME)
+        loop = asyncio.get_running_loop()
+        sync = await loop.run_in_executor(None, functools.partial(self._SYNC, **self._config))
+        try:
+            self._readiness = _Readiness(loop, _descriptor(fd_fn, sync._handle))
+        except BaseException:
+            sync.close()
+            raise
+        self._sync = sync
+
+    def _live(self) -> Any:
+        if self._closing or (self._sync is not None and self._sync.closed):
+            raise ClosedError(f"the {self._WHAT} is closed")
+        if self._sync is None:
+            raise ClosedError(f"the {self._WHAT} is not connected: use `async with` or `await connect(...)`")
+        return self._sync
+
+    @property
+    def closed(self) -> bool:
+        return self._closing or (self._sync is not None and self._sync.closed)
+
+    async def _close_sync(self, *args: Any) -> None:
+        """Stops watching the descriptor (it goes with the handle), then
+        closes the blocking client off the event loop."""
+        if self._readiness is not None:
+            self._readiness.stop()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, functools.partial(self._sync.close, *args))
+        except KapokMQError:
+            pass  # the caller reports what went wrong
+        # Let the results handed over from the executor reach their futures.
+        await asyncio.sleep(0)
+
+    async def __aenter__(self: _C) -> _C:
+        await self._connect()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            await self.close()  # type: ignore[attr-defined]
+            return
+        # Already failing: close, and let that error through untouched.
+        try:
+            await self.close()  # type: ignore[attr-defined]
+        except KapokMQError:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open" if self._sync is not None else "not connected"
+        return f"<kapokmq.aio.{type(self).__name__} {state}>"
+
+
+class Consumer(_Client):
+    """Receives the messages the server pushes for one topic. Keyword
+    arguments are the config keys, as for :class:`kapokmq.Consumer`."""
+
+    _SYNC = _consumer.Consumer
+    _FD = _CONSUMER_FD
+    _FD_NAME = "kmq_consumer_fd"
+    _WHAT = "consumer"
+
+    async def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The next message, or ``None`` if none came within ``timeout``
+        seconds (``None``: no limit). Raises ``ClosedError`` once closed."""
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        until = None if timeout is None else loop.time() + timeout
+        while True:
+            message = self._live().receive(0)
+            if message is not None:
+                return message
+            left = None if until is None else until - loop.time()
+            if left is not None and left <= 0:
+                return None
+            assert self._readiness is not None
+            await self._readiness.wait(left)
+
+    def ack(self, message: Any) -> None:
+        """As :meth:`kapokmq.Consumer.ack`: never waits."""
+        self._live().ack(message)
+
+    def stats(self) -> ConsumerStats:
+        """The counters (after close: as they were at close)."""
+        if self._sync is None:
+            raise ClosedError("the consumer is not connected")
+        return self._sync.stats()
+
+    async def close(self) -> None:
+        """Closes; a waiting :meth:`receive` raises ``ClosedError``. Closing
+        again does nothing."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._sync is not None:
+            await self._close_sync()
+
+    def __aiter__(self) -> "Consumer":
+        return self
+
+    async def __anext__(self) -> Message:
+        """The next message; the iteration ends when the consumer is closed."""
+        try:
+            message = await self.receive(None)
+        except ClosedError:
+            raise StopAsyncIteration from None
+        assert message is not None
+        return message
+
+
+class ClusterConsumer(Consumer):
+    """:class:`kapokmq.ClusterConsumer` for asyncio."""
+
+    _SYNC = _consumer.ClusterConsumer
+
+
+def _settle(fut: "asyncio.Future[None]", error: Optional[KapokMQError]) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
+
+
+class Producer(_Client):
+    """Sends messages to one topic. Keyword arguments are the config keys,
+    as for :class:`kapokmq.Producer`."""
+
+    _SYNC = _producer.Producer
+    _FD = _PRODUCER_FD
+    _FD_NAME = "kmq_producer_fd"
+    _WHAT = "producer"
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        # Sends not yet confirmed or failed, in no order.
+        self._pending: Set["asyncio.Future[None]"] = set()
+        self._pump: Optional["asyncio.Task[None]"] = None
+
+    async def send(self, data: Data, delay: int = 0) -> None:
+        """Sends one message; returns once the server confirmed it, raises
+        the reason it failed otherwise (``QueueFullError`` or
+        ``InvalidArgumentError`` at once)."""
+        sync = self._live()
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[None]" = loop.create_future()
+
+        def on_delivery(error: Optional[KapokMQError], _ident: int) -> None:
+            # Runs where the reports are taken: the loop, or the executor
+            # thread of close().
+            loop.call_soon_threadsafe(_settle, fut, error)
+
+        sync.send(data, delay=delay, on_delivery=on_delivery)
+        self._pending.add(fut)
+        fut.add_done_callback(self._pending.discard)
+        if self._pump is None or self._pump.done():
+            self._pump = loop.create_task(self._take_reports())
+        await fut
+
+    async def _take_reports(self) -> None:
+        """Runs delivery callbacks whenever the descriptor says reports are
+        there, while sends are outstanding."""
+        readiness = self._readiness
+        assert readiness is not None
+        # Once the descriptor is no longer watched, close() takes the last reports.
+        while self._pending and not readiness.stopped:
+            try:
+                self._sync.poll(0)
+            except ClosedError:
+                return
+            if self._pending:
+                await readiness.wait(None)
+
+    async def flush(self, timeout: Optional[float] = None) -> None:
+        """Waits until every message sent before the call is confirmed.
+        Raises ``TimeoutError`` after ``timeout`` seconds (``None``: no
+        limit), or the last failure if some were given up on."""
+        self._live()
+        await self._flush(timeout)
+
+    async def _flush(self, timeout: Optional[float]) -> None:
+        _check_timeout(timeout)
+        sends = list(self._pending)
+        if not sends:
+            return
+        done, left = await asyncio.wait(sends, timeout=timeout)
+        if left:
+            raise TimeoutError(f"flush: {len(left)} message(s) not confirmed within {timeout} s")
+        failures = [e for e in (f.exception() for f in done) if e is not None]
+        if failures:
+            last = failures[-1]
+            status = last.status if isinstance(last, KapokMQError) else Status.INTERNAL
+            raise error_for(status, f"flush: {len(failures)} message(s) failed; the last: {last}")
+
+    def stats(self) -> ProducerStats:
+        """The counters (after close: as they were at close)."""
+        if self._sync is None:
+            raise ClosedError("the producer is not connected")
+        return self._sync.stats()
+
+    async def close(self, timeout: float = CLOSE_FLUSH_S) -> None:
+        """Flushes for at most ``timeout`` seconds, then closes. Messages
+        still unconfirmed then fail with ``ClosedError``; if the flush did
+        not complete, its error is raised after closing. Closing again does
+        nothing."""
+        _check_timeout(timeout)
+        if self._closing:
+            return
+        self._closing = True
+        if self._sync is None:
+            return
+        flush_error: Optional[KapokMQError] = None
+        try:
+            await self._flush(timeout)
+        except KapokMQError as e:
+            flush_error = e
+        # The blocking close flushes no longer and hands out the last reports.
+        await self._close_sync(0)
+        if self._pump is not None:
+            await self._pump
+        if flush_error is not None:
+            raise error_for(
+                flush_error.status,
+                f"close: {flush_error}; unconfirmed messages failed when the producer closed",
+            ) from flush_error
+
+
+class ClusterProducer(Producer):
+    """:class:`kapokmq.ClusterProducer` for asyncio."""
+
+    _SYNC = _producer.ClusterProducer
