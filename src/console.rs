@@ -22,19 +22,12 @@ impl Console {
     /// A client of the node at `mq_addr:mq_port` (https when `mq_protocol`
     /// is `wss`), authenticating with `secret_key`.
     pub fn new(config: &Config) -> Result<Console> {
-        runtime::setup();
         let scheme = if config.mq_protocol == "wss" { "https" } else { "http" };
         let base = wire::http_url(scheme, &config.mq_addr, config.mq_port, "");
         let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
             Error::invalid("config key \"secret_key\": the HTTP API needs a key of visible ASCII characters")
         })?;
-        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-        if scheme == "https" {
-            if let Some(tls) = crate::tls::client_config(config)? {
-                builder = builder.tls_backend_preconfigured((*tls).clone());
-            }
-        }
-        let client = builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::tls::http_client(config, scheme == "https")?;
         Ok(Console { client, base, key })
     }
 
@@ -53,7 +46,7 @@ impl Console {
             let answer = request.send().await?;
             answer.text().await
         });
-        let body = body.map_err(|e| Error::connect(format!("{url}: {e}")))?;
+        let body = body.map_err(|e| Error::connect(format!("{url}: {}", crate::registry::describe(&e, "mq_protocol=ws"))))?;
         if body.trim().is_empty() {
             return Ok(Value::Null);
         }

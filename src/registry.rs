@@ -21,16 +21,7 @@ impl Registry {
         let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
             Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
         })?;
-        crate::runtime::setup();
-        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-        if config.registry_protocol == "https" {
-            if let Some(tls) = crate::tls::client_config(config)? {
-                builder = builder.tls_backend_preconfigured((*tls).clone());
-            }
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::tls::http_client(config, config.registry_protocol == "https")?;
         Ok(Registry { client, url, key })
     }
 
@@ -47,11 +38,13 @@ impl Registry {
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .send()
             .await
-            .map_err(|e| Error::connect(format!("registry {}: {}", self.url, describe(&e))))?;
+            .map_err(|e| Error::connect(format!("registry {}: {}", self.url, describe(&e, "registry_protocol=http"))))?;
         let body = answer
             .text()
             .await
-            .map_err(|e| Error::connect(format!("registry {}: reading the answer: {}", self.url, describe(&e))))?;
+            .map_err(|e| {
+                Error::connect(format!("registry {}: reading the answer: {}", self.url, describe(&e, "registry_protocol=http")))
+            })?;
         wire::parse_nodes(&body).map_err(|e| e.context(format!("registry {}", self.url)))
     }
 
@@ -68,9 +61,14 @@ impl Registry {
     }
 }
 
-/// reqwest's message plus the cause it wraps (refused, timed out, TLS...).
-fn describe(e: &reqwest::Error) -> String {
+/// reqwest's message plus the cause it wraps (refused, timed out...), or
+/// the TLS failure in plain words; `plain` is the setting for a server
+/// without TLS.
+pub(crate) fn describe(e: &reqwest::Error, plain: &str) -> String {
     use std::error::Error as _;
+    if let Some(words) = crate::tls::explain(e, plain) {
+        return words;
+    }
     let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
     let mut source = e.source();
     while let Some(s) = source {
