@@ -127,15 +127,18 @@ pub fn explain(err: &(dyn std::error::Error + 'static), plain: &str) -> Option<S
             return Some(words(tls, plain));
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                return Some(words(tls, plain));
-            }
             // tokio-rustls's words for a peer that hung up mid-handshake.
             if io.kind() == std::io::ErrorKind::UnexpectedEof && io.to_string() == "tls handshake eof" {
                 return Some(format!(
                     "the server closed the connection during the TLS handshake: it may not serve TLS on \
                      this port (then use {plain}), or it refused kapokmq's TLS versions or ciphers"
                 ));
+            }
+            // An io::Error's source() skips the error it wraps (which may
+            // be another io::Error, around the rustls one).
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner);
+                continue;
             }
         }
         cause = e.source();

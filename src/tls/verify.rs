@@ -90,7 +90,7 @@ impl Seen<'_> {
         let not_before = self.facts.as_ref().map(|f| f.not_before);
         use CertificateError::*;
         match err {
-            _ if is_ca || matches!(err, UnknownIssuer) => {
+            _ if is_ca || matches!(err, UnknownIssuer | BadSignature) => {
                 if self.self_signed() {
                     format!(
                         "the server's certificate is self-signed ({}) and not listed in {}: add that \
@@ -105,9 +105,15 @@ impl Seen<'_> {
                         self.label()
                     )
                 } else {
+                    // BadSignature: a CA of the issuer's name is known, but
+                    // its key did not sign this certificate.
+                    let namesake = match err {
+                        BadSignature => " (one of the same name is, but its key did not sign it)",
+                        _ => "",
+                    };
                     format!(
                         "the server's certificate ({}) is not signed by a CA in {} or the public web roots \
-                         built into kapokmq: set tls_ca_file to the PEM file of the CA that signed it",
+                         built into kapokmq{namesake}: set tls_ca_file to the PEM file of the CA that signed it",
                         self.label(),
                         self.ca_file()
                     )
@@ -140,7 +146,9 @@ impl Seen<'_> {
             }
             NotValidForName | NotValidForNameContext { .. } => {
                 let names = match err {
-                    NotValidForNameContext { presented, .. } if !presented.is_empty() => presented.join(", "),
+                    NotValidForNameContext { presented, .. } => {
+                        presented.iter().filter_map(|n| san_name(n)).collect::<Vec<_>>().join(", ")
+                    }
                     _ => String::new(),
                 };
                 if names.is_empty() {
@@ -170,6 +178,14 @@ impl Seen<'_> {
     }
 }
 
+/// A subjectAltName as webpki reports it (`DnsName("a.example")`,
+/// `IpAddress(10.0.0.1)`, ...) as the name alone; `None` for kinds that
+/// name no host.
+fn san_name(presented: &str) -> Option<String> {
+    let inner = |prefix: &str| presented.strip_prefix(prefix)?.strip_suffix(')').map(|n| n.trim_matches('"'));
+    inner("DnsName(").or_else(|| inner("IpAddress(")).map(str::to_owned)
+}
+
 /// What is wrong with a certificate, for the cases no user meets on a
 /// working setup.
 pub fn certificate_flaw(err: &CertificateError) -> &'static str {
@@ -178,7 +194,6 @@ pub fn certificate_flaw(err: &CertificateError) -> &'static str {
         BadEncoding => "cannot be read (bad DER encoding)",
         UnhandledCriticalExtension => "has a critical extension kapokmq does not understand",
         Revoked => "has been revoked",
-        BadSignature => "has a signature that does not verify against its issuer",
         UnsupportedSignatureAlgorithmContext { .. } | UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
             "is signed with an algorithm kapokmq does not support"
         }
@@ -259,5 +274,17 @@ impl ServerCertVerifier for Verifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn san_names_lose_their_debug_dress() {
+        assert_eq!(super::san_name("DnsName(\"example.com\")").as_deref(), Some("example.com"));
+        assert_eq!(super::san_name("IpAddress(127.0.0.1)").as_deref(), Some("127.0.0.1"));
+        assert_eq!(super::san_name("IpAddress(::1)").as_deref(), Some("::1"));
+        assert_eq!(super::san_name("DirectoryName"), None);
+        assert_eq!(super::san_name("UniformResourceIdentifier(\"spiffe://x\")"), None);
     }
 }
