@@ -30,6 +30,7 @@ lib_so=${KAPOKMQ_LIB:-$repo/target/release/libkapokmq.so}
 lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
 lib_a="$lib_dir/libkapokmq.a"
 export KMQ_BROKER=${KMQ_BROKER:-$repo/target/release/kmq-broker}
+export KMQ_REPO=$repo # test_tls finds tests/tls/make_certs.sh there
 cc=${CC:-cc}
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")
