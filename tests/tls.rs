@@ -293,3 +293,27 @@ fn plain_ws_to_a_tls_broker_fails_quickly() {
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
     assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
 }
+
+/// The README's TLS setup, run as written: its openssl one-liner, the
+/// broker's flags, and `tls_ca_file=cert.pem`.
+#[test]
+fn the_readme_tls_setup_works_as_written() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("\n## TLS\n").expect("README has a TLS section")..];
+    let one_liner = section.lines().find(|l| l.starts_with("openssl req -x509")).expect("the one-liner");
+    let broker_line = section.lines().find(|l| l.contains("kmq-broker")).expect("the broker command");
+    assert!(broker_line.ends_with("--tls-cert cert.pem --tls-key key.pem"), "{broker_line}");
+    assert!(section.contains(r#""tls_ca_file", "cert.pem""#));
+
+    let dir = common::temp_path("tls-readme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("bash").arg("-c").arg(one_liner).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{one_liner}: {}", String::from_utf8_lossy(&out.stderr));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let broker = Broker::start(&["--tls-cert", &cert.to_string_lossy(), "--tls-key", &key.to_string_lossy()]);
+    let mut cfg = broker.config(&topic("readme"));
+    cfg.set("mq_protocol", "wss").unwrap();
+    cfg.set("tls_ca_file", &cert.to_string_lossy()).unwrap();
+    round_trip(&cfg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
