@@ -15,6 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{AlertDescription, CertificateError, ClientConfig, OtherError, RootCertStore};
 use std::sync::Arc;
+pub use cert::utc;
 pub use verify::Refusal;
 
 /// The client TLS settings for `config`, or `None` when nothing uses TLS.

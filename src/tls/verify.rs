@@ -78,6 +78,30 @@ impl Seen<'_> {
         self.facts.as_ref().is_some_and(|f| f.self_issued)
     }
 
+    /// Expired or not valid yet, with the date passed (from rustls, else
+    /// read from the certificate) and the time now.
+    fn dates_words(&self, err: &CertificateError) -> String {
+        use CertificateError::*;
+        let facts = self.facts.as_ref();
+        let (when, expired) = match err {
+            ExpiredContext { not_after, .. } => (Some(not_after.as_secs() as i64), true),
+            NotValidYetContext { not_before, .. } => (Some(not_before.as_secs() as i64), false),
+            Expired => (facts.map(|f| f.not_after), true),
+            _ => (facts.map(|f| f.not_before), false),
+        };
+        let when = when.map_or_else(|| "the date it names".to_string(), |t| format!("{} UTC", cert::utc(t)));
+        let now = cert::utc(self.now.as_secs() as i64);
+        if expired {
+            format!("the server's certificate ({}) expired on {when} (it is now {now} UTC): renew it on the server", self.label())
+        } else {
+            format!(
+                "the server's certificate ({}) is not valid before {when} (it is now {now} UTC): check the clocks \
+                 of this machine and of the server",
+                self.label()
+            )
+        }
+    }
+
     /// A certificate error in words, with what to do about it.
     fn words(&self, err: &rustls::Error) -> String {
         let rustls::Error::InvalidCertificate(err) = err else {
@@ -85,9 +109,6 @@ impl Seen<'_> {
         };
         let is_ca = matches!(err, CertificateError::Other(OtherError(e))
             if matches!(e.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)));
-        let now = self.now.as_secs() as i64;
-        let not_after = self.facts.as_ref().map(|f| f.not_after);
-        let not_before = self.facts.as_ref().map(|f| f.not_before);
         use CertificateError::*;
         match err {
             _ if is_ca || matches!(err, UnknownIssuer | BadSignature) => {
@@ -119,31 +140,7 @@ impl Seen<'_> {
                     )
                 }
             }
-            Expired | ExpiredContext { .. } => {
-                let when = match err {
-                    ExpiredContext { not_after, .. } => Some(not_after.as_secs() as i64),
-                    _ => not_after,
-                };
-                let when = when.map(cert::utc).unwrap_or_else(|| "an earlier date".into());
-                format!(
-                    "the server's certificate ({}) expired on {when} (it is now {}): renew it on the server",
-                    self.label(),
-                    cert::utc(now)
-                )
-            }
-            NotValidYet | NotValidYetContext { .. } => {
-                let when = match err {
-                    NotValidYetContext { not_before, .. } => Some(not_before.as_secs() as i64),
-                    _ => not_before,
-                };
-                let when = when.map(cert::utc).unwrap_or_else(|| "a later date".into());
-                format!(
-                    "the server's certificate ({}) is not valid before {when} (it is now {}): check the \
-                     clocks of this machine and of the server",
-                    self.label(),
-                    cert::utc(now)
-                )
-            }
+            Expired | ExpiredContext { .. } | NotValidYet | NotValidYetContext { .. } => self.dates_words(err),
             NotValidForName | NotValidForNameContext { .. } => {
                 let names = match err {
                     NotValidForNameContext { presented, .. } => {
