@@ -54,14 +54,14 @@ typedef enum way { WSS, CONSOLE, REGISTRY } way;
 static const char *way_name[] = {"producer over wss", "console over https", "registry over https"};
 
 /* Connects the way `w` to `port` with `cfg` (freed here); returns the
- * status and copies kmq_last_error() into `error`. Refusals must come
- * within 2.5 s (connect_timeout_ms is 4 s). */
+ * status and copies kmq_last_error() into `error`. Refusals must come at
+ * once: within 10 s (for valgrind) of a connect_timeout_ms of 30 s. */
 static kmq_status connect_way(way w, int port, kmq_config *cfg, char *error, size_t cap) {
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     kmq_status st = KMQ_ERR_INVALID_ARGUMENT;
     int64_t t0 = now_ms();
-    if (cfg != NULL && kmq_config_set(cfg, "connect_timeout_ms", "4000") == KMQ_OK) {
+    if (cfg != NULL && kmq_config_set(cfg, "connect_timeout_ms", "30000") == KMQ_OK) {
         if (w == WSS) {
             kmq_producer *p = NULL;
             kmq_config_set(cfg, "mq_protocol", "wss");
@@ -90,7 +90,7 @@ static kmq_status connect_way(way w, int port, kmq_config *cfg, char *error, siz
     int64_t took = now_ms() - t0;
     snprintf(error, cap, "%s", kmq_last_error());
     kmq_config_free(cfg);
-    CHECK_MSG(st == KMQ_OK || took < 2500, "%s: failing took %lld ms", way_name[w], (long long)took);
+    CHECK_MSG(st == KMQ_OK || took < 10000, "%s: failing took %lld ms", way_name[w], (long long)took);
     return st;
 }
 
