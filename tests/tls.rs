@@ -317,3 +317,25 @@ fn the_readme_tls_setup_works_as_written() {
     round_trip(&cfg);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_tls_ca_file_that_cannot_be_used_is_an_invalid_argument() {
+    let dir = common::temp_path("tls-badfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "no PEM here\n").unwrap();
+    let missing = dir.join("missing.pem");
+    for (file, words) in [(&garbage, "is not a valid X.509 certificate"), (&empty, "holds no PEM certificate"), (&missing, "missing.pem")] {
+        let mut cfg = Config::new();
+        for (k, v) in [("mq_protocol", "wss"), ("topic", "t"), ("producer_id", "p"), ("tls_ca_file", &file.to_string_lossy())] {
+            cfg.set(k, v).unwrap();
+        }
+        let e = Producer::connect(&cfg).err().expect("a bad tls_ca_file must be refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert_plain_words(e.message(), &["tls_ca_file", words]);
+        eprintln!("refused as it should be: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -47,9 +47,12 @@ fn settings(config: &Config) -> Result<Arc<ClientConfig>> {
             .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
         Some(webpki)
     } else {
-        log::warn(|| match config.tls_pin_sha256.is_empty() {
-            true => "tls_verify is false: server certificates are not checked".to_string(),
-            false => "tls_verify is false: only the pins of tls_pin_sha256 are checked".to_string(),
+        log::warn(|| {
+            if config.tls_pin_sha256.is_empty() {
+                "tls_verify is false: server certificates are not checked".to_string()
+            } else {
+                "tls_verify is false: only the pins of tls_pin_sha256 are checked".to_string()
+            }
         });
         None
     };
@@ -75,6 +78,11 @@ fn ca_file(config: &Config) -> Result<Vec<CertificateDer<'static>>> {
         .map_err(|e| bad(e.to_string()))?;
     if certs.is_empty() {
         return Err(bad("holds no PEM certificate".into()));
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        if webpki::EndEntityCert::try_from(cert).is_err() {
+            return Err(bad(format!("certificate {} of {} is not a valid X.509 certificate", i + 1, certs.len())));
+        }
     }
     Ok(certs)
 }
