@@ -10,7 +10,8 @@ BROKER  := $(CURDIR)/$(RELEASE)/kmq-broker
 export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
-.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node bench bench-quick profile clean
+.PHONY: test-real bench-real record real-loss
+.PHONY: all build demo docs test test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme bench bench-quick profile clean
 
 all: build
 
@@ -22,7 +23,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-install
+test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -55,11 +56,42 @@ test-python-install: build
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error && npm test
 
+# The suites and the Go client interop against the real KapokMQ node and
+# Serena, built from source trees (KAPOKMQ_SERVER_SRC, SERENA_SRC,
+# KAPOKMQ_GO_CLIENT_SRC; see tests/real/realmq.sh). Not part of `make test`.
+test-real: build
+	bash tests/real/realmq.sh test
+
+# The benchmark on a real node with the Go client's rows: docs/bench/real/.
+bench-real: build
+	bash tests/real/realmq.sh bench
+
+# Records the real KapokMQ node and Serena (built as for test-real) into
+# tests/recorded/; test-rust replays the recordings without them (tests/replay.rs).
+record: build
+	bash tests/real/realmq.sh record
+
+# What the real node loses of confirmed messages when killed and restarted
+# (not part of make test). LOSS_ARGS e.g. "--runs 3 --snapshot".
+real-loss: build
+	bash tests/real/realmq.sh loss $(LOSS_ARGS)
+
+# Every code block of every Markdown file runs as written (or says why not,
+# see tests/readme/run.py); then the runner must fail on examples that send
+# before their consumer connects.
+READMES = $(shell find . -name '*.md' -not -path './target/*' -not -path '*/node_modules/*' -not -path './tests/readme/*' | sort)
+
+test-readme: build
+	@[ -d bindings/node/node_modules ] || (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+	$(PYTHON) tests/readme/run.py $(READMES)
+	$(PYTHON) tests/readme/run.py --expect-failure tests/readme/wrong_order.md
+
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
-# the C header and the C++ wrapper.
+# the C header and the C++ wrapper. Doxygen prints a warning for every
+# undocumented entry (docs/Doxyfile) and needs no Graphviz.
 docs:
 	$(CARGO) doc --no-deps -p kapokmq
-	@if command -v doxygen >/dev/null; then doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
+	@if command -v doxygen >/dev/null; then mkdir -p target/doc/c && doxygen docs/Doxyfile && echo "C reference: target/doc/c/html/index.html"; \
 	 else echo "doxygen is not installed: the C reference is the comments in include/kapokmq.h"; fi
 
 # Throughput, latency and footprint on a fresh kmq-broker; writes

@@ -307,10 +307,11 @@ enum RegistryAnswer {
 /// (`Port` as a string), `null` for none, or `{"code":-1,...}` for a
 /// rejected key (which arrives with HTTP status 200).
 pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
-    let answer: RegistryAnswer = serde_json::from_str(body.trim()).map_err(|e| {
+    // serde's own text ("data did not match any variant of untagged enum")
+    // tells a user nothing: say what was expected and show what came.
+    let answer: RegistryAnswer = serde_json::from_str(body.trim()).map_err(|_| {
         Error::protocol(format!(
-            "the registry's answer is not a node list: {}: {:?}",
-            preview(&e.to_string()),
+            "the answer is not a Serena node list (a JSON array of nodes, or null), so this is probably not a Serena registry: {:?}",
             preview(body)
         ))
     })?;

@@ -315,6 +315,15 @@ fn the_readme_tls_setup_works_as_written() {
     cfg.set("mq_protocol", "wss").unwrap();
     cfg.set("tls_ca_file", &cert.to_string_lossy()).unwrap();
     round_trip(&cfg);
+
+    // The CLI line, on this broker's port.
+    let cli_line = section.lines().find(|l| l.starts_with("target/release/kmq ")).expect("the CLI line");
+    let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/");
+    let cli_line = cli_line.split('#').next().unwrap().replace("8443", &broker.port.to_string());
+    let cli_line = cli_line.replace("target/release/", &release.to_string_lossy());
+    let out = Command::new("bash").arg("-c").arg(&cli_line).current_dir(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("unconsumed"), "{cli_line}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -16,7 +16,7 @@ use crate::store::PushItem;
 use crate::tls::{send, ReadHalf, Sock, WriteHalf};
 use crate::util::{now_ms, now_s, parse_code};
 use crate::ws::{
-    close_echo, close_payload, frame, push_frame, Ev, FrameReader, OP_CLOSE, OP_PONG, OP_TEXT,
+    close_echo, close_payload, frame, push_frame, push_message, Ev, FrameReader, OP_CLOSE, OP_PONG, OP_TEXT,
 };
 use crate::State;
 
@@ -344,7 +344,7 @@ fn encode_push(buf: &mut Vec<u8>, scratch: &mut Vec<u8>, it: &PushItem) {
     );
     // json.Encoder ends every value with a newline.
     scratch.push(b'\n');
-    push_frame(buf, OP_TEXT, scratch);
+    push_message(buf, OP_TEXT, scratch);
 }
 
 async fn consumer_writer(

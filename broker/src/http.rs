@@ -103,6 +103,16 @@ impl Resp {
             cors: true,
         }
     }
+    /// gin's `c.String`: how the node answers node lists (and their empty body).
+    fn string(body: Vec<u8>) -> Resp {
+        Resp {
+            status: 200,
+            ctype: Some("text/plain; charset=utf-8"),
+            body,
+            extra: vec![],
+            cors: true,
+        }
+    }
     fn text(status: u16, body: &str) -> Resp {
         Resp {
             status,
@@ -559,7 +569,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         }
         // Join answers the list too, so each heartbeat refreshes the node's view of the cluster.
         reg.write_live(&mut o);
-        return Resp::json(o);
+        return Resp::string(o);
     }
     match &*path_s {
         "/Producer/Send" => {
@@ -674,19 +684,11 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         // any node can also stand in for the registry).
         "/Console/GetNodes" | "/Registry/GetNodes" if st.member.is_some() => {
             if let Some(m) = &st.member {
-                o = m.view().await;
+                return Resp::string(m.view().await);
             }
         }
         // Not in cluster mode: the node answers with an empty body.
-        "/Console/GetNodes" => {
-            return Resp {
-                status: 200,
-                ctype: None,
-                body: vec![],
-                extra: vec![],
-                cors: true,
-            }
-        }
+        "/Console/GetNodes" => return Resp::string(vec![]),
         // Serena's registry view, with this broker as the only live node.
         "/Registry/GetNodes" => {
             let a = st.local_addr;
@@ -694,6 +696,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
                 &mut o,
                 &[&registry::Node::new(&a.ip().to_string(), a.port())],
             );
+            return Resp::string(o);
         }
         _ => return Resp::text(404, "404 page not found"),
     }
@@ -735,11 +738,12 @@ fn write_clients(o: &mut Vec<u8>, list: &[crate::push::ClientInfo], role: &str) 
 /// The server's config map (Go sorts map keys), with this broker's settings.
 fn write_config(st: &State, o: &mut Vec<u8>) {
     let c = &st.cfg;
+    // The shipped configuration's file name when there is no WAL: the node
+    // reports its setting whether persistence is on or not.
     let wal = c
         .wal
         .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+        .map_or_else(|| "MQDATA".to_string(), |p| p.display().to_string());
     let port = st.local_addr.port().to_string();
     let registry_host = st
         .member
@@ -768,7 +772,7 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
         s("masterAddr", "127.0.0.1"),
         s("masterPort", &port),
         s("masterProtocol", "ws"),
-        i("messageChanBuffer", 1_000_000),
+        i("messageChanBuffer", 10_000_000),
         s("persistentFile", &wal),
         i("persistentTime", 5),
         i("pushCount", c.push_count as i64),

@@ -74,7 +74,8 @@ Options:
   --push-count N           messages pushed before each throttle pause (default 1000)
   --push-speed-ms MS       throttle pause; 0 disables the throttle (default 1000)
   --check-speed-ms MS      period of the delayed/retry check (default 5000)
-  --push-retry-ms MS       re-push unconsumed messages after this long (default 300000)
+  --push-retry-ms MS       re-push unconsumed messages after this long, their age counted in
+                           whole seconds as the node counts it (default 300000)
   --clean-consumed         delete messages as soon as they are acked
   --wal PATH               append-only log of messages and acks, replayed at start
   --join HOST:PORT         announce this node to the registry at HOST:PORT (POST /Registry/Join)

@@ -1,11 +1,11 @@
 //! The message list (the server's `MessageList`) and its optional write-ahead log.
 //!
-//! WAL format: the magic `KMQWAL01`, then records, each a tag byte and little-endian fields:
+//! WAL format: the magic `KMQWAL02`, then records, each a tag byte and little-endian fields:
 //! - `S` stored:   code u128, create_ms i64, delay i64, status i8, topic_len u32, data_len u32,
 //!   topic, data
 //! - `C` consumed: code u128, consumed_s i64
 //! - `D` deleted:  code u128
-//! - `U` updated by the periodic check: code u128, delay i64, status i8, retry_base_ms i64
+//! - `U` updated by the periodic check: code u128, delay i64, status i8
 //!
 //! A record cut short by a kill at the tail is dropped (and the file truncated) on replay.
 
@@ -16,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-const MAGIC: &[u8; 8] = b"KMQWAL01";
+const MAGIC: &[u8; 8] = b"KMQWAL02";
 
 /// Codes are random, so their low bits are a fine hash.
 #[derive(Default)]
@@ -44,8 +44,6 @@ pub struct Entry {
     pub consumed: i64,
     pub delay: i64,
     pub status: i8,
-    /// Retried once `now > retry_base_ms + push_retry`.
-    pub retry_base_ms: i64,
     pub seq: u64,
 }
 
@@ -133,7 +131,11 @@ impl Store {
                 if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        format!("{} is not a kmq-broker WAL", path.display()),
+                        format!(
+                            "{} is not a kmq-broker WAL of this version (it must start with {:?})",
+                            path.display(),
+                            String::from_utf8_lossy(MAGIC)
+                        ),
                     ));
                 }
                 let valid = replay(&bytes[MAGIC.len()..], &mut inner) + MAGIC.len();
@@ -188,7 +190,6 @@ impl Store {
                 consumed: 0,
                 delay,
                 status,
-                retry_base_ms: now_ms.saturating_add(delay_ms(delay)),
                 seq: g.seq,
             };
             items.push(e.item(code));
@@ -286,22 +287,26 @@ impl Store {
         let now_s = now_ms.div_euclid(1000);
         let walbuf = &mut g.walbuf;
         g.map.retain(|code, e| {
-            if now_ms - e.create_ms > clean_ms {
+            let age_s = now_s - e.create_s();
+            if age_s.saturating_mul(1000) > clean_ms {
                 if wal {
                     walbuf.push(b'D');
                     walbuf.extend_from_slice(&code.to_le_bytes());
                 }
                 return false;
             }
+            // The node compares whole seconds: a delayed message is due once
+            // `CreateTime + DelayTime <= now`, and a waiting one is pushed
+            // again once `DelayTime + pushRetryTime < now - CreateTime`, its
+            // DelayTime becoming that age (so the next retry counts from it).
             let update = if e.status == 0 {
-                if e.create_ms.saturating_add(delay_ms(e.delay)) > now_ms {
+                if e.delay > age_s {
                     return true;
                 }
                 e.status = -1;
                 true
-            } else if e.status == -1 && now_ms > e.retry_base_ms.saturating_add(retry_ms) {
-                e.delay = now_s - e.create_s();
-                e.retry_base_ms = now_ms;
+            } else if e.status == -1 && age_s.saturating_mul(1000) > delay_ms(e.delay).saturating_add(retry_ms) {
+                e.delay = age_s;
                 true
             } else {
                 false
@@ -312,7 +317,6 @@ impl Store {
                     walbuf.extend_from_slice(&code.to_le_bytes());
                     walbuf.extend_from_slice(&e.delay.to_le_bytes());
                     walbuf.push(e.status as u8);
-                    walbuf.extend_from_slice(&e.retry_base_ms.to_le_bytes());
                 }
                 out.push((e.seq, e.item(*code)));
             }
@@ -366,7 +370,6 @@ fn replay(b: &[u8], inner: &mut Inner) -> usize {
                         consumed: 0,
                         delay,
                         status,
-                        retry_base_ms: create_ms.saturating_add(delay_ms(delay)),
                         seq: inner.seq,
                     },
                 );
@@ -390,17 +393,16 @@ fn replay(b: &[u8], inner: &mut Inner) -> usize {
                 i += 17;
             }
             b'U' => {
-                if rest < 34 {
+                if rest < 26 {
                     break;
                 }
                 if let Some(e) = inner.map.get_mut(&u128_at(i + 1)) {
                     if e.status != 1 {
                         e.delay = i64_at(i + 17);
                         e.status = b[i + 25] as i8;
-                        e.retry_base_ms = i64_at(i + 26);
                     }
                 }
-                i += 34;
+                i += 26;
             }
             _ => break,
         }

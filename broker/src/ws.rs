@@ -6,6 +6,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::tls::ReadHalf;
 
+const OP_CONTINUATION: u8 = 0;
 pub const OP_TEXT: u8 = 1;
 pub const OP_CLOSE: u8 = 8;
 pub const OP_PONG: u8 = 10;
@@ -198,7 +199,11 @@ fn unmask(p: &mut [u8], mask: [u8; 4]) {
 }
 
 pub fn frame_header(out: &mut Vec<u8>, op: u8, len: usize) {
-    out.push(0x80 | op);
+    fragment_header(out, true, op, len);
+}
+
+fn fragment_header(out: &mut Vec<u8>, fin: bool, op: u8, len: usize) {
+    out.push(if fin { 0x80 | op } else { op });
     if len < 126 {
         out.push(len as u8);
     } else if len <= 0xFFFF {
@@ -213,6 +218,32 @@ pub fn frame_header(out: &mut Vec<u8>, op: u8, len: usize) {
 pub fn push_frame(out: &mut Vec<u8>, op: u8, payload: &[u8]) {
     frame_header(out, op, payload.len());
     out.extend_from_slice(payload);
+}
+
+/// Payload bytes of one frame of gorilla's message writer: its 4096-byte
+/// write buffer less the room it keeps for a frame header.
+const GORILLA_FRAME: usize = 4082;
+/// gorilla writes a message longer than twice its buffer as one frame
+/// followed by an empty final frame.
+const GORILLA_UNBUFFERED: usize = 8192;
+
+/// A data message cut into frames exactly as the node's WebSocket library
+/// (gorilla, default buffers) cuts it: up to 4082 bytes in one frame, up to
+/// 8192 in frames of 4082 bytes, longer ones whole plus an empty final frame.
+pub fn push_message(out: &mut Vec<u8>, op: u8, payload: &[u8]) {
+    if payload.len() <= GORILLA_FRAME {
+        return push_frame(out, op, payload);
+    }
+    if payload.len() > GORILLA_UNBUFFERED {
+        fragment_header(out, false, op, payload.len());
+        out.extend_from_slice(payload);
+        return fragment_header(out, true, OP_CONTINUATION, 0);
+    }
+    let last = (payload.len() - 1) / GORILLA_FRAME;
+    for (i, chunk) in payload.chunks(GORILLA_FRAME).enumerate() {
+        fragment_header(out, i == last, if i == 0 { op } else { OP_CONTINUATION }, chunk.len());
+        out.extend_from_slice(chunk);
+    }
 }
 
 pub fn frame(op: u8, payload: &[u8]) -> Vec<u8> {
@@ -235,4 +266,40 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut v = code.to_be_bytes().to_vec();
     v.extend_from_slice(reason.as_bytes());
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (fin, opcode, payload length) of every frame in `wire`.
+    fn frames(mut wire: &[u8]) -> Vec<(bool, u8, usize)> {
+        let mut out = Vec::new();
+        while !wire.is_empty() {
+            let (len, off) = match wire[1] {
+                126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+                127 => (u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize, 10),
+                n => (n as usize, 2),
+            };
+            out.push((wire[0] & 0x80 != 0, wire[0] & 0x0f, len));
+            wire = &wire[off + len..];
+        }
+        out
+    }
+
+    #[test]
+    fn messages_are_cut_like_gorilla_cuts_them() {
+        let cut = |n: usize| {
+            let mut out = Vec::new();
+            push_message(&mut out, OP_TEXT, &vec![b'x'; n]);
+            frames(&out)
+        };
+        assert_eq!(cut(3), [(true, 1, 3)]);
+        assert_eq!(cut(4082), [(true, 1, 4082)]);
+        assert_eq!(cut(4083), [(false, 1, 4082), (true, 0, 1)]);
+        assert_eq!(cut(8164), [(false, 1, 4082), (true, 0, 4082)]);
+        assert_eq!(cut(8192), [(false, 1, 4082), (false, 0, 4082), (true, 0, 28)]);
+        assert_eq!(cut(8193), [(false, 1, 8193), (true, 0, 0)]);
+        assert_eq!(cut(1 << 20), [(false, 1, 1 << 20), (true, 0, 0)]);
+    }
 }

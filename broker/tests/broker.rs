@@ -329,6 +329,24 @@ impl Broker {
     }
 }
 
+/// Unix seconds now, and a push's CreateTime and DelayTime.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn push_times(frame: &str) -> (i64, i64) {
+    let field = |name: &str| -> i64 {
+        let at = frame.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("no {name} in {frame}")) + name.len() + 3;
+        let end = frame[at..].find([',', '}']).unwrap() + at;
+        frame[at..end].parse().unwrap()
+    };
+    (field("CreateTime"), field("DelayTime"))
+}
+
+/// The node's check compares whole seconds: a message delayed by 1 s is due
+/// once the clock's second is past its creation second, and an unacked one
+/// is pushed again once `DelayTime + pushRetryTime < now - CreateTime`,
+/// with its age as the new DelayTime.
 #[tokio::test]
 async fn delayed_message_and_retry() {
     let b = Broker::start(&["--check-speed-ms", "100", "--push-retry-ms", "1500"]);
@@ -337,25 +355,18 @@ async fn delayed_message_and_retry() {
     let t0 = Instant::now();
     p.send(send_frame("later", 1)).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
-    assert!(b
-        .post("/Console/CountMessage", "test", "")
-        .contains(r#""delay":1,"#));
     let f = text(&mut c).await;
-    let waited = t0.elapsed();
-    assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500),
-        "{waited:?}"
-    );
+    let (created, delay) = push_times(&f);
+    assert!(unix_now() >= created + 1, "pushed within its creation second");
+    assert!(t0.elapsed() < Duration::from_millis(1500), "{:?}", t0.elapsed());
     check_push(&f, "later", "dl", 1);
-    // not acked: pushed again after the retry time, with a larger DelayTime
+    assert_eq!(delay, 1);
+    // not acked: pushed again once its age (whole seconds) exceeds 1 + 1.5 s
     let f2 = text(&mut c).await;
-    assert!(
-        t0.elapsed() >= Duration::from_millis(2400),
-        "{:?}",
-        t0.elapsed()
-    );
+    let (created2, age) = push_times(&f2);
     assert_eq!(&f2[..48], &f[..48]);
-    assert!(!f2.contains(r#""DelayTime":1,"#), "{f2}");
+    assert_eq!(created2, created);
+    assert!(age >= 3 && unix_now() >= created + 3, "{f2}");
 }
 
 #[tokio::test]
@@ -364,15 +375,12 @@ async fn late_consumer_gets_message_only_on_retry() {
     let mut p = b.ready("/Producers/Conn/late/P1").await;
     p.send(send_frame("early", 0)).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
-    let t0 = Instant::now();
     let mut c = b.ready("/Consumers/Conn/late/C1").await;
     let f = text(&mut c).await;
-    assert!(
-        t0.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        t0.elapsed()
-    );
     assert!(f.contains(r#""MessageData":"early""#));
+    // A re-push, not a first push: its DelayTime is its age, at least 1 s.
+    let (created, age) = push_times(&f);
+    assert!(age >= 1 && unix_now() > created, "{f}");
 }
 
 #[tokio::test]

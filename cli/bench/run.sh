@@ -9,7 +9,10 @@
 # Needs: cargo build --release --workspace (kmq, kmq-broker, libkapokmq).
 # Optional: go (the Go client baseline), python3 with matplotlib (the chart;
 # installed with pip when missing), node (the Node binding's send figure).
-# Writes docs/bench/results.csv, results.txt and throughput.png.
+# Writes docs/bench/results.csv, results.txt and throughput.png
+# (KMQ_BENCH_CSV=path/x.csv writes x.csv, x.txt and x.png instead).
+# KMQ_BENCH_GO names a Go bench program already built (with ProducerAck),
+# as tests/real/realmq.sh does from the client's source tree.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -36,7 +39,11 @@ args+=(--c-bench "$build/bench_c")
 # The Go program is built from a copy, so that resolving the client's
 # version (GOFLAGS=-mod=mod) never rewrites the committed go.mod.
 go_unavailable=
-if ! command -v go >/dev/null 2>&1; then
+csv=${KMQ_BENCH_CSV:-docs/bench/results.csv}
+if [[ -n ${KMQ_BENCH_GO:-} ]]; then
+    [[ -x $KMQ_BENCH_GO ]] || { echo "KMQ_BENCH_GO=$KMQ_BENCH_GO is not a program" >&2; exit 2; }
+    args+=(--go-bench "$KMQ_BENCH_GO" --go-has-ack)
+elif ! command -v go >/dev/null 2>&1; then
     go_unavailable="go is not installed"
 else
     echo "bench: building the Go bench program (fetches $go_module)" >&2
@@ -67,10 +74,12 @@ if ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
     python3 -m pip install --quiet matplotlib >&2 || chart=0
 fi
 
-"$kmq" bench --repo "$repo" --csv docs/bench/results.csv "${args[@]}" "$@"
+"$kmq" bench --repo "$repo" --csv "$csv" "${args[@]}" "$@"
 
 if [[ $chart == 1 ]]; then
-    python3 docs/bench/plot.py docs/bench/results.csv docs/bench/throughput.png
+    png=${csv%.csv}.png
+    [[ $csv == docs/bench/results.csv ]] && png=docs/bench/throughput.png
+    python3 docs/bench/plot.py "$csv" "$png"
 else
     echo "bench: matplotlib is not available (pip install matplotlib): no chart drawn" >&2
 fi

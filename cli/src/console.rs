@@ -5,13 +5,14 @@ use crate::fail::{CliError, CliResult};
 use crate::opts::ServerOpts;
 use clap::Args;
 use kapokmq::console::{Console, ALL_STATUSES};
-use kapokmq::tls::utc;
+/// Unix seconds as "YYYY-MM-DD hh:mm:ss" in UTC (also for `consume`).
+pub use kapokmq::tls::utc;
 use serde_json::Value;
 
 #[derive(Args, Debug)]
 pub struct JsonArgs {
     /// Print the server's answer as JSON.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -35,7 +36,7 @@ pub struct MessagesArgs {
     pub until: String,
 
     /// Print the server's list as JSON.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -45,7 +46,7 @@ pub struct MessageArgs {
     pub code: String,
 
     /// The whole message as JSON instead of its data.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 
@@ -153,7 +154,9 @@ pub fn messages(server: &ServerOpts, args: &MessagesArgs) -> CliResult<()> {
     }
     let items = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.is_empty() {
-        eprintln!("no messages");
+        if !server.quiet {
+            eprintln!("no messages");
+        }
         return Ok(());
     }
     println!("{:<32}  {:<24}  {:<8}  {:<19}  DELAY", "CODE", "TOPIC", "STATUS", "CREATED (UTC)");

@@ -6,6 +6,7 @@ mod bench;
 mod console;
 mod consume;
 mod fail;
+mod format;
 mod nodes;
 mod opts;
 mod produce;
@@ -16,17 +17,26 @@ use fail::CliError;
 
 const EXAMPLES: &str = "\
 Examples:
+  kmq consume -t orders -c 10 --timeout 5            ten messages, or stop after 5 s idle
   echo hello | kmq produce -t orders                 one message per stdin line
   kmq produce -t orders 'first' 'second' --delay 60  arguments, delivered in a minute
   kmq produce -t orders --file order.json            a whole file as one message
-  kmq consume -t orders -n 10 --timeout 5            ten messages, or stop after 5 s idle
-  kmq consume -t orders --json | jq .data            JSON lines
+  kmq produce -t orders -D '\\0' < records            stdin split at NUL bytes
+  kmq -b node1:8011 consume -t orders -e -J          JSON lines until nothing more comes
+  kmq consume -t orders -f '%T %k %s\\n'              a format: see kmq consume --help
   kmq stats                                          the node's message counts
   kmq messages --topic orders --status waiting       message list (no payloads)
   kmq message 8c01b728ef82ba754a63e61daa43e83c       one message, with its payload
   kmq clients                                        connected producers and consumers
   kmq nodes -r registry.local:8031                   live nodes of a cluster
   kmq bench --quick                                  measure this machine (see docs/bench)
+
+Start consumers before producers: a node pushes a message to the consumers
+connected when it arrives, and pushes what nobody took (or acked) again only
+after its pushRetryTime, 300 s by default.
+
+kcat's flags where they mean the same: -b HOST:PORT, -t, -c, -e, -J, -f, -D,
+-q, -X.
 
 Environment (flags win): KAPOKMQ_ADDR, KAPOKMQ_PORT, KAPOKMQ_SECRET_KEY,
 KAPOKMQ_TOPIC, KAPOKMQ_REGISTRY (HOST[:PORT]; cluster mode for produce and
@@ -82,8 +92,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    let mut cli = Cli::parse();
+    if let Err(e) = cli.server.resolve().and_then(|()| run(cli)) {
         eprintln!("kmq: {e}");
         std::process::exit(e.code);
     }

@@ -10,7 +10,7 @@ use kapokmq::registry::Registry;
 #[derive(Args, Debug)]
 pub struct NodesArgs {
     /// One JSON array instead of a table.
-    #[arg(long)]
+    #[arg(short = 'J', long)]
     pub json: bool,
 }
 

@@ -1,6 +1,6 @@
 //! Where the server is and who we are: flags with environment fallbacks,
-//! turned into a library `Config`. Every subcommand that talks to a node or
-//! a registry flattens `ServerOpts` into its own arguments.
+//! turned into a library `Config`. `ServerOpts` holds the global flags,
+//! accepted before or after the subcommand (kcat's `-b` and `-q` among them).
 
 use crate::fail::{CliError, CliResult};
 use clap::Args;
@@ -26,6 +26,15 @@ pub struct ServerOpts {
         global = true
     )]
     pub secret_key: String,
+
+    /// MQ node as HOST[:PORT], as kcat's -b. Wins over -a and -p (and
+    /// their environment variables); the port is -p's when left out.
+    #[arg(short = 'b', long = "server", value_name = "HOST[:PORT]", global = true)]
+    pub server: Option<String>,
+
+    /// No summaries or notes on stderr; errors are still printed.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
 
     /// Use wss:// instead of ws:// (and https for the console).
     #[arg(long, env = "KAPOKMQ_TLS", global = true)]
@@ -63,6 +72,17 @@ pub fn split_host_port(s: &str, default_port: u16) -> CliResult<(String, u16)> {
 }
 
 impl ServerOpts {
+    /// Folds `-b HOST[:PORT]` into the address and port, so that every
+    /// subcommand reads one place.
+    pub fn resolve(&mut self) -> CliResult<()> {
+        if let Some(server) = self.server.take() {
+            let (host, port) = split_host_port(&server, self.port).map_err(|e| e.context("-b"))?;
+            self.addr = host;
+            self.port = port;
+        }
+        Ok(())
+    }
+
     /// The library config for this server, without a topic or client id.
     pub fn config(&self) -> CliResult<Config> {
         let mut cfg = Config::new();

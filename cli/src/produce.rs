@@ -3,6 +3,7 @@
 //! every message was confirmed; a summary says what happened.
 
 use crate::fail::{code, exit_code, CliError, CliResult};
+use crate::format::unescape;
 use crate::opts::{default_client_id, ServerOpts};
 use crate::progress::Progress;
 use clap::Args;
@@ -23,8 +24,14 @@ pub struct ProduceArgs {
     pub id: Option<String>,
 
     /// Messages to send. Without any (and without --file), each line of
-    /// stdin is one message; empty lines are skipped.
+    /// stdin is one message (or each piece between -D delimiters); empty
+    /// ones are skipped.
     pub messages: Vec<String>,
+
+    /// Split stdin into messages at DELIM instead of at line ends (kcat's
+    /// -D; escapes \n \r \t \0 \\ \xNN).
+    #[arg(short = 'D', long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
 
     /// Send the whole content of FILE as one message (repeatable).
     #[arg(short, long, value_name = "FILE")]
@@ -37,10 +44,6 @@ pub struct ProduceArgs {
     /// How long to wait for the last confirmations after the last send.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
-
-    /// No summary on stderr (errors are still printed).
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 /// Where a message came from, to name it when it fails.
@@ -49,6 +52,8 @@ enum Origin {
     Arg(usize),
     File(usize),
     Line(u64),
+    /// The Nth piece of stdin between -D delimiters.
+    Piece(u64),
 }
 
 struct Tally<'a> {
@@ -69,6 +74,7 @@ impl Tally<'_> {
             Origin::Arg(i) => format!("argument {}", i + 1),
             Origin::File(i) => format!("file {}", self.files[i].display()),
             Origin::Line(n) => format!("line {n}"),
+            Origin::Piece(n) => format!("stdin message {n}"),
         }
     }
 
@@ -103,9 +109,18 @@ impl Tally<'_> {
     }
 }
 
+/// What splits stdin into messages: -D, or a line end.
+fn stdin_delimiter(args: &ProduceArgs) -> CliResult<Vec<u8>> {
+    match &args.delimiter {
+        Some(d) => Some(unescape("-D", d)?).filter(|d| !d.is_empty()).ok_or_else(|| CliError::usage("-D: empty delimiter")),
+        None => Ok(b"\n".to_vec()),
+    }
+}
+
 /// One message at a time from the chosen source.
 fn for_each_message(
     args: &ProduceArgs,
+    delim: &[u8],
     mut send: impl FnMut(Origin, &str) -> CliResult<()>,
     skipped: &mut u64,
 ) -> CliResult<()> {
@@ -121,29 +136,46 @@ fn for_each_message(
         }
         return Ok(());
     }
+    let origin = if args.delimiter.is_some() { Origin::Piece } else { Origin::Line };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
-        line_no += 1;
-        if buf.ends_with(b"\n") {
+    let mut n = 0u64;
+    while read_piece(&mut input, delim, &mut buf)? {
+        n += 1;
+        // Windows line ends: a line's \r belongs to its end.
+        if args.delimiter.is_none() && buf.ends_with(b"\r") {
             buf.pop();
-            if buf.ends_with(b"\r") {
-                buf.pop();
-            }
         }
         if buf.is_empty() {
             *skipped += 1;
             continue;
         }
-        let line = std::str::from_utf8(&buf)
-            .map_err(|_| CliError::usage(format!("stdin line {line_no}: not UTF-8 text (KapokMQ carries text only)")))?;
-        send(Origin::Line(line_no), line)?;
+        let text = std::str::from_utf8(&buf).map_err(|_| {
+            let what = if args.delimiter.is_some() { "message" } else { "line" };
+            CliError::usage(format!("stdin {what} {n}: not UTF-8 text (KapokMQ carries text only)"))
+        })?;
+        send(origin(n), text)?;
+    }
+    Ok(())
+}
+
+/// Reads up to the next `delim` (left out of `buf`) or the end of input.
+/// False once the input is exhausted.
+fn read_piece(input: &mut impl BufRead, delim: &[u8], buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    let last = delim[delim.len() - 1];
+    loop {
+        if input.read_until(last, buf)? == 0 {
+            return Ok(!buf.is_empty());
+        }
+        if buf.ends_with(delim) {
+            buf.truncate(buf.len() - delim.len());
+            return Ok(true);
+        }
+        if buf.last() != Some(&last) {
+            return Ok(true); // the end of input, without a delimiter
+        }
     }
 }
 
@@ -151,6 +183,7 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     if !(args.timeout.is_finite() && args.timeout >= 0.0) {
         return Err(CliError::usage(format!("--timeout {}: not a number of seconds", args.timeout)));
     }
+    let delim = stdin_delimiter(args)?;
     let mut cfg = server.config()?;
     cfg.set("topic", &args.topic)?;
     cfg.set("producer_id", &args.id.clone().unwrap_or_else(|| default_client_id("producer")))?;
@@ -171,6 +204,7 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     let mut skipped = 0;
     let sending = for_each_message(
         args,
+        &delim,
         |origin, data| {
             loop {
                 match producer.send_tracked(data, args.delay) {
@@ -216,7 +250,7 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     producer.close();
 
     let secs = started.elapsed().as_secs_f64();
-    if !args.quiet {
+    if !server.quiet {
         let rate = if secs > 0.0 { tally.confirmed as f64 / secs } else { 0.0 };
         let mut line = format!(
             "kmq produce: {} sent, {} confirmed, {} failed",

@@ -5,25 +5,8 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
-use support::{counts, csv_fields, eventually, kmq, run, text, wait, Broker};
-
-/// Starts `kmq consume` in the background and waits until the broker
-/// lists it, so that what is produced next is pushed to it at once.
-fn start_consumer(b: &Broker, args: &[&str]) -> std::process::Child {
-    let mut cmd = b.kmq();
-    cmd.arg("consume").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn kmq consume");
-    let listed = eventually(Duration::from_secs(10), || {
-        let mut c = b.kmq();
-        c.args(["clients", "--json"]);
-        let v: Value = serde_json::from_slice(&run(c, "").stdout).ok()?;
-        v["consumers"].as_array().filter(|a| !a.is_empty()).map(|_| ())
-    });
-    assert!(listed.is_some(), "the consumer never showed up in kmq clients");
-    child
-}
+use support::{counts, csv_fields, eventually, kmq, run, start_consumer, text, wait, Broker};
 
 #[test]
 fn stdin_lines_go_through_to_a_consumer_in_order_and_are_acked() {
@@ -164,7 +147,8 @@ fn consume_stops_on_its_idle_timeout() {
     counted.args(["consume", "-t", "quiet", "-n", "2", "--timeout", "0.5"]);
     let out = run(counted, "");
     assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out.stderr).contains("received 0 of 2 messages"), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("received 0 of 2 messages") && err.contains("pushRetryTime"), "{err}");
 }
 
 #[test]
@@ -249,6 +233,9 @@ fn bench_runs_small_and_writes_its_csv() {
     assert!(table.contains("(not in this test)"), "{table}");
 
     let text_csv = std::fs::read_to_string(&csv).expect("the CSV");
+    let header = csv_fields(text_csv.lines().next().unwrap_or_default());
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} column: {header:?}"));
+    let (value_col, note_col) = (column("value"), column("note"));
     let rows: Vec<Vec<String>> = text_csv.lines().skip(1).map(csv_fields).collect();
     let row = |section: &str, client: &str| {
         rows.iter()
@@ -256,12 +243,12 @@ fn bench_runs_small_and_writes_its_csv() {
             .unwrap_or_else(|| panic!("no {section} row for {client}: {text_csv}"))
     };
     for (section, client) in [("producer", "raw WebSocket client"), ("producer", "kapokmq, Rust API"), ("latency", "send_wait")] {
-        let value: f64 = row(section, client)[4].parse().unwrap_or_else(|_| panic!("no figure for {client}: {text_csv}"));
+        let value: f64 = row(section, client)[value_col].parse().unwrap_or_else(|_| panic!("no figure for {client}: {text_csv}"));
         assert!(value > 0.0, "{client}: {value}");
     }
     // Rows without a figure say why.
     let go = row("end_to_end", "Go client");
-    assert_eq!((go[4].as_str(), go[8].as_str()), ("", "not in this test"));
+    assert_eq!((go[value_col].as_str(), go[note_col].as_str()), ("", "not in this test"));
     assert!(std::fs::read_to_string(csv.with_extension("txt")).unwrap().contains("Producer throughput"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -72,7 +72,9 @@ fi
 
 passed=0
 failed=0
+skipped=0
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 # Runs one test program and turns its "ok - name" / "not ok - name" lines
@@ -90,6 +92,7 @@ run_program() {
     out=$(cd "$build" && timeout -s KILL "$program_timeout" "${run[@]}" "$exe" 2>&1) || status=$?
     while IFS= read -r line; do
         case $line in
+            "ok - "*" # SKIP "*) cases=$((cases + 1)); skip "[$variant] $name: ${line#ok - }" ;;
             "ok - "*) cases=$((cases + 1)); pass "[$variant] $name: ${line#ok - }" ;;
             "not ok - "*) cases=$((cases + 1)); bad=$((bad + 1)); fail "[$variant] $name: ${line#not ok - }" ;;
             *) echo "    $line" ;;
@@ -200,5 +203,5 @@ if [[ $mode == plain ]] && { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} 
     examples_smoke
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

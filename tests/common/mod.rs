@@ -15,6 +15,10 @@ pub fn broker_path() -> PathBuf {
     root.join("target/release/kmq-broker")
 }
 
+/// What a server that lacks a kmq-broker test switch prints instead of its
+/// ready line (tests/real/kmq-real-broker, for the real node).
+const UNSUPPORTED: &str = "kmq-broker unsupported:";
+
 /// A broker process, killed when dropped.
 pub struct Broker {
     child: Child,
@@ -28,6 +32,23 @@ impl Broker {
         let mut args: Vec<String> = vec!["--push-speed-ms".into(), "0".into()];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::spawn(args, 0)
+    }
+
+    /// As `start`, for a test that needs one of kmq-broker's test switches:
+    /// a server without it (the real node, see tests/real) says so instead of
+    /// its ready line, and the test is skipped by name with that reason.
+    pub fn start_or_skip(extra: &[&str]) -> Option<Broker> {
+        let mut args: Vec<String> = vec!["--push-speed-ms".into(), "0".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        match Self::try_spawn(args, 0) {
+            Ok(b) => Some(b),
+            Err(e) if e.starts_with(UNSUPPORTED) => {
+                let test = std::thread::current().name().unwrap_or("?").to_string();
+                println!("SKIP {test}: {}", e[UNSUPPORTED.len()..].trim());
+                None
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn spawn(args: Vec<String>, port: u16) -> Broker {
@@ -72,6 +93,10 @@ impl Broker {
             .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
         let mut line = String::new();
         let _ = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+        if line.starts_with(UNSUPPORTED) {
+            let _ = child.wait();
+            return Err(line.trim().to_string());
+        }
         match line.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
             Some(port) => Ok(Broker { child, port, args }),
             None => {

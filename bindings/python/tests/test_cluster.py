@@ -1,5 +1,5 @@
-"""Cluster clients, with kmq-broker as the registry (it lists itself as the
-only live node)."""
+"""Cluster clients, with a registry (kmq-broker --registry, or Serena under
+tests/real) and a node that joined it."""
 
 from __future__ import annotations
 
@@ -18,9 +18,17 @@ def registry_of(broker, topic):
     }
 
 
-def test_cluster_round_trip(broker, topic) -> None:
-    with kapokmq.ClusterConsumer(consumer_id="c", **registry_of(broker, topic)) as c:
-        with kapokmq.ClusterProducer(producer_id="p", **registry_of(broker, topic)) as p:
+@pytest.fixture
+def registry(start_broker):
+    """A registry with one node listed in it."""
+    reg = start_broker("--registry")
+    start_broker("--join", f"127.0.0.1:{reg.port}")
+    return reg
+
+
+def test_cluster_round_trip(registry, topic) -> None:
+    with kapokmq.ClusterConsumer(consumer_id="c", **registry_of(registry, topic)) as c:
+        with kapokmq.ClusterProducer(producer_id="p", **registry_of(registry, topic)) as p:
             assert isinstance(p, kapokmq.Producer) and isinstance(c, kapokmq.Consumer)
             for i in range(10):
                 p.send(f"cluster {i} ✓")
@@ -36,7 +44,7 @@ def test_cluster_round_trip(broker, topic) -> None:
 
 
 def test_registry_rejecting_the_key_is_auth_error(start_broker, topic) -> None:
-    broker = start_broker("--secret-key", "right")
+    broker = start_broker("--registry", "--secret-key", "right")
     with pytest.raises(kapokmq.AuthError):
         kapokmq.ClusterProducer(producer_id="p", secret_key="wrong", **registry_of(broker, topic))
     with pytest.raises(kapokmq.AuthError):

@@ -55,18 +55,38 @@ impl Broker {
         }
     }
 
-    /// The broker's resident memory now, in MiB (0 if unreadable).
+    /// The broker's resident memory now, in MiB (0 if unreadable), with
+    /// the processes it started (the real node behind tests/real/kmq-real-broker).
     pub fn rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
-            .map_or(0.0, |kib| kib / 1024.0)
+        let rss = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+                .unwrap_or(0.0)
+        };
+        process_tree(self.child.id()).into_iter().map(rss).sum::<f64>() / 1024.0
     }
 
-    /// CPU time the broker has used so far (user + system), in seconds.
+    /// CPU time the broker and the processes it started have used so far
+    /// (user + system), in seconds.
     pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+        process_tree(self.child.id()).into_iter().map(|pid| cpu_seconds(&format!("/proc/{pid}/stat"))).sum()
     }
+}
+
+/// `pid` and its descendants that are alive now.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", all[i])).into_iter().flatten().flatten();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        }
+        i += 1;
+    }
+    all
 }
 
 /// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).

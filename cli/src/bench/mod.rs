@@ -94,6 +94,11 @@ pub struct BenchArgs {
     /// Leave out the Python and Node binding benchmarks.
     #[arg(long)]
     pub no_bindings: bool,
+
+    /// Throughput and end-to-end figures only (no per-call, latency or
+    /// footprint rows): for runs at other payload sizes.
+    #[arg(long)]
+    pub only_throughput: bool,
 }
 
 fn repo_root(args: &BenchArgs) -> PathBuf {
@@ -248,11 +253,13 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
     let sizes = sizes(args);
     let mut plans: Vec<Plan> = Vec::new();
     let producers = args.producers;
-    plans.push(Plan {
-        label: format!("footprint: threads, RSS of {producers} idle producers"),
-        n: None,
-        job: Box::new(move |ctx, _| footprint_rows(ctx, producers)),
-    });
+    if !args.only_throughput {
+        plans.push(Plan {
+            label: format!("footprint: threads, RSS of {producers} idle producers"),
+            n: None,
+            job: Box::new(move |ctx, _| footprint_rows(ctx, producers)),
+        });
+    }
     let go: Result<PathBuf, String> = match (&args.go_bench, &args.go_unavailable) {
         (_, Some(why)) => Err(why.clone()),
         (Some(p), None) if p.is_file() => Ok(p.clone()),
@@ -350,6 +357,9 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 }),
             });
         }
+    }
+    if args.only_throughput {
+        return plans;
     }
     let calls = args.calls;
     plans.push(Plan {
@@ -504,6 +514,22 @@ fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
     ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, RAW_E2E), "Rust API / raw ceiling, end to end", &mut out);
     ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, RAW_E2E), "C API / raw ceiling, end to end", &mut out);
     ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, GO_E2E), "Rust API / Go client, end to end", &mut out);
+    ratio(at(Section::Producer, C), at(Section::Producer, GO_FIRE), "C API confirmed / Go fire-and-forget", &mut out);
+    ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, GO_E2E), "C API / Go client, end to end", &mut out);
+    // Client CPU per message: what a host pays for each message it moves.
+    let cpu_us = |s, c| {
+        rows.iter()
+            .find(|r| r.section == s && r.client == c && r.messages == Some(largest))
+            .and_then(|r| r.cpu_per_message_us().1)
+    };
+    for (what, ours, go) in [
+        ("client CPU per message, C confirmed / Go fire-and-forget", cpu_us(Section::Producer, C), cpu_us(Section::Producer, GO_FIRE)),
+        ("client CPU per message, C / Go client, end to end", cpu_us(Section::EndToEnd, C_E2E), cpu_us(Section::EndToEnd, GO_E2E)),
+    ] {
+        if let (Some(a), Some(b)) = (ours, go) {
+            out.push(format!("{what}: {:.2}x ({a:.2} vs {b:.2} µs)", a / b));
+        }
+    }
     let raw = rows.iter().find(|r| r.section == Section::Producer && r.client == RAW && r.messages == Some(largest));
     if let Some((b, c)) = raw.and_then(|r| Some((r.broker_cpu?, r.client_cpu?))) {
         // One producer connection is served by one broker task: about one

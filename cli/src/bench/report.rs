@@ -43,6 +43,13 @@ pub struct Row {
 }
 
 impl Row {
+    /// CPU time per message in µs, from cores and msg/s: (broker, client).
+    pub fn cpu_per_message_us(&self) -> (Option<f64>, Option<f64>) {
+        let rate = self.value.as_ref().ok().copied().filter(|r| *r > 0.0 && self.unit == "msg/s");
+        let per = |cores: Option<f64>| Some(cores? / rate? * 1e6);
+        (per(self.broker_cpu), per(self.client_cpu))
+    }
+
     pub fn new(section: Section, client: &str, metric: &'static str, unit: &'static str) -> Row {
         Row {
             section,
@@ -121,16 +128,19 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = String::from("section,client,messages,metric,value,unit,broker_cpu,client_cpu,note\n");
+    let mut out = String::from(
+        "section,client,messages,metric,value,unit,broker_cpu,client_cpu,broker_us_per_msg,client_us_per_msg,note\n",
+    );
     for r in rows {
         let (value, note) = match &r.value {
             Ok(v) => (format!("{v:.3}"), r.note.clone()),
             Err(why) => (String::new(), why.clone()),
         };
         let cpu = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_default();
+        let (broker_us, client_us) = r.cpu_per_message_us();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             r.section.key(),
             csv_field(&r.client),
             r.messages.map(|n| n.to_string()).unwrap_or_default(),
@@ -139,6 +149,8 @@ pub fn csv(rows: &[Row]) -> String {
             r.unit,
             cpu(r.broker_cpu),
             cpu(r.client_cpu),
+            cpu(broker_us),
+            cpu(client_us),
             csv_field(&note)
         );
     }
@@ -163,7 +175,7 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
     for &n in sizes {
         let _ = write!(out, " {:>11}", short(n));
     }
-    let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}", "vs ref", "broker CPU", "client CPU");
+    let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}  {:>13}", "vs ref", "broker CPU", "client CPU", "client µs/msg");
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let find = |client: &str, n: u64| rows.iter().find(|r| r.section == section && r.client == client && r.messages == Some(n));
     let reference_value = find(reference, largest).and_then(|r| r.value.as_ref().ok().copied());
@@ -192,9 +204,10 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
         let cpu = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_default();
         let _ = write!(
             out,
-            "  {ratio:>7}  {:>10}  {:>10}",
+            "  {ratio:>7}  {:>10}  {:>10}  {:>13}",
             cpu(at_largest.and_then(|r| r.broker_cpu)),
-            cpu(at_largest.and_then(|r| r.client_cpu))
+            cpu(at_largest.and_then(|r| r.client_cpu)),
+            cpu(at_largest.and_then(|r| r.cpu_per_message_us().1))
         );
         if let Some(why) = why_not {
             let _ = write!(out, "  ({why})");
@@ -241,12 +254,17 @@ pub fn table(h: &Header, rows: &[Row], conclusions: &[String]) -> String {
     throughput_table(&mut out, rows, Section::Producer, &h.sizes, super::RAW);
     let _ = writeln!(out, "\nEnd to end, msg/s (produce -> consume -> ack, first send to last message received)");
     throughput_table(&mut out, rows, Section::EndToEnd, &h.sizes, super::RAW_E2E);
-    let _ = writeln!(out, "\nCost of one send call on the caller's thread");
-    list(&mut out, rows, Section::PerCall);
-    let _ = writeln!(out, "\nLatency of a confirmed send at light load (one send_wait at a time)");
-    list(&mut out, rows, Section::Latency);
-    let _ = writeln!(out, "\nFootprint");
-    list(&mut out, rows, Section::Footprint);
+    for (section, title) in [
+        (Section::PerCall, "Cost of one send call on the caller's thread"),
+        (Section::Latency, "Latency of a confirmed send at light load (one send_wait at a time)"),
+        (Section::Footprint, "Footprint"),
+    ] {
+        // --only-throughput runs have none of these.
+        if rows.iter().any(|r| r.section == section) {
+            let _ = writeln!(out, "\n{title}");
+            list(&mut out, rows, section);
+        }
+    }
     if !conclusions.is_empty() {
         let _ = writeln!(out, "\nRatios and findings");
         for c in conclusions {
@@ -270,6 +288,11 @@ mod tests {
         r.messages = Some(10);
         r.value = Err("unavailable: \"x\"".into());
         let text = csv(&[r]);
-        assert!(text.ends_with("producer,\"a, b\",10,throughput,,msg/s,,,\"unavailable: \"\"x\"\"\"\n"), "{text}");
+        assert!(text.ends_with("producer,\"a, b\",10,throughput,,msg/s,,,,,\"unavailable: \"\"x\"\"\"\n"), "{text}");
+        let mut r = Row::new(Section::Producer, "c", "throughput", "msg/s");
+        r.value = Ok(50_000.0);
+        r.client_cpu = Some(0.5);
+        r.broker_cpu = Some(1.0);
+        assert_eq!(r.cpu_per_message_us(), (Some(20.0), Some(10.0)));
     }
 }

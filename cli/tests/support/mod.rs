@@ -113,6 +113,26 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
     }
 }
 
+/// Consumers the broker lists (`kmq clients --json`).
+pub fn consumers(b: &Broker) -> Option<usize> {
+    let mut c = b.kmq();
+    c.args(["clients", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&run(c, "").stdout).ok()?;
+    Some(v["consumers"].as_array().map_or(0, Vec::len))
+}
+
+/// Starts `kmq consume` in the background and waits until the broker
+/// lists one more consumer, so that what is produced next is pushed to it.
+pub fn start_consumer(b: &Broker, args: &[&str]) -> Child {
+    let before = consumers(b).expect("kmq clients");
+    let mut cmd = b.kmq();
+    cmd.arg("consume").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn kmq consume");
+    let listed = eventually(Duration::from_secs(10), || consumers(b).filter(|&n| n > before));
+    assert!(listed.is_some(), "the consumer never showed up in kmq clients");
+    child
+}
+
 /// The node's message counts through `kmq stats --json`.
 pub fn counts(b: &Broker) -> serde_json::Value {
     let mut cmd = b.kmq();
