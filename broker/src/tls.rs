@@ -56,11 +56,28 @@ pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Tls
 
 /// Completes the server side of the TLS handshake within a bounded time.
 pub async fn accept(acceptor: &TlsAcceptor, sock: TcpStream) -> io::Result<Sock> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock).into_fallible()).await {
         Ok(Ok(tls)) => Ok(Sock::Tls(Box::new(tls))),
-        Ok(Err(e)) => Err(e),
+        Ok(Err((e, sock))) => {
+            linger(sock).await;
+            Err(e)
+        }
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no TLS handshake")),
     }
+}
+
+/// Closes a connection whose handshake failed without losing the alert already sent: a TLS
+/// 1.3 client sends its request right after its Finished, and closing with that request
+/// unread would answer with a reset, which the client may see before the alert (say, that a
+/// client certificate is required). So: no more writes, read what comes for a moment, close.
+async fn linger(mut sock: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let _ = sock.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// One accepted connection, plain or TLS.

@@ -5,6 +5,7 @@
 //! sentence in plain words ([`explain`]).
 
 mod cert;
+mod http;
 mod verify;
 
 use crate::config::Config;
@@ -16,6 +17,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{AlertDescription, CertificateError, ClientConfig, OtherError, RootCertStore};
 use std::sync::Arc;
 pub use cert::utc;
+pub use http::Http;
 pub use verify::Refusal;
 
 /// The client TLS settings for `config`, or `None` when nothing uses TLS.
@@ -85,17 +87,6 @@ fn ca_file(config: &Config) -> Result<Vec<CertificateDer<'static>>> {
         }
     }
     Ok(certs)
-}
-
-/// An HTTP client for `config`'s node or registry, with its TLS settings
-/// when `https`.
-pub fn http_client(config: &Config, https: bool) -> Result<reqwest::Client> {
-    crate::runtime::setup();
-    let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-    if https {
-        builder = builder.tls_backend_preconfigured((*settings(config)?).clone());
-    }
-    builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
 }
 
 /// Parses `tls_pin_sha256`: SHA-256 fingerprints of server certificates
