@@ -282,10 +282,14 @@ kmq_config *kmq_config_new(void);
  * message_timeout_ms (default 30000), connect_timeout_ms (default
  * 5000), queue_max (default 1000000), receive_buffer (default 10000),
  * standby_addr, standby_port (a standby node a consumer also follows),
- * tls_ca_file (a PEM file of CA certificates to trust for wss/https; read
- * when connecting: an unreadable file fails the constructor with
- * KMQ_ERR_INVALID_ARGUMENT), tls_verify (true/false, also 1/0,
- * yes/no; default true; false logs a warning).
+ * tls_ca_file (a PEM file of CA certificates to trust for wss/https; a
+ * certificate in it that the server presents as its own is trusted too, as
+ * a self-signed development certificate is; read when connecting: an
+ * unreadable file fails the constructor with KMQ_ERR_INVALID_ARGUMENT),
+ * tls_verify (true/false, also 1/0, yes/no; default true;
+ * false logs a warning), tls_pin_sha256 (SHA-256 fingerprints of the
+ * server certificates to accept, hex or base64, separated by commas; when
+ * set, no other certificate is accepted).
  *
  * Requires:
  * cfg must be NULL or a live config; key and value NULL or

@@ -43,6 +43,9 @@ pub struct Config {
     pub tls_ca_file: Option<String>,
     /// Whether server certificates are checked (wss, https).
     pub tls_verify: bool,
+    /// SHA-256 fingerprints of the server certificates to accept; when set,
+    /// no other certificate is.
+    pub tls_pin_sha256: Vec<[u8; 32]>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             standby_port: None,
             tls_ca_file: None,
             tls_verify: true,
+            tls_pin_sha256: Vec::new(),
         }
     }
 }
@@ -94,6 +98,7 @@ impl fmt::Debug for Config {
             .field("standby_port", &self.standby_port)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_verify", &self.tls_verify)
+            .field("tls_pin_sha256", &self.tls_pin_sha256.len())
             .finish()
     }
 }
@@ -119,6 +124,7 @@ pub const KEYS: &[&str] = &[
     "standby_port",
     "tls_ca_file",
     "tls_verify",
+    "tls_pin_sha256",
 ];
 
 fn bad(key: &str, value: &str, why: &str) -> Error {
@@ -206,6 +212,10 @@ impl Config {
                     _ => return Err(bad(key, value, "is not true or false")),
                 }
             }
+            "tls_pin_sha256" => {
+                self.tls_pin_sha256 =
+                    crate::tls::parse_pins(value).map_err(|why| Error::invalid(format!("config key {key:?}: {why}")))?
+            }
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown config key {key:?}; known keys: {}",
@@ -261,10 +271,12 @@ mod tests {
             ("standby_port", "8012"),
             ("tls_ca_file", "/etc/ssl/ca.pem"),
             ("tls_verify", "false"),
+            ("tls_pin_sha256", "ab".repeat(32).as_str()),
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 19);
+        assert_eq!(KEYS.len(), 20);
+        assert_eq!(c.tls_pin_sha256, vec![[0xab; 32]]);
         assert_eq!(c.mq_port, 9000);
         assert!(!format!("{c:?}").contains("\"k\""));
     }
@@ -281,6 +293,10 @@ mod tests {
             ("check_time", "-1"),
             ("mq_addr", "a b"),
             ("queue_max", "0"),
+            ("tls_pin_sha256", ""),
+            ("tls_pin_sha256", "abcd"),
+            ("tls_pin_sha256", "g".repeat(64).as_str()),
+            ("tls_pin_sha256", format!("{},", "ab".repeat(32)).as_str()),
         ] {
             let e = c.set(k, v).unwrap_err();
             assert!(e.message().contains(k), "{e}");

@@ -44,8 +44,10 @@ impl Dialer {
         match tokio::time::timeout(self.timeout, self.open_unbounded(url)).await {
             Ok(result) => result,
             Err(_) => Err(Error::connect(format!(
-                "connect {url}: not ready within {} ms (no answer, or no handshake)",
-                self.timeout.as_millis()
+                "connect {url}: not ready within {} ms (no answer, or no handshake{})",
+                self.timeout.as_millis(),
+                // A plain-text server may wait for more than a TLS hello.
+                if self.tls.is_some() { "; if this port does not serve TLS, use mq_protocol=ws" } else { "" }
             ))),
         }
     }
@@ -99,6 +101,9 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 
 /// A tungstenite error in words a user can act on.
 pub fn describe(e: &tungstenite::Error) -> String {
+    if let Some(words) = crate::tls::explain(e, "mq_protocol=ws") {
+        return words;
+    }
     match e {
         tungstenite::Error::Http(resp) => format!(
             "the server answered HTTP {} instead of upgrading (wrong path, topic or id?)",

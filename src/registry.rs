@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::wire::{self, Node};
 
 pub struct Registry {
-    client: reqwest::Client,
+    http: crate::tls::Http,
     url: String,
     key: reqwest::header::HeaderValue,
 }
@@ -21,17 +21,8 @@ impl Registry {
         let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
             Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
         })?;
-        crate::runtime::setup();
-        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-        if config.registry_protocol == "https" {
-            if let Some(tls) = crate::tls::client_config(config)? {
-                builder = builder.tls_backend_preconfigured((*tls).clone());
-            }
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Registry { client, url, key })
+        let http = crate::tls::Http::new(config, config.registry_protocol == "https", "registry_protocol=http")?;
+        Ok(Registry { http, url, key })
     }
 
     pub fn url(&self) -> &str {
@@ -41,17 +32,24 @@ impl Registry {
     /// The nodes the registry lists now (possibly none).
     pub async fn nodes(&self) -> Result<Vec<Node>> {
         let answer = self
+            .http
             .client
             .post(&self.url)
             .header("secretKey", self.key.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .send()
-            .await
-            .map_err(|e| Error::connect(format!("registry {}: {}", self.url, describe(&e))))?;
-        let body = answer
-            .text()
-            .await
-            .map_err(|e| Error::connect(format!("registry {}: reading the answer: {}", self.url, describe(&e))))?;
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Err(Error::connect(format!("registry {}: {}", self.url, self.http.describe(&e).await))),
+        };
+        let body = match answer.text().await {
+            Ok(body) => body,
+            Err(e) => {
+                let why = self.http.describe(&e).await;
+                return Err(Error::connect(format!("registry {}: reading the answer: {why}", self.url)));
+            }
+        };
         wire::parse_nodes(&body).map_err(|e| e.context(format!("registry {}", self.url)))
     }
 
@@ -66,17 +64,4 @@ impl Registry {
         }
         Ok(nodes)
     }
-}
-
-/// reqwest's message plus the cause it wraps (refused, timed out, TLS...).
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -51,10 +51,12 @@ export interface CommonOptions {
   registryProtocol?: 'http' | 'https';
   /** How long connecting may take, ms; default 5000. */
   connectTimeoutMs?: number | string;
-  /** PEM file of the certificate authorities to trust for wss:// and https://. */
+  /** PEM file of the certificate authorities (or self-signed server certificates) to trust for wss:// and https://. */
   tlsCaFile?: string;
   /** false: do not check server certificates (testing only); default true. */
   tlsVerify?: boolean | string;
+  /** SHA-256 fingerprints (hex or base64, comma separated) of the only server certificates to accept. */
+  tlsPinSha256?: string;
 }
 
 export interface ProducerOptions extends CommonOptions {
@@ -201,6 +203,7 @@ export interface ConsoleOptions {
   connectTimeoutMs?: number | string;
   tlsCaFile?: string;
   tlsVerify?: boolean | string;
+  tlsPinSha256?: string;
 }
 
 /** A message as the node stores it (console answers use the node's field names). */

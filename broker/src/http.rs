@@ -200,6 +200,13 @@ pub async fn serve(mut sock: Sock, peer: SocketAddr, st: Arc<State>) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&tmp[..n]),
             }
+            // A TLS handshake record (0x16) on a plain port is no request line: answer at
+            // once, as an HTTP server reading a malformed request does, instead of waiting
+            // for a blank line that never comes.
+            if matches!(&sock, Sock::Plain(_)) && buf.first() == Some(&0x16) {
+                let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true)).await;
+                return;
+            }
         };
         let Some(req) = parse_head(&buf[..head_len]) else {
             let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true))

@@ -45,6 +45,8 @@ pub struct Config {
     /// PEM certificate chain and key: serve https:// and wss:// instead of plain text.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate signed by one.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 pub struct State {
@@ -82,6 +84,7 @@ Options:
   --tls-cert PEM           certificate chain (leaf first); with --tls-key, every connection is
                            TLS: https:// for the HTTP API and the registry, wss:// for sockets
   --tls-key PEM            private key of that certificate (PKCS#8, PKCS#1 or SEC1)
+  --tls-client-ca PEM      require client certificates signed by a CA of this file (mutual TLS)
 Registry mode (Serena):
   --registry               serve POST /Registry/GetNodes (and /Registry/Join) instead of a queue
   --node-ttl-ms MS         a node that has not announced itself for this long leaves the list
@@ -121,6 +124,7 @@ fn parse_args() -> Result<Config, String> {
         heartbeat_ms: 500,
         tls_cert: None,
         tls_key: None,
+        tls_client_ca: None,
     };
     let mut port = None;
     let mut args = std::env::args().skip(1);
@@ -201,11 +205,15 @@ fn parse_args() -> Result<Config, String> {
             "--heartbeat-ms" => c.heartbeat_ms = num(&name, value()?)?,
             "--tls-cert" => c.tls_cert = Some(PathBuf::from(value()?)),
             "--tls-key" => c.tls_key = Some(PathBuf::from(value()?)),
+            "--tls-client-ca" => c.tls_client_ca = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown argument {a:?} (see --help)")),
         }
     }
     if c.tls_cert.is_some() != c.tls_key.is_some() {
         return Err("--tls-cert and --tls-key go together".into());
+    }
+    if c.tls_client_ca.is_some() && c.tls_cert.is_none() {
+        return Err("--tls-client-ca needs --tls-cert and --tls-key".into());
     }
     if c.registry && c.join.is_some() {
         return Err("--join is for MQ nodes, not for --registry".into());
@@ -247,7 +255,7 @@ async fn run(cfg: Config) {
         }
     };
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => match tls::acceptor(cert, key) {
+        (Some(cert), Some(key)) => match tls::acceptor(cert, key, cfg.tls_client_ca.as_deref()) {
             Ok(a) => Some(a),
             Err(e) => {
                 eprintln!("kmq-broker: {e}");

@@ -20,8 +20,9 @@ use tokio_rustls::TlsAcceptor;
 /// A client that connects and never finishes the TLS handshake is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds the acceptor from a PEM certificate chain (leaf first) and a PEM private key.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+/// Builds the acceptor from a PEM certificate chain (leaf first) and a PEM private key; with
+/// `client_ca`, clients must present a certificate signed by one of its CAs.
+pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<TlsAcceptor, String> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
@@ -30,10 +31,24 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let bad = |e: String| format!("--tls-client-ca {}: {e}", path.display());
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+                roots.add(ca.map_err(|e| bad(e.to_string()))?).map_err(|e| bad(e.to_string()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
         .with_single_cert(certs, key)
         .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
@@ -41,11 +56,28 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
 
 /// Completes the server side of the TLS handshake within a bounded time.
 pub async fn accept(acceptor: &TlsAcceptor, sock: TcpStream) -> io::Result<Sock> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock).into_fallible()).await {
         Ok(Ok(tls)) => Ok(Sock::Tls(Box::new(tls))),
-        Ok(Err(e)) => Err(e),
+        Ok(Err((e, sock))) => {
+            linger(sock).await;
+            Err(e)
+        }
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no TLS handshake")),
     }
+}
+
+/// Closes a connection whose handshake failed without losing the alert already sent: a TLS
+/// 1.3 client sends its request right after its Finished, and closing with that request
+/// unread would answer with a reset, which the client may see before the alert (say, that a
+/// client certificate is required). So: no more writes, read what comes for a moment, close.
+async fn linger(mut sock: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let _ = sock.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// One accepted connection, plain or TLS.

@@ -5,6 +5,8 @@ use crate::fail::{CliError, CliResult};
 use crate::opts::ServerOpts;
 use clap::Args;
 use kapokmq::console::{Console, ALL_STATUSES};
+/// Unix seconds as "YYYY-MM-DD hh:mm:ss" in UTC (also for `consume`).
+pub use kapokmq::tls::utc;
 use serde_json::Value;
 
 #[derive(Args, Debug)]
@@ -182,22 +184,6 @@ pub fn message(server: &ServerOpts, args: &MessageArgs) -> CliResult<()> {
         println!("{}", m["MessageData"].as_str().unwrap_or_default());
     }
     Ok(())
-}
-
-/// Unix seconds as "YYYY-MM-DD hh:mm:ss" in UTC (days to civil date, from
-/// Howard Hinnant's algorithm), so that no time zone database is needed.
-pub fn utc(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 #[cfg(test)]

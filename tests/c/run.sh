@@ -34,6 +34,7 @@ export KMQ_BROKER=$(sed -n 's/^KMQ_BROKER=//p' <<<"$artifacts")
 lib_so=$(sed -n 's/^KAPOKMQ_LIB=//p' <<<"$artifacts")
 lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
 lib_a="$lib_dir/libkapokmq.a"
+export KMQ_REPO=$repo # test_tls finds tests/tls/make_certs.sh there
 cc=${CC:-cc}
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")

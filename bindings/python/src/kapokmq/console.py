@@ -48,7 +48,7 @@ class Console:
     Keyword arguments are the library's config keys: ``mq_addr``
     (127.0.0.1), ``mq_port`` (8011), ``mq_protocol`` (``wss`` for https),
     ``secret_key`` (test), ``connect_timeout_ms`` (5000, the limit of each
-    call), ``tls_ca_file``, ``tls_verify``. Creating one does no I/O; each
+    call), ``tls_ca_file``, ``tls_verify``, ``tls_pin_sha256``. Creating one does no I/O; each
     call is one HTTP request and blocks its thread (not the others: the GIL
     is released) for at most ``connect_timeout_ms``::
 
