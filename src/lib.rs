@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod error;
 pub mod ffi;
 pub mod log;
+pub(crate) mod outbox;
 pub mod producer;
 pub mod registry;
 pub mod runtime;
