@@ -251,7 +251,8 @@ enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
 // `c` NULL or a live console; `json` NULL or writable.
 enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
 
-// Frees a console client. NULL does nothing.
+// Frees a console client. NULL does nothing. A call in progress on it in
+// another thread finishes and touches no freed memory.
 //
 // # Safety
 // `c` must be NULL or a console not yet freed.
@@ -328,8 +329,9 @@ void kmq_consumer_close(kmq_consumer *c);
 // process after fork() it frees nothing (the parent owns it).
 //
 // # Safety
-// `c` must be NULL or a consumer not yet freed, and no other thread may
-// still use it.
+// `c` must be NULL or a consumer not yet freed. A call blocked on it in
+// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+// starting a call on it after this one returned is the caller's bug.
 void kmq_consumer_free(kmq_consumer *c);
 
 // The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
@@ -506,8 +508,9 @@ void kmq_producer_close(kmq_producer *p);
 // child process after fork() it frees nothing (the parent owns it).
 //
 // # Safety
-// `p` must be NULL or a producer not yet freed, and no other thread may
-// still use it.
+// `p` must be NULL or a producer not yet freed. A call blocked on it in
+// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+// starting a call on it after this one returned is the caller's bug.
 void kmq_producer_free(kmq_producer *p);
 
 #ifdef __cplusplus

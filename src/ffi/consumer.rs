@@ -6,6 +6,7 @@ use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
 use crate::runtime;
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 /// A consumer (opaque). Safe to use from several threads at once.
 ///
@@ -16,7 +17,10 @@ use std::ffi::{c_char, CString};
 pub struct kmq_consumer {
     tag: u64,
     fork_generation: u64,
-    inner: Consumer,
+    /// Shared with every call in progress, so that `kmq_consumer_free` under
+    /// a call blocked in another thread frees nothing that call still uses:
+    /// the last of them to return drops the consumer.
+    inner: Arc<Consumer>,
 }
 
 impl Tagged for kmq_consumer {
@@ -102,10 +106,11 @@ impl From<ConsumerStats> for kmq_consumer_stats {
     }
 }
 
-unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
+/// The consumer behind a handle, shared for the duration of one call.
+unsafe fn consumer(c: *const kmq_consumer) -> Result<Arc<Consumer>> {
     let c = handle(c, "consumer")?;
     runtime::check_same_process(c.fork_generation, "the consumer")?;
-    Ok(&c.inner)
+    Ok(c.inner.clone())
 }
 
 unsafe fn new_consumer(
@@ -116,7 +121,7 @@ unsafe fn new_consumer(
     non_null(out, "out")?;
     put(out, std::ptr::null_mut());
     let inner = connect(&handle(cfg, "cfg")?.inner)?;
-    let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
+    let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
     put(out, Box::into_raw(Box::new(c)));
     Ok(())
 }
@@ -236,8 +241,9 @@ pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
 /// process after fork() it frees nothing (the parent owns it).
 ///
 /// # Safety
-/// `c` must be NULL or a consumer not yet freed, and no other thread may
-/// still use it.
+/// `c` must be NULL or a consumer not yet freed. A call blocked on it in
+/// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+/// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
     call_value("kmq_consumer_free", (), || {
@@ -245,6 +251,9 @@ pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
             (*c).tag = 0;
             let boxed = Box::from_raw(c);
             if boxed.fork_generation == runtime::fork_generation() {
+                // Wakes the calls still blocked on it; they hold their own
+                // reference and drop the last one on their way out.
+                boxed.inner.close();
                 drop(boxed);
             } else {
                 std::mem::forget(boxed);

@@ -161,6 +161,18 @@ fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
     })
 }
 
+// Handles are used from any thread at once: the types behind them must
+// stay Send + Sync, or this stops compiling.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<producer::kmq_producer>();
+    send_sync::<consumer::kmq_consumer>();
+    send_sync::<console::kmq_console>();
+    send_sync::<config::kmq_config>();
+    send_sync::<crate::Producer>();
+    send_sync::<crate::Consumer>();
+};
+
 /// Handle types carry a tag so that a pointer of the wrong kind (easy to
 /// pass through an FFI package with untyped pointers) is refused.
 ///

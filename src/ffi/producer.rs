@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::producer::{Producer, ProducerStats};
 use crate::runtime;
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// A producer (opaque). Safe to use from several threads at once.
 ///
@@ -16,7 +17,10 @@ use std::ffi::c_char;
 pub struct kmq_producer {
     tag: u64,
     fork_generation: u64,
-    inner: Producer,
+    /// Shared with every call in progress, so that `kmq_producer_free` under
+    /// a call blocked in another thread frees nothing that call still uses:
+    /// the last of them to return drops the producer.
+    inner: Arc<Producer>,
 }
 
 impl Tagged for kmq_producer {
@@ -66,10 +70,11 @@ pub struct kmq_delivery_report {
     pub status: kmq_status,
 }
 
-unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
+/// The producer behind a handle, shared for the duration of one call.
+unsafe fn producer(p: *const kmq_producer) -> Result<Arc<Producer>> {
     let p = handle(p, "producer")?;
     runtime::check_same_process(p.fork_generation, "the producer")?;
-    Ok(&p.inner)
+    Ok(p.inner.clone())
 }
 
 unsafe fn new_producer(
@@ -80,7 +85,7 @@ unsafe fn new_producer(
     non_null(out, "out")?;
     put(out, std::ptr::null_mut());
     let inner = connect(&handle(cfg, "cfg")?.inner)?;
-    let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+    let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
     put(out, Box::into_raw(Box::new(p)));
     Ok(())
 }
@@ -276,8 +281,9 @@ pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
 /// child process after fork() it frees nothing (the parent owns it).
 ///
 /// # Safety
-/// `p` must be NULL or a producer not yet freed, and no other thread may
-/// still use it.
+/// `p` must be NULL or a producer not yet freed. A call blocked on it in
+/// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+/// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
     call_value("kmq_producer_free", (), || {
@@ -285,6 +291,9 @@ pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
             (*p).tag = 0;
             let boxed = Box::from_raw(p);
             if boxed.fork_generation == runtime::fork_generation() {
+                // Wakes the calls still blocked on it; they hold their own
+                // reference and drop the last one on their way out.
+                boxed.inner.close();
                 drop(boxed);
             } else {
                 std::mem::forget(boxed);
