@@ -6,7 +6,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use tokio::sync::watch;
 use crate::wire::{self, Handshake};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -250,5 +252,35 @@ impl LastSeen {
     /// How long ago the peer was last heard from.
     pub fn silence(&self) -> Duration {
         self.base.elapsed().saturating_sub(Duration::from_millis(self.elapsed_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Runs a link task, and again after it panicked (a bug): the panic is
+/// caught and logged, never printed, `cleanup` puts the link's state right
+/// (not connected, unconfirmed messages queued again), and after a pause
+/// the link starts over with a new connection, until the client stops.
+pub(crate) async fn supervise<Fut: Future<Output = ()>>(
+    role: &'static str,
+    url: &str,
+    mut stop: watch::Receiver<bool>,
+    mut run: impl FnMut() -> Fut,
+    mut cleanup: impl FnMut(&Error),
+) {
+    let mut backoff = Backoff::new(Duration::from_secs(5));
+    loop {
+        let Err(payload) = AssertUnwindSafe(run()).catch_unwind().await else { return };
+        let why = Error::internal(format!(
+            "{role} link to {url}: internal error (please report): {}",
+            crate::error::panic_text(&*payload)
+        ));
+        log::error(|| format!("{why}; starting the link again"));
+        cleanup(&why);
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(backoff.step()) => {}
+        }
     }
 }

@@ -396,10 +396,20 @@ async fn run_link(
     link: u32,
     url: String,
     first: Option<Ws>,
-    mut acks: mpsc::UnboundedReceiver<String>,
+    acks: mpsc::UnboundedReceiver<String>,
     retired: Arc<AtomicBool>,
 ) {
-    keep_link(&shared, link, &url, first, &mut acks, &retired).await;
+    // Shared with each run, so that the queue of acks outlives a panic.
+    let acks = Arc::new(tokio::sync::Mutex::new(acks));
+    let mut first = first;
+    let run = || {
+        let (shared, url, first, acks, retired) = (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone());
+        async move {
+            let mut acks = acks.lock().await;
+            keep_link(&shared, link, &url, first, &mut acks, &retired).await
+        }
+    };
+    conn::supervise("consumer", &url, shared.stop.subscribe(), run, |_| {}).await;
     lock(&shared.links).remove(&link);
     shared.link_ended.notify_all();
 }
@@ -463,6 +473,7 @@ async fn serve(
                 match next {
                     Some(Ok(frame)) => {
                         last_seen.touch();
+                        runtime::injected_panic_point();
                         match read_push(shared, frame) {
                             Pushed::Message(m) => batch.push_back(m),
                             Pushed::Nothing => {}

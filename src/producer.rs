@@ -88,7 +88,16 @@ impl Shared {
         let retired = Arc::new(AtomicBool::new(false));
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
         if let Ok(rt) = runtime::handle() {
-            rt.spawn(run_link(self.clone(), link, url, ws, retired.clone()));
+            let (shared, flag) = (self.clone(), retired.clone());
+            rt.spawn(async move {
+                let mut first = ws;
+                let run = || run_link(shared.clone(), link, url.clone(), first.take(), flag.clone());
+                let cleanup = |why: &Error| {
+                    let _ = lock(&shared.state).outbox.dropped(link, why);
+                    shared.work.notify_waiters();
+                };
+                conn::supervise("producer", &url, shared.stop.subscribe(), run, cleanup).await
+            });
         }
         retired
     }
@@ -398,6 +407,7 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, room: &Notify, stop: &mut wat
                 None => return Error::connect("the server closed the connection"),
             };
             last_seen.touch();
+            runtime::injected_panic_point();
             let text: &[u8] = match &frame {
                 Message::Text(t) => t.as_bytes(),
                 Message::Binary(b) => b,

@@ -24,7 +24,11 @@ fn start() -> Result<Runtime> {
         .unwrap_or(DEFAULT_WORKERS);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .max_blocking_threads(1)
+        // Host names are resolved on blocking threads (getaddrinfo): with
+        // one, every connect in the process would queue behind the slowest
+        // lookup. Idle ones end after a few seconds.
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(5))
         .thread_name("kmq-worker")
         .enable_all()
         .build()
@@ -59,6 +63,7 @@ pub fn setup() {
     static SETUP: Once = Once::new();
     SETUP.call_once(|| {
         register_fork_handler();
+        route_own_panics_to_the_log();
         // An application may have installed its own provider already; then
         // that one is used.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -112,4 +117,35 @@ pub fn check_same_process(generation: u64, what: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A panic on one of the library's own threads (a bug) is caught where it
+/// happens; its message goes to the library's log instead of the
+/// process's stderr. Panics on other threads go to the hook installed
+/// before.
+fn route_own_panics_to_the_log() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name().is_some_and(|n| n.starts_with("kmq-")) {
+            crate::log::error(|| format!("internal error (please report): {info}"));
+        } else {
+            previous(info)
+        }
+    }));
+}
+
+static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Test hook: the next link that handles a frame from its server panics
+/// there, once. For the tests of what a panicking link task leaves behind.
+#[doc(hidden)]
+pub fn inject_link_panic() {
+    INJECTED_PANIC.store(true, Ordering::Relaxed);
+}
+
+/// Panics when a test asked for it (see `inject_link_panic`).
+pub(crate) fn injected_panic_point() {
+    if INJECTED_PANIC.load(Ordering::Relaxed) && INJECTED_PANIC.swap(false, Ordering::Relaxed) {
+        panic!("injected link panic (test hook)");
+    }
 }

@@ -79,15 +79,7 @@ fn clear_last_error() {
     });
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".into()
-    }
-}
+use crate::error::panic_text as panic_message;
 
 /// Runs the body of a status-returning function.
 pub(crate) fn call(what: &str, f: impl FnOnce() -> Result<()>) -> kmq_status {
