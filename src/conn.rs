@@ -115,6 +115,35 @@ pub fn describe(e: &tungstenite::Error) -> String {
     }
 }
 
+/// A link's place in a cluster: retired when its node leaves the
+/// registry's list (it then finishes what it holds and closes), taken back
+/// when the node returns before the link has ended, ended when its task is
+/// over. The list follower keeps one per node, so that a node never has two
+/// links.
+#[derive(Default)]
+pub struct Membership {
+    retired: AtomicBool,
+    ended: AtomicBool,
+    /// Wakes the link when `retired` changes.
+    pub changed: tokio::sync::Notify,
+}
+
+impl Membership {
+    pub fn retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+    pub fn set_retired(&self, retired: bool) {
+        self.retired.store(retired, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+}
+
 /// How a link gets its connections: the first one from the constructor,
 /// then new ones after each loss, with backoff, until the client stops or
 /// the node is retired (it left the registry's list).
@@ -124,7 +153,7 @@ pub struct Redial<'a> {
     /// "producer" or "consumer", for log lines.
     role: &'static str,
     first: Option<Ws>,
-    retired: &'a AtomicBool,
+    member: &'a Membership,
     stop: watch::Receiver<bool>,
     backoff: Backoff,
     connected_before: bool,
@@ -146,12 +175,12 @@ impl<'a> Redial<'a> {
         url: &'a str,
         role: &'static str,
         first: Option<Ws>,
-        retired: &'a AtomicBool,
+        member: &'a Membership,
         stop: watch::Receiver<bool>,
         max_backoff: Duration,
     ) -> Self {
         let connected_before = first.is_some();
-        Redial { dialer, url, role, first, retired, stop, backoff: Backoff::new(max_backoff), connected_before }
+        Redial { dialer, url, role, first, member, stop, backoff: Backoff::new(max_backoff), connected_before }
     }
 
     /// The stop signal, for the code that serves an open connection.
@@ -169,7 +198,7 @@ impl<'a> Redial<'a> {
             return Dialled::Open { ws, again: false };
         }
         loop {
-            if self.retired.load(Ordering::Relaxed) {
+            if self.member.retired() {
                 return Dialled::Stopped;
             }
             let opened = tokio::select! {

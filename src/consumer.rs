@@ -5,7 +5,7 @@
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
-use crate::conn::{self, Dialer, Dialled, Redial, Ws};
+use crate::conn::{self, Dialer, Dialled, Membership, Redial, Ws};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::runtime;
@@ -13,7 +13,7 @@ use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use crate::cluster;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
@@ -146,9 +146,9 @@ impl Shared {
     }
 
     /// Starts a link to `url` (connected already when `ws` is given);
-    /// returns the flag that retires it.
-    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<AtomicBool> {
-        let retired = Arc::new(AtomicBool::new(false));
+    /// returns its membership, which retires it.
+    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<Membership> {
+        let retired = Arc::new(Membership::default());
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (acks, acks_rx) = mpsc::unbounded_channel();
         lock(&self.links).insert(link, acks);
@@ -397,7 +397,7 @@ async fn run_link(
     url: String,
     first: Option<Ws>,
     acks: mpsc::UnboundedReceiver<String>,
-    retired: Arc<AtomicBool>,
+    retired: Arc<Membership>,
 ) {
     // Shared with each run, so that the queue of acks outlives a panic.
     let acks = Arc::new(tokio::sync::Mutex::new(acks));
@@ -411,6 +411,7 @@ async fn run_link(
     };
     conn::supervise("consumer", &url, shared.stop.subscribe(), run, |_| {}).await;
     lock(&shared.links).remove(&link);
+    retired.end();
     shared.link_ended.notify_all();
 }
 
@@ -420,7 +421,7 @@ async fn keep_link(
     url: &str,
     first: Option<Ws>,
     acks: &mut mpsc::UnboundedReceiver<String>,
-    retired: &AtomicBool,
+    retired: &Membership,
 ) {
     let stop = shared.stop.subscribe();
     let mut redial = Redial::new(&shared.dialer, url, "consumer", first, retired, stop, shared.config.check_time);
@@ -436,9 +437,13 @@ async fn keep_link(
             Dialled::Stopped => return,
             Dialled::Rejected(e) => return shared.close_with(e),
         };
-        serve(shared, link, ws, acks, &mut unwritten, redial.stop()).await;
+        serve(shared, link, ws, acks, &mut unwritten, retired, redial.stop()).await;
         if redial.stopped() {
             return;
+        }
+        if retired.retired() {
+            log::info(|| format!("consumer link to {url} closed: the node left the registry's list"));
+            continue;
         }
         log::warn(|| format!("consumer connection to {url} lost; reconnecting"));
         if !redial.pause().await {
@@ -453,6 +458,7 @@ async fn serve(
     ws: Ws,
     acks: &mut mpsc::UnboundedReceiver<String>,
     unwritten: &mut VecDeque<String>,
+    member: &Membership,
     stop: &mut watch::Receiver<bool>,
 ) {
     let (mut sink, mut stream) = ws.split();
@@ -550,13 +556,27 @@ async fn serve(
         }
     };
 
+    // The node left the registry's list: close, after writing the acks.
+    let retiring = async {
+        loop {
+            let changed = member.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if member.retired() {
+                return;
+            }
+            changed.await;
+        }
+    };
+
     tokio::select! {
         _ = reader => {},
         _ = writer => {},
         _ = watchdog => {},
+        _ = retiring => {},
         _ = stop.changed() => {},
     }
-    if *stop.borrow() {
+    if *stop.borrow() || member.retired() {
         // Acks the application gave before closing still reach the server.
         while let Ok(code) = acks.try_recv() {
             unwritten.push_back(code);

@@ -8,7 +8,7 @@
 //! the application learns which.
 
 use crate::config::Config;
-use crate::conn::{self, Dialer, Dialled, Redial, Ws};
+use crate::conn::{self, Dialer, Dialled, Membership, Redial, Ws};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::runtime;
@@ -16,7 +16,7 @@ use crate::wire::{self, Role};
 use crate::outbox::{Limits, Outbox, Track, Wake};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use crate::cluster;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -83,23 +83,27 @@ impl Shared {
     }
 
     /// Starts a link to `url` (connected already when `ws` is given);
-    /// returns the flag that retires it.
-    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<AtomicBool> {
-        let retired = Arc::new(AtomicBool::new(false));
+    /// returns its membership, which retires it.
+    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<Membership> {
+        let member = Arc::new(Membership::default());
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
         if let Ok(rt) = runtime::handle() {
-            let (shared, flag) = (self.clone(), retired.clone());
+            let (shared, member) = (self.clone(), member.clone());
             rt.spawn(async move {
                 let mut first = ws;
-                let run = || run_link(shared.clone(), link, url.clone(), first.take(), flag.clone());
+                let run = || run_link(shared.clone(), link, url.clone(), first.take(), member.clone());
                 let cleanup = |why: &Error| {
                     let _ = lock(&shared.state).outbox.dropped(link, why);
                     shared.work.notify_waiters();
                 };
-                conn::supervise("producer", &url, shared.stop.subscribe(), run, cleanup).await
+                conn::supervise("producer", &url, shared.stop.subscribe(), run, cleanup).await;
+                // Gone for good (closed, or its node left the cluster).
+                let _ = lock(&shared.state).outbox.remove_link(link, &Error::closed("the link ended"));
+                shared.work.notify_waiters();
+                member.end();
             });
         }
-        retired
+        member
     }
 
     /// Runs `event` on the outbox under the lock and wakes the callers its
@@ -354,9 +358,9 @@ async fn run_expiry(shared: Arc<Shared>) {
 }
 
 /// One connection to one node, kept up until the producer closes.
-async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, retired: Arc<AtomicBool>) {
+async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, member: Arc<Membership>) {
     let stop = shared.stop.subscribe();
-    let mut redial = Redial::new(&shared.dialer, &url, "producer", first, &retired, stop, shared.config.check_time);
+    let mut redial = Redial::new(&shared.dialer, &url, "producer", first, &member, stop, shared.config.check_time);
     let room = Notify::new();
     loop {
         let ws = match redial.next(|e| lock(&shared.state).outbox.note_link_error(e)).await {
@@ -370,7 +374,7 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>
             Dialled::Rejected(e) => return shared.close_with(e),
         };
         lock(&shared.state).outbox.connected(link);
-        let why = serve(&shared, link, ws, &room, redial.stop()).await;
+        let why = serve(&shared, link, ws, &room, &member, redial.stop()).await;
         let wake = lock(&shared.state).outbox.dropped(link, &why);
         if wake.room {
             // Its messages are queued again: another link may take them.
@@ -378,6 +382,10 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>
         }
         if redial.stopped() {
             return;
+        }
+        if member.retired() {
+            log::info(|| format!("producer link to {url} closed: the node left the registry's list"));
+            continue;
         }
         log::warn(|| format!("producer connection to {url} lost: {why}; unconfirmed messages will be sent again"));
         if !redial.pause().await {
@@ -388,7 +396,14 @@ async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>
 
 /// Runs one open connection until it fails or the producer stops; returns why.
 /// `room` wakes the writer when `ok`s make room in a full window.
-async fn serve(shared: &Shared, link: u32, ws: Ws, room: &Notify, stop: &mut watch::Receiver<bool>) -> Error {
+async fn serve(
+    shared: &Shared,
+    link: u32,
+    ws: Ws,
+    room: &Notify,
+    member: &Membership,
+    stop: &mut watch::Receiver<bool>,
+) -> Error {
     let (mut sink, mut stream) = ws.split();
     let last_seen = conn::LastSeen::now();
     let check = shared.config.check_time;
@@ -449,10 +464,22 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, room: &Notify, stop: &mut wat
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
         loop {
+            if member.retired() {
+                match leave(shared, link, room, member).await {
+                    Some(why) => return why,
+                    None => continue,
+                }
+            }
             // Registered before looking, so that no wake-up is missed.
             let work = shared.work.notified();
             tokio::pin!(work);
             work.as_mut().enable();
+            let retiring = member.changed.notified();
+            tokio::pin!(retiring);
+            retiring.as_mut().enable();
+            if member.retired() {
+                continue;
+            }
             batch.clear();
             let taken = lock(&shared.state).outbox.take_batch(link, &mut batch);
             match taken {
@@ -464,6 +491,7 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, room: &Notify, stop: &mut wat
                 tokio::select! {
                     _ = work => continue,
                     _ = room.notified() => continue,
+                    _ = retiring => continue,
                     _ = ping.tick() => sink.send(Message::Ping(Default::default())).await,
                 }
             } else {
@@ -510,4 +538,35 @@ async fn serve(shared: &Shared, link: u32, ws: Ws, room: &Notify, stop: &mut wat
         let _ = tokio::time::timeout(Duration::from_millis(200), sink.send(Message::Close(None))).await;
     }
     why
+}
+
+/// The node of `link` left the registry's list: it takes no new messages,
+/// and waits (at most two check periods) for the `ok`s of those it has
+/// written; whatever is still unconfirmed then goes to the other nodes
+/// when the connection closes. Returns the reason to close, or `None` when
+/// the node came back meanwhile and the link carries on.
+async fn leave(shared: &Shared, link: u32, room: &Notify, member: &Membership) -> Option<Error> {
+    let limit = tokio::time::Instant::now() + shared.config.check_time * 2;
+    loop {
+        let retiring = member.changed.notified();
+        tokio::pin!(retiring);
+        retiring.as_mut().enable();
+        if !member.retired() {
+            return None;
+        }
+        let left = lock(&shared.state).outbox.in_flight(link);
+        if left == 0 {
+            return Some(Error::closed("the node left the registry's list"));
+        }
+        tokio::select! {
+            _ = room.notified() => {}
+            _ = retiring => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = tokio::time::sleep_until(limit) => {
+                return Some(Error::connect(format!(
+                    "the node left the registry's list with {left} messages unconfirmed; they go to other nodes"
+                )));
+            }
+        }
+    }
 }
