@@ -107,6 +107,15 @@ impl Flight {
     fn has_room(&self, limits: &Limits) -> bool {
         self.fifo.len() < self.window && (self.fifo.is_empty() || self.bytes < limits.max_in_flight_bytes)
     }
+
+    /// Whether the link should write again: a full window waits until an
+    /// eighth of it is free, so that the server's `ok`s, which arrive a few
+    /// at a time, are answered with batches and not a write per `ok`.
+    fn ready(&self, limits: &Limits) -> bool {
+        let free = self.window.saturating_sub(self.fifo.len());
+        self.fifo.is_empty()
+            || (free >= (self.window / 8).max(1) && self.bytes <= limits.max_in_flight_bytes / 8 * 7)
+    }
 }
 
 /// What an event changed that someone may be waiting for.
@@ -286,7 +295,8 @@ impl Outbox {
         let flight = self.links.entry(link).or_insert_with(|| Flight::new(limits.max_in_flight));
         let mut taken = 0;
         let mut bytes = 0;
-        while taken < share && bytes < BATCH_BYTES && flight.has_room(&limits) {
+        let ready = flight.ready(&limits);
+        while ready && taken < share && bytes < BATCH_BYTES && flight.has_room(&limits) {
             let Some(mut m) = self.queue.pop_front() else { break };
             bytes += m.frame.len();
             flight.bytes += m.frame.len();
@@ -301,7 +311,7 @@ impl Outbox {
         // link that woke them would only wake itself again and again.
         let more_for_others = taken > 0
             && !self.queue.is_empty()
-            && self.links.iter().any(|(&l, f)| l != link && f.connected && f.has_room(&limits));
+            && self.links.iter().any(|(&l, f)| l != link && f.connected && f.ready(&limits));
         Ok(Taken { more_for_others })
     }
 
@@ -313,7 +323,7 @@ impl Outbox {
         let Some(flight) = self.links.get_mut(&link) else {
             return Err(Error::protocol("the server confirmed a message that was never sent"));
         };
-        let had_room = flight.has_room(&limits);
+        let was_ready = flight.ready(&limits);
         if count > flight.fifo.len() {
             return Err(Error::protocol(format!(
                 "the server confirmed {count} messages while {} were awaiting confirmation",
@@ -333,7 +343,7 @@ impl Outbox {
             flight.window = (flight.window * 2).min(limits.max_in_flight);
             flight.confirmed_since_change = 0;
         }
-        wake.room = !had_room && flight.has_room(&limits);
+        wake.room = !was_ready && flight.ready(&limits);
         Ok(wake)
     }
 
@@ -401,7 +411,7 @@ impl Outbox {
         let limits = self.limits;
         let ledger = &mut self.ledger;
         for flight in self.links.values_mut() {
-            let had_room = flight.has_room(&limits);
+            let was_ready = flight.ready(&limits);
             // Still awaiting its `ok`: report it failed now, give its frame
             // back, and keep its place so later `ok`s line up.
             for slot in flight.fifo.iter_mut() {
@@ -417,7 +427,7 @@ impl Outbox {
                     failed += 1;
                 }
             }
-            wake.room |= !had_room && flight.has_room(&limits);
+            wake.room |= !was_ready && flight.ready(&limits);
         }
         (wake, failed, next)
     }
@@ -639,6 +649,20 @@ mod tests {
         assert!(w.room);
         let w = ob.ok(0, 1).unwrap();
         assert!(!w.room, "room was there already");
+    }
+
+    #[test]
+    fn a_full_window_waits_for_an_eighth_of_it_to_be_free() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(Limits { max_in_flight: 64, ..limits() }, 100, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 64);
+        for _ in 0..7 {
+            assert!(!ob.ok(0, 1).unwrap().room);
+            assert!(take(&mut ob, 0).is_empty(), "no write per ok");
+        }
+        assert!(ob.ok(0, 1).unwrap().room, "8 of 64 free");
+        assert_eq!(take(&mut ob, 0).len(), 8);
     }
 
     #[test]
