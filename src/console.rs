@@ -4,15 +4,15 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{describe, Http};
 use crate::runtime;
 use crate::wire;
 use serde_json::Value;
 
 /// A client of one node's HTTP API. Calls block the calling thread.
 pub struct Console {
-    client: reqwest::Client,
+    http: Http,
     base: String,
-    key: reqwest::header::HeaderValue,
 }
 
 /// `status` of [`Console::messages`]: every message.
@@ -22,20 +22,10 @@ impl Console {
     /// A client of the node at `mq_addr:mq_port` (https when `mq_protocol`
     /// is `wss`), authenticating with `secret_key`.
     pub fn new(config: &Config) -> Result<Console> {
-        runtime::setup();
         let scheme = if config.mq_protocol == "wss" { "https" } else { "http" };
         let base = wire::http_url(scheme, &config.mq_addr, config.mq_port, "");
-        let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
-            Error::invalid("config key \"secret_key\": the HTTP API needs a key of visible ASCII characters")
-        })?;
-        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-        if scheme == "https" {
-            if let Some(tls) = crate::tls::client_config(config)? {
-                builder = builder.tls_backend_preconfigured((*tls).clone());
-            }
-        }
-        let client = builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Console { client, base, key })
+        let http = Http::new(config, scheme == "https", "the HTTP API")?;
+        Ok(Console { http, base })
     }
 
     /// POSTs a form to `path` and returns the answer's JSON when its code
@@ -43,17 +33,12 @@ impl Console {
     fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value> {
         runtime::check_blocking_allowed("the console API")?;
         let url = format!("{}{path}", self.base);
-        let request = self
-            .client
-            .post(&url)
-            .header("secretKey", self.key.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(wire::form_encode(form));
+        let request = self.http.post(&url).body(wire::form_encode(form));
         let body = runtime::handle()?.block_on(async {
             let answer = request.send().await?;
             answer.text().await
         });
-        let body = body.map_err(|e| Error::connect(format!("{url}: {e}")))?;
+        let body = body.map_err(|e| Error::connect(format!("{url}: {}", describe(&e))))?;
         if body.trim().is_empty() {
             return Ok(Value::Null);
         }

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod consumer;
 pub mod error;
 pub mod ffi;
+pub(crate) mod http;
 pub mod log;
 pub(crate) mod outbox;
 pub mod producer;

@@ -120,7 +120,6 @@ impl Flight {
 
 /// What an event changed that someone may be waiting for.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-#[must_use]
 pub(crate) struct Wake {
     /// A flush waiter: the oldest generation with unsettled messages moved.
     pub flush: bool,

@@ -4,12 +4,12 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{describe, Http};
 use crate::wire::{self, Node};
 
 pub struct Registry {
-    client: reqwest::Client,
+    http: Http,
     url: String,
-    key: reqwest::header::HeaderValue,
 }
 
 impl Registry {
@@ -18,20 +18,8 @@ impl Registry {
             Error::invalid("config key \"registry_addr\" is required for a cluster client but not set")
         })?;
         let url = wire::http_url(&config.registry_protocol, addr, config.registry_port, "/Registry/GetNodes");
-        let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
-            Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
-        })?;
-        crate::runtime::setup();
-        let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
-        if config.registry_protocol == "https" {
-            if let Some(tls) = crate::tls::client_config(config)? {
-                builder = builder.tls_backend_preconfigured((*tls).clone());
-            }
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Registry { client, url, key })
+        let http = Http::new(config, config.registry_protocol == "https", "the registry")?;
+        Ok(Registry { http, url })
     }
 
     pub fn url(&self) -> &str {
@@ -41,10 +29,8 @@ impl Registry {
     /// The nodes the registry lists now (possibly none).
     pub async fn nodes(&self) -> Result<Vec<Node>> {
         let answer = self
-            .client
+            .http
             .post(&self.url)
-            .header("secretKey", self.key.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .send()
             .await
             .map_err(|e| Error::connect(format!("registry {}: {}", self.url, describe(&e))))?;
@@ -66,17 +52,4 @@ impl Registry {
         }
         Ok(nodes)
     }
-}
-
-/// reqwest's message plus the cause it wraps (refused, timed out, TLS...).
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
