@@ -22,6 +22,8 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
 /// Sends messages up to `max` to `sink` from now on; `None` stops logging.
 pub fn set_sink(max: Level, sink: Option<Sink>) {
+    // From now on fork() must find the sink's lock free (see runtime).
+    crate::runtime::setup();
     let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
     MAX_LEVEL.store(if sink.is_some() { max as u8 } else { 0 }, Ordering::Release);
     *slot = sink;
@@ -49,4 +51,10 @@ pub fn info(make: impl FnOnce() -> String) {
 }
 pub fn debug(make: impl FnOnce() -> String) {
     log(Level::Debug, make)
+}
+
+/// Holds the sink's lock across fork(), so that the child does not start
+/// with it taken by a thread it does not have (see `runtime`).
+pub(crate) fn hold_for_fork() -> std::sync::RwLockWriteGuard<'static, Option<Sink>> {
+    SINK.write().unwrap_or_else(|p| p.into_inner())
 }

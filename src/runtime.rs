@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, Once};
 use tokio::runtime::{Handle, Runtime};
 
 /// Worker threads unless `KAPOKMQ_THREADS` says otherwise. One is enough to
@@ -93,14 +94,48 @@ pub fn check_blocking_allowed(what: &str) -> Result<()> {
 // before the fork must fail there instead of waiting for them forever.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
+/// The library's process-wide locks, taken by the thread that forks just
+/// before fork() and given back just after it, in parent and child: the
+/// child then never starts with one of them held by a thread it does not
+/// have (which would hang its first producer, or its first log line).
+struct HeldAcrossFork {
+    _runtime: MutexGuard<'static, Option<(u64, &'static Runtime)>>,
+    _abandoned: MutexGuard<'static, Vec<&'static Runtime>>,
+    _log: std::sync::RwLockWriteGuard<'static, Option<crate::log::Sink>>,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<HeldAcrossFork>> = const { RefCell::new(None) };
+}
+
+extern "C" fn before_fork() {
+    // Always in this order, the order the library itself takes them in.
+    let held = HeldAcrossFork {
+        _runtime: RUNTIME.lock().unwrap_or_else(|p| p.into_inner()),
+        _abandoned: ABANDONED.lock().unwrap_or_else(|p| p.into_inner()),
+        _log: crate::log::hold_for_fork(),
+    };
+    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| *h = Some(held)));
+}
+
+fn release_after_fork() {
+    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| h.take()));
+}
+
+extern "C" fn after_fork_in_parent() {
+    release_after_fork();
+}
+
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    release_after_fork();
 }
 
 fn register_fork_handler() {
-    // SAFETY: registering a handler that only touches an atomic.
+    // SAFETY: handlers that take and give back the library's own locks;
+    // none of them can panic (poisoned locks are taken as they are).
     unsafe {
-        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(after_fork_in_child));
     }
 }
 
