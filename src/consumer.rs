@@ -1,12 +1,13 @@
 //! The consumer: a connection task reads pushed messages into a bounded
-//! local buffer and keeps reading while earlier messages are still unacked.
-//! When the buffer is full it stops reading, so TCP carries the back-pressure
+//! local buffer (the [`Inbox`], see `inbox.rs`) and keeps reading while
+//! earlier messages are still unacked. When the buffer is full it stops reading, so TCP carries the back-pressure
 //! to the server. `receive` waits on the caller's thread; `ack` only queues
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
 use crate::conn::{self, Dialer, Dialled, Membership, Redial, Ws};
 use crate::error::{Error, Result};
+use crate::inbox::Inbox;
 use crate::log;
 use crate::runtime;
 use crate::wire::{self, Role};
@@ -84,8 +85,8 @@ struct Counters {
 }
 
 struct State {
-    buffer: VecDeque<Message>,
-    closed: Option<Error>,
+    inbox: Inbox,
+    /// Threads blocked in `receive`; no wake-up is paid for while none is.
     waiting: usize,
 }
 
@@ -100,9 +101,6 @@ struct Shared {
     links: Mutex<HashMap<u32, mpsc::UnboundedSender<String>>>,
     /// Signalled when a link's task ends (and leaves `links`).
     link_ended: Condvar,
-    /// With several links: which link delivered each code not yet acked,
-    /// since an ack counts only on the node that holds the message.
-    origin: Option<Mutex<HashMap<String, u32>>>,
     next_link: AtomicU32,
     counters: Counters,
     stop: watch::Sender<bool>,
@@ -114,10 +112,6 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Most messages a connection hands over at once.
 const DELIVER_BATCH: usize = 256;
-
-/// Codes remembered for routing acks; past this, acks of older codes go to
-/// every node (a node ignores codes it does not hold).
-const MAX_ORIGINS: usize = 1_000_000;
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
@@ -133,12 +127,11 @@ impl Shared {
         Arc::new(Shared {
             config: config.clone(),
             dialer,
-            state: Mutex::new(State { buffer: VecDeque::new(), closed: None, waiting: 0 }),
+            state: Mutex::new(State { inbox: Inbox::new(config.receive_buffer, multi_node), waiting: 0 }),
             arrived: Condvar::new(),
             room: Notify::new(),
             links: Mutex::new(HashMap::new()),
             link_ended: Condvar::new(),
-            origin: multi_node.then(|| Mutex::new(HashMap::new())),
             next_link: AtomicU32::new(0),
             counters: Counters::default(),
             stop: watch::channel(false).0,
@@ -161,7 +154,7 @@ impl Shared {
     /// Queues an ack on the link that delivered the message, or on every
     /// link when that is not known.
     fn route_ack(&self, code: &str) -> Result<()> {
-        let from = self.origin.as_ref().and_then(|o| lock(o).remove(code));
+        let from = lock(&self.state).inbox.route_ack(code);
         let links = lock(&self.links);
         let sent = match from.and_then(|l| links.get(&l)) {
             Some(tx) => tx.send(code.to_string()).is_ok(),
@@ -175,12 +168,7 @@ impl Shared {
     }
 
     fn close_with(&self, why: Error) {
-        let mut st = lock(&self.state);
-        if st.closed.is_none() {
-            st.closed = Some(why);
-            st.buffer.clear();
-        }
-        drop(st);
+        lock(&self.state).inbox.close(why);
         self.arrived.notify_all();
         self.stop.send_replace(true);
         self.room.notify_waiters();
@@ -195,25 +183,16 @@ impl Shared {
             room.as_mut().enable();
             {
                 let mut st = lock(&self.state);
-                if st.closed.is_some() {
+                if st.inbox.closed().is_some() {
                     return false;
                 }
-                let fits = self.config.receive_buffer.saturating_sub(st.buffer.len()).min(batch.len());
-                if fits > 0 {
-                    if let Some(origin) = &self.origin {
-                        let mut origin = lock(origin);
-                        if origin.len() + fits > MAX_ORIGINS {
-                            origin.clear();
-                        }
-                        for m in batch.iter().take(fits) {
-                            origin.insert(m.code.clone(), link);
-                        }
-                    }
-                    st.buffer.extend(batch.drain(..fits));
-                    let wake = st.waiting > 0;
+                let offered = st.inbox.offer(batch, link);
+                if offered.taken > 0 {
+                    // One wake-up per batch, and only when a receiver can
+                    // be waiting: the buffer was empty.
+                    let wake = offered.wake_receivers && st.waiting > 0;
                     drop(st);
-                    self.counters.received.fetch_add(fits as u64, Ordering::Relaxed);
-                    // One wake-up per batch, not per message.
+                    self.counters.received.fetch_add(offered.taken as u64, Ordering::Relaxed);
                     if wake {
                         self.arrived.notify_all();
                     }
@@ -308,14 +287,12 @@ impl Consumer {
         if timeout_ms != 0 {
             runtime::check_blocking_allowed("receive")?;
         }
-        let cap = self.shared.config.receive_buffer;
         let mut st = lock(&self.shared.state);
         loop {
-            if let Some(e) = &st.closed {
+            if let Some(e) = st.inbox.closed() {
                 return Err(e.clone());
             }
-            if let Some(m) = st.buffer.pop_front() {
-                let was_full = st.buffer.len() + 1 >= cap;
+            if let Some((m, was_full)) = st.inbox.take() {
                 drop(st);
                 if was_full {
                     // Every link may be waiting for room (one per node).
@@ -341,7 +318,7 @@ impl Consumer {
     /// ignored by the server.
     pub fn ack(&self, code: &str) -> Result<()> {
         wire::check_code(code)?;
-        if let Some(e) = &lock(&self.shared.state).closed {
+        if let Some(e) = lock(&self.shared.state).inbox.closed() {
             return Err(e.clone());
         }
         self.shared.route_ack(code)?;
@@ -368,7 +345,7 @@ impl Consumer {
     }
 
     pub fn is_closed(&self) -> bool {
-        lock(&self.shared.state).closed.is_some()
+        lock(&self.shared.state).inbox.closed().is_some()
     }
 
     pub fn stats(&self) -> ConsumerStats {
@@ -378,7 +355,7 @@ impl Consumer {
             acked: c.acked.load(Ordering::Relaxed),
             reconnects: c.reconnects.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
-            buffered: lock(&self.shared.state).buffer.len() as u64,
+            buffered: lock(&self.shared.state).inbox.buffered() as u64,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod error;
 pub mod ffi;
 pub(crate) mod http;
+pub(crate) mod inbox;
 pub mod log;
 pub(crate) mod outbox;
 pub mod producer;
