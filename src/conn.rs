@@ -284,6 +284,62 @@ impl LastSeen {
     }
 }
 
+/// What a link does with the connections `drive` gets it: the producer's
+/// and the consumer's links differ only here.
+pub(crate) trait Link {
+    /// "producer" or "consumer", for log lines.
+    const ROLE: &'static str;
+    /// An attempt to connect failed (the link keeps trying).
+    fn attempt_failed(&mut self, _why: &Error) {}
+    /// A connection is open; `again` when it replaces an earlier one.
+    fn opened(&mut self, again: bool);
+    /// Serves one open connection until it ends or `stop`; returns why.
+    fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's;
+    /// The connection ended with `why`.
+    fn lost(&mut self, why: &Error);
+    /// The server rejected the key on a reconnect: the client must close.
+    fn rejected(&mut self, why: Error);
+}
+
+/// The one link driver, for producers and consumers: dials (the first
+/// connection may come ready-made), serves each connection, and redials
+/// with backoff after a loss, until the client stops or the node leaves the
+/// registry's list.
+pub(crate) async fn drive<L: Link>(
+    link: &mut L,
+    dialer: &Dialer,
+    url: &str,
+    first: Option<Ws>,
+    member: &Membership,
+    stop: watch::Receiver<bool>,
+    max_backoff: Duration,
+) {
+    let mut redial = Redial::new(dialer, url, L::ROLE, first, member, stop, max_backoff);
+    loop {
+        let ws = match redial.next(|e| link.attempt_failed(e)).await {
+            Dialled::Open { ws, again } => {
+                link.opened(again);
+                ws
+            }
+            Dialled::Stopped => return,
+            Dialled::Rejected(e) => return link.rejected(e),
+        };
+        let why = link.serve(ws, redial.stop()).await;
+        link.lost(&why);
+        if redial.stopped() {
+            return;
+        }
+        if member.retired() {
+            log::info(|| format!("{} link to {url} closed: the node left the registry's list", L::ROLE));
+            continue;
+        }
+        log::warn(|| format!("{} connection to {url} lost: {why}; reconnecting", L::ROLE));
+        if !redial.pause().await {
+            return;
+        }
+    }
+}
+
 /// Runs a link task, and again after it panicked (a bug): the panic is
 /// caught and logged, never printed, `cleanup` puts the link's state right
 /// (not connected, unconfirmed messages queued again), and after a pause

@@ -1,11 +1,12 @@
 //! The consumer: a connection task reads pushed messages into a bounded
 //! local buffer (the [`Inbox`], see `inbox.rs`) and keeps reading while
-//! earlier messages are still unacked. When the buffer is full it stops reading, so TCP carries the back-pressure
-//! to the server. `receive` waits on the caller's thread; `ack` only queues
+//! earlier messages are still unacked. When the buffer is full it stops
+//! reading, so TCP carries the back-pressure to the server. `receive` waits on the caller's thread; `ack` only queues
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
-use crate::conn::{self, Dialer, Dialled, Membership, Redial, Ws};
+use crate::conn::{self, Dialer, Membership, Ws};
+use std::future::Future;
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::log;
@@ -398,34 +399,40 @@ async fn keep_link(
     url: &str,
     first: Option<Ws>,
     acks: &mut mpsc::UnboundedReceiver<String>,
-    retired: &Membership,
+    member: &Membership,
 ) {
     let stop = shared.stop.subscribe();
-    let mut redial = Redial::new(&shared.dialer, url, "consumer", first, retired, stop, shared.config.check_time);
-    let mut unwritten: VecDeque<String> = VecDeque::new();
-    loop {
-        let ws = match redial.next(|_| {}).await {
-            Dialled::Open { ws, again } => {
-                if again {
-                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-                ws
-            }
-            Dialled::Stopped => return,
-            Dialled::Rejected(e) => return shared.close_with(e),
-        };
-        serve(shared, link, ws, acks, &mut unwritten, retired, redial.stop()).await;
-        if redial.stopped() {
-            return;
+    let mut this = ConsumerLink { shared, link, acks, unwritten: VecDeque::new(), member };
+    conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await
+}
+
+/// A consumer's link, as the link driver sees it. Acks not yet written
+/// when a connection drops are written on the next one.
+struct ConsumerLink<'a> {
+    shared: &'a Shared,
+    link: u32,
+    acks: &'a mut mpsc::UnboundedReceiver<String>,
+    unwritten: VecDeque<String>,
+    member: &'a Membership,
+}
+
+impl conn::Link for ConsumerLink<'_> {
+    const ROLE: &'static str = "consumer";
+
+    fn opened(&mut self, again: bool) {
+        if again {
+            self.shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
         }
-        if retired.retired() {
-            log::info(|| format!("consumer link to {url} closed: the node left the registry's list"));
-            continue;
-        }
-        log::warn(|| format!("consumer connection to {url} lost; reconnecting"));
-        if !redial.pause().await {
-            return;
-        }
+    }
+
+    fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
+        serve(self.shared, self.link, ws, self.acks, &mut self.unwritten, self.member, stop)
+    }
+
+    fn lost(&mut self, _why: &Error) {}
+
+    fn rejected(&mut self, why: Error) {
+        self.shared.close_with(why);
     }
 }
 
@@ -437,7 +444,7 @@ async fn serve(
     unwritten: &mut VecDeque<String>,
     member: &Membership,
     stop: &mut watch::Receiver<bool>,
-) {
+) -> Error {
     let (mut sink, mut stream) = ws.split();
     let last_seen = conn::LastSeen::now();
     // While the buffer is full the socket is not read on purpose; silence
@@ -546,13 +553,13 @@ async fn serve(
         }
     };
 
-    tokio::select! {
-        _ = reader => {},
-        _ = writer => {},
-        _ = watchdog => {},
-        _ = retiring => {},
-        _ = stop.changed() => {},
-    }
+    let why = tokio::select! {
+        _ = reader => Error::connect("the connection was lost or closed by the server"),
+        _ = writer => Error::connect("the connection was lost while writing acks"),
+        _ = watchdog => Error::connect("no answer from the server for two check periods"),
+        _ = retiring => Error::closed("the node left the registry's list"),
+        _ = stop.changed() => Error::closed("the consumer was closed"),
+    };
     if *stop.borrow() || member.retired() {
         // Acks the application gave before closing still reach the server.
         while let Ok(code) = acks.try_recv() {
@@ -566,4 +573,5 @@ async fn serve(
         };
         let _ = tokio::time::timeout(Duration::from_millis(500), flush_acks).await;
     }
+    why
 }

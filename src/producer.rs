@@ -8,7 +8,8 @@
 //! the application learns which.
 
 use crate::config::Config;
-use crate::conn::{self, Dialer, Dialled, Membership, Redial, Ws};
+use crate::conn::{self, Dialer, Membership, Ws};
+use std::future::Future;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::runtime;
@@ -360,37 +361,49 @@ async fn run_expiry(shared: Arc<Shared>) {
 /// One connection to one node, kept up until the producer closes.
 async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, member: Arc<Membership>) {
     let stop = shared.stop.subscribe();
-    let mut redial = Redial::new(&shared.dialer, &url, "producer", first, &member, stop, shared.config.check_time);
-    let room = Notify::new();
-    loop {
-        let ws = match redial.next(|e| lock(&shared.state).outbox.note_link_error(e)).await {
-            Dialled::Open { ws, again } => {
-                if again {
-                    lock(&shared.state).outbox.note_reconnect();
-                }
-                ws
-            }
-            Dialled::Stopped => return,
-            Dialled::Rejected(e) => return shared.close_with(e),
-        };
-        lock(&shared.state).outbox.connected(link);
-        let why = serve(&shared, link, ws, &room, &member, redial.stop()).await;
-        let wake = lock(&shared.state).outbox.dropped(link, &why);
+    let mut this = ProducerLink { shared: &shared, link, room: Notify::new(), member: &member };
+    conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await
+}
+
+/// A producer's link, as the link driver sees it.
+struct ProducerLink<'a> {
+    shared: &'a Shared,
+    link: u32,
+    /// Wakes the writer when `ok`s make room in a full window.
+    room: Notify,
+    member: &'a Membership,
+}
+
+impl conn::Link for ProducerLink<'_> {
+    const ROLE: &'static str = "producer";
+
+    fn attempt_failed(&mut self, why: &Error) {
+        lock(&self.shared.state).outbox.note_link_error(why);
+    }
+
+    fn opened(&mut self, again: bool) {
+        let mut st = lock(&self.shared.state);
+        if again {
+            st.outbox.note_reconnect();
+        }
+        st.outbox.connected(self.link);
+    }
+
+    fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
+        serve(self.shared, self.link, ws, &self.room, self.member, stop)
+    }
+
+    /// Its unconfirmed messages go back to the queue, to be sent again.
+    fn lost(&mut self, why: &Error) {
+        let wake = lock(&self.shared.state).outbox.dropped(self.link, why);
         if wake.room {
-            // Its messages are queued again: another link may take them.
-            shared.work.notify_waiters();
+            // Another link may take them.
+            self.shared.work.notify_waiters();
         }
-        if redial.stopped() {
-            return;
-        }
-        if member.retired() {
-            log::info(|| format!("producer link to {url} closed: the node left the registry's list"));
-            continue;
-        }
-        log::warn(|| format!("producer connection to {url} lost: {why}; unconfirmed messages will be sent again"));
-        if !redial.pause().await {
-            return;
-        }
+    }
+
+    fn rejected(&mut self, why: Error) {
+        self.shared.close_with(why);
     }
 }
 
