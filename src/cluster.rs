@@ -28,13 +28,19 @@ pub(crate) struct Fleet {
 impl Fleet {
     /// Reads the registry named by `config` and connects to every listed
     /// node as `role` with client id `id`, before it returns.
-    pub(crate) fn connect(config: &Config, dialer: &Dialer, role: Role, id: &str) -> Result<Fleet> {
+    /// Also returns the dialer the links go on with.
+    pub(crate) fn connect(config: &Config, role: Role, id: &str) -> Result<(Fleet, Dialer)> {
+        runtime::check_blocking_allowed(match role {
+            Role::Producer => "connecting a cluster producer",
+            Role::Consumer => "connecting a cluster consumer",
+        })?;
+        let dialer = Dialer::from_config(config)?;
         let topic = config.require_topic()?.to_string();
         let registry = Registry::from_config(config)?;
         let (protocol, id) = (config.mq_protocol.clone(), id.to_string());
         let url_of = Box::new(move |node: &Node| wire::conn_url(&protocol, &node.addr, node.port, role, &topic, &id));
-        let opened = runtime::handle()?.block_on(connect_all(&registry, dialer, &*url_of))?;
-        Ok(Fleet { registry, opened, url_of })
+        let opened = runtime::handle()?.block_on(connect_all(&registry, &dialer, &*url_of))?;
+        Ok((Fleet { registry, opened, url_of }, dialer))
     }
 
     /// Starts a link per node, then follows the registry's list every

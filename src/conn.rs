@@ -297,14 +297,13 @@ pub(crate) trait Link {
     fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's;
     /// The connection ended with `why`.
     fn lost(&mut self, why: &Error);
-    /// The server rejected the key on a reconnect: the client must close.
-    fn rejected(&mut self, why: Error);
 }
 
 /// The one link driver, for producers and consumers: dials (the first
 /// connection may come ready-made), serves each connection, and redials
 /// with backoff after a loss, until the client stops or the node leaves the
-/// registry's list.
+/// registry's list. Returns the error when the server rejected the key on
+/// a reconnect: the client must then close.
 pub(crate) async fn drive<L: Link>(
     link: &mut L,
     dialer: &Dialer,
@@ -313,7 +312,7 @@ pub(crate) async fn drive<L: Link>(
     member: &Membership,
     stop: watch::Receiver<bool>,
     max_backoff: Duration,
-) {
+) -> Option<Error> {
     let mut redial = Redial::new(dialer, url, L::ROLE, first, member, stop, max_backoff);
     loop {
         let ws = match redial.next(|e| link.attempt_failed(e)).await {
@@ -321,13 +320,13 @@ pub(crate) async fn drive<L: Link>(
                 link.opened(again);
                 ws
             }
-            Dialled::Stopped => return,
-            Dialled::Rejected(e) => return link.rejected(e),
+            Dialled::Stopped => return None,
+            Dialled::Rejected(e) => return Some(e),
         };
         let why = link.serve(ws, redial.stop()).await;
         link.lost(&why);
         if redial.stopped() {
-            return;
+            return None;
         }
         if member.retired() {
             log::info(|| format!("{} link to {url} closed: the node left the registry's list", L::ROLE));
@@ -335,7 +334,7 @@ pub(crate) async fn drive<L: Link>(
         }
         log::warn(|| format!("{} connection to {url} lost: {why}; reconnecting", L::ROLE));
         if !redial.pause().await {
-            return;
+            return None;
         }
     }
 }

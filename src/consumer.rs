@@ -271,10 +271,7 @@ impl Consumer {
     /// nodes; each ack goes to the node its message came from. Fails with
     /// `NoNodes`, `Auth` or `Connect` as the situation says.
     pub fn connect_cluster(config: &Config) -> Result<Consumer> {
-        let id = config.require_consumer_id()?;
-        runtime::check_blocking_allowed("connecting a cluster consumer")?;
-        let dialer = Dialer::from_config(config)?;
-        let fleet = cluster::Fleet::connect(config, &dialer, Role::Consumer, id)?;
+        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Consumer, config.require_consumer_id()?)?;
         let shared = Shared::new(config, dialer, true);
         let starter = shared.clone();
         fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
@@ -403,7 +400,9 @@ async fn keep_link(
 ) {
     let stop = shared.stop.subscribe();
     let mut this = ConsumerLink { shared, link, acks, unwritten: VecDeque::new(), member };
-    conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await
+    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await {
+        shared.close_with(rejected);
+    }
 }
 
 /// A consumer's link, as the link driver sees it. Acks not yet written
@@ -430,10 +429,6 @@ impl conn::Link for ConsumerLink<'_> {
     }
 
     fn lost(&mut self, _why: &Error) {}
-
-    fn rejected(&mut self, why: Error) {
-        self.shared.close_with(why);
-    }
 }
 
 async fn serve(

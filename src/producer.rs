@@ -229,10 +229,7 @@ impl Producer {
     /// to the other nodes. Fails with `NoNodes` when the registry lists none,
     /// `Auth` when the key is rejected, `Connect` when no node can be reached.
     pub fn connect_cluster(config: &Config) -> Result<Producer> {
-        let id = config.require_producer_id()?;
-        runtime::check_blocking_allowed("connecting a cluster producer")?;
-        let dialer = Dialer::from_config(config)?;
-        let fleet = cluster::Fleet::connect(config, &dialer, Role::Producer, id)?;
+        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Producer, config.require_producer_id()?)?;
         let shared = Arc::new(Shared::new(config.clone(), dialer));
         let starter = shared.clone();
         fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
@@ -362,7 +359,9 @@ async fn run_expiry(shared: Arc<Shared>) {
 async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, member: Arc<Membership>) {
     let stop = shared.stop.subscribe();
     let mut this = ProducerLink { shared: &shared, link, room: Notify::new(), member: &member };
-    conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await
+    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await {
+        shared.close_with(rejected);
+    }
 }
 
 /// A producer's link, as the link driver sees it.
@@ -400,10 +399,6 @@ impl conn::Link for ProducerLink<'_> {
             // Another link may take them.
             self.shared.work.notify_waiters();
         }
-    }
-
-    fn rejected(&mut self, why: Error) {
-        self.shared.close_with(why);
     }
 }
 

@@ -1,7 +1,7 @@
 //! `kmq_consumer` and `kmq_message`: the C face of [`crate::Consumer`].
 
 use super::config::kmq_config;
-use super::{call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
+use super::{free_handle, call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
 use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
 use crate::runtime;
@@ -247,18 +247,7 @@ pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
     call_value("kmq_consumer_free", (), || {
-        if handle(c, "consumer").is_ok() {
-            (*c).tag = 0;
-            let boxed = Box::from_raw(c);
-            if boxed.fork_generation == runtime::fork_generation() {
-                // Wakes the calls still blocked on it; they hold their own
-                // reference and drop the last one on their way out.
-                boxed.inner.close();
-                drop(boxed);
-            } else {
-                std::mem::forget(boxed);
-            }
-        }
+        free_handle(c, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
         Ok(())
     })
 }

@@ -188,6 +188,28 @@ pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'
     Ok(&*p)
 }
 
+/// Frees a handle made with `Box::into_raw`: marks it dead, runs `close`
+/// (which wakes the calls blocked on it; they hold their own reference to
+/// what it owns), and frees it, unless it was made before fork() in a
+/// parent process (`made_here` false), which owns it.
+///
+/// # Safety
+/// `p` must be NULL or a handle of type `T` not yet freed.
+pub(crate) unsafe fn free_handle<T: Tagged>(p: *mut T, made_here: impl FnOnce(&T) -> bool, close: impl FnOnce(&T)) {
+    if handle(p, T::NAME).is_err() {
+        return;
+    }
+    // Every handle type is `repr(C)` with its tag first.
+    p.cast::<u64>().write(0);
+    let boxed = Box::from_raw(p);
+    if made_here(&boxed) {
+        close(&boxed);
+        drop(boxed);
+    } else {
+        std::mem::forget(boxed);
+    }
+}
+
 /// Writes `value` through an out-pointer that was checked to be non-NULL.
 pub(crate) fn put<T>(out: *mut T, value: T) {
     // SAFETY: callers check `out` with `non_null` first.

@@ -1,7 +1,7 @@
 //! `kmq_producer`: the C face of [`crate::Producer`].
 
 use super::config::kmq_config;
-use super::{bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
+use super::{free_handle, bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
 use crate::error::Result;
 use crate::producer::{Producer, ProducerStats};
 use crate::runtime;
@@ -287,18 +287,7 @@ pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
     call_value("kmq_producer_free", (), || {
-        if handle(p, "producer").is_ok() {
-            (*p).tag = 0;
-            let boxed = Box::from_raw(p);
-            if boxed.fork_generation == runtime::fork_generation() {
-                // Wakes the calls still blocked on it; they hold their own
-                // reference and drop the last one on their way out.
-                boxed.inner.close();
-                drop(boxed);
-            } else {
-                std::mem::forget(boxed);
-            }
-        }
+        free_handle(p, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
         Ok(())
     })
 }
