@@ -264,6 +264,19 @@ impl Backoff {
     }
 }
 
+/// Pings go out every `check`; a peer that answers nothing (not even a
+/// pong) for two of them while `expecting` says an answer is due is dead,
+/// even if TCP has not noticed yet. Returns when it is.
+pub(crate) async fn watchdog(last_seen: &LastSeen, check: Duration, expecting: impl Fn() -> bool) -> Error {
+    let limit = check * 2 + Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(check).await;
+        if last_seen.silence() > limit && expecting() {
+            return Error::connect(format!("no answer from the server for {} ms", limit.as_millis()));
+        }
+    }
+}
+
 /// When a connection last heard from its peer; shared by the reader and
 /// the watchdog of one connection.
 pub struct LastSeen {

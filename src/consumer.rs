@@ -523,17 +523,9 @@ async fn serve(
         }
     };
 
-    // Pings go out every check_time; a server that answers nothing for
-    // two of them is gone even if TCP has not said so.
-    let watchdog = async {
-        let limit = check * 2 + Duration::from_secs(1);
-        loop {
-            tokio::time::sleep(check).await;
-            if !paused.load(Ordering::Relaxed) && last_seen.silence() > limit {
-                return;
-            }
-        }
-    };
+    // Pings go out every check_time; while the buffer is full the socket is
+    // not read on purpose, and silence then says nothing about the server.
+    let watchdog = conn::watchdog(&last_seen, check, || !paused.load(Ordering::Relaxed));
 
     // The node left the registry's list: close, after writing the acks.
     let retiring = async {
@@ -551,7 +543,7 @@ async fn serve(
     let why = tokio::select! {
         _ = reader => Error::connect("the connection was lost or closed by the server"),
         _ = writer => Error::connect("the connection was lost while writing acks"),
-        _ = watchdog => Error::connect("no answer from the server for two check periods"),
+        e = watchdog => e,
         _ = retiring => Error::closed("the node left the registry's list"),
         _ = stop.changed() => Error::closed("the consumer was closed"),
     };

@@ -524,17 +524,8 @@ async fn serve(
         }
     };
 
-    // A peer that stops answering (not even pongs) while we wait for it is
-    // dead, even if TCP has not noticed yet.
-    let watchdog = async {
-        let limit = check * 2 + Duration::from_secs(1);
-        loop {
-            tokio::time::sleep(check).await;
-            if last_seen.silence() > limit && lock(&shared.state).outbox.in_flight(link) > 0 {
-                return Error::connect(format!("no answer from the server for {} ms", limit.as_millis()));
-            }
-        }
-    };
+    // An answer is due while messages await their `ok`.
+    let watchdog = conn::watchdog(&last_seen, check, || lock(&shared.state).outbox.in_flight(link) > 0);
 
     let why = tokio::select! {
         e = reader => e,
