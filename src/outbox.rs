@@ -410,6 +410,10 @@ impl Outbox {
         let limits = self.limits;
         let ledger = &mut self.ledger;
         for flight in self.links.values_mut() {
+            if flight.live == 0 {
+                // Only placeholders (or nothing): no deadline to look at.
+                continue;
+            }
             let was_ready = flight.ready(&limits);
             // Still awaiting its `ok`: report it failed now, give its frame
             // back, and keep its place so later `ok`s line up.
