@@ -280,7 +280,10 @@ kmq_config *kmq_config_new(void);
  * producer_id, consumer_id, secret_key, check_time (s),
  * registry_addr, registry_port, registry_protocol (http/https),
  * message_timeout_ms (default 30000), connect_timeout_ms (default
- * 5000), queue_max (default 1000000), receive_buffer (default 10000),
+ * 5000), queue_max (default 1000000), max_in_flight (messages written
+ * and not yet confirmed per producer connection, default 4096),
+ * max_in_flight_bytes (their bytes, default 8388608), receive_buffer
+ * (default 10000),
  * standby_addr, standby_port (a standby node a consumer also follows),
  * tls_ca_file (a PEM file of CA certificates to trust for wss/https; a
  * certificate in it that the server presents as its own is trusted too, as
@@ -484,8 +487,9 @@ void kmq_producer_close(kmq_producer *p);
  * Never blocks.
  *
  * Requires:
- * p must be NULL or a producer not yet freed, and no other thread may
- * still use it.
+ * p must be NULL or a producer not yet freed. A call blocked on it in
+ * another thread returns KMQ_ERR_CLOSED and touches no freed memory;
+ * starting a call on it after this one returned is the caller's bug.
  */
 void kmq_producer_free(kmq_producer *p);
 
@@ -594,8 +598,9 @@ void kmq_consumer_close(kmq_consumer *c);
  * Blocks: up to 1 s, as kmq_consumer_close.
  *
  * Requires:
- * c must be NULL or a consumer not yet freed, and no other thread may
- * still use it.
+ * c must be NULL or a consumer not yet freed. A call blocked on it in
+ * another thread returns KMQ_ERR_CLOSED and touches no freed memory;
+ * starting a call on it after this one returned is the caller's bug.
  */
 void kmq_consumer_free(kmq_consumer *c);
 
@@ -836,7 +841,8 @@ enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
 enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
 
 /**
- * Frees a console client. NULL does nothing.
+ * Frees a console client. NULL does nothing. A call in progress on it in
+ * another thread finishes and touches no freed memory.
  *
  * Requires:
  * c must be NULL or a console not yet freed.

@@ -4,20 +4,19 @@
 //! once, without waiting for the registry to notice (it takes seconds).
 
 use crate::config::Config;
-use crate::conn::{Dialer, Ws};
+use crate::conn::{Dialer, Membership, Ws};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
 use crate::runtime;
 use crate::wire::{self, Node, Role};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// Starts a link to a node's URL (already connected when a socket is
-/// given); returns the flag that retires it.
-pub(crate) type StartLink = Arc<dyn Fn(String, Option<Ws>) -> Arc<AtomicBool> + Send + Sync>;
+/// given); returns its membership, which retires it.
+pub(crate) type StartLink = Arc<dyn Fn(String, Option<Ws>) -> Arc<Membership> + Send + Sync>;
 
 /// A cluster client's nodes, read from the registry and connected.
 pub(crate) struct Fleet {
@@ -29,13 +28,19 @@ pub(crate) struct Fleet {
 impl Fleet {
     /// Reads the registry named by `config` and connects to every listed
     /// node as `role` with client id `id`, before it returns.
-    pub(crate) fn connect(config: &Config, dialer: &Dialer, role: Role, id: &str) -> Result<Fleet> {
+    /// Also returns the dialer the links go on with.
+    pub(crate) fn connect(config: &Config, role: Role, id: &str) -> Result<(Fleet, Dialer)> {
+        runtime::check_blocking_allowed(match role {
+            Role::Producer => "connecting a cluster producer",
+            Role::Consumer => "connecting a cluster consumer",
+        })?;
+        let dialer = Dialer::from_config(config)?;
         let topic = config.require_topic()?.to_string();
         let registry = Registry::from_config(config)?;
         let (protocol, id) = (config.mq_protocol.clone(), id.to_string());
         let url_of = Box::new(move |node: &Node| wire::conn_url(&protocol, &node.addr, node.port, role, &topic, &id));
-        let opened = runtime::handle()?.block_on(connect_all(&registry, dialer, &*url_of))?;
-        Ok(Fleet { registry, opened, url_of })
+        let opened = runtime::handle()?.block_on(connect_all(&registry, &dialer, &*url_of))?;
+        Ok((Fleet { registry, opened, url_of }, dialer))
     }
 
     /// Starts a link per node, then follows the registry's list every
@@ -49,8 +54,8 @@ impl Fleet {
     }
 }
 
-/// Starts the link of one node that appeared; returns its retiring flag.
-type Join = Box<dyn FnMut(&Node) -> Arc<AtomicBool> + Send>;
+/// Starts the link of one node that appeared; returns its membership.
+type Join = Box<dyn FnMut(&Node) -> Arc<Membership> + Send>;
 
 /// Polls the registry until `stop`, keeping one link per listed node.
 /// `links` holds the links already started, by node key.
@@ -58,7 +63,7 @@ async fn follow(
     registry: Registry,
     every: Duration,
     mut stop: watch::Receiver<bool>,
-    mut links: HashMap<String, Arc<AtomicBool>>,
+    mut links: HashMap<String, Arc<Membership>>,
     mut join: Join,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -71,15 +76,26 @@ async fn follow(
         }
         // An unreachable registry changes nothing: the links keep working.
         let Ok(nodes) = registry.nodes().await else { continue };
+        // A node back on the list takes back its link if that one has not
+        // ended yet: one link per node, never two.
         for node in &nodes {
-            links.entry(node.key()).or_insert_with(|| join(node));
-        }
-        links.retain(|key, retired| {
-            let listed = nodes.iter().any(|n| &n.key() == key);
-            if !listed {
-                retired.store(true, Ordering::Relaxed);
+            match links.get(&node.key()) {
+                Some(link) if !link.ended() => {
+                    if link.retired() {
+                        link.set_retired(false);
+                    }
+                }
+                _ => {
+                    links.insert(node.key(), join(node));
+                }
             }
-            listed
+        }
+        links.retain(|key, link| {
+            let listed = nodes.iter().any(|n| &n.key() == key);
+            if !listed && !link.retired() {
+                link.set_retired(true);
+            }
+            listed || !link.ended()
         });
     }
 }

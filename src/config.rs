@@ -32,6 +32,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Messages a producer holds at once (queued and unconfirmed).
     pub queue_max: usize,
+    /// Messages written and not yet confirmed, per producer connection.
+    pub max_in_flight: usize,
+    /// Bytes of messages written and not yet confirmed, per producer
+    /// connection.
+    pub max_in_flight_bytes: usize,
     /// Pushed messages a consumer buffers before it stops reading the socket.
     pub receive_buffer: usize,
     /// A standby node a single-node consumer also stays connected to: it
@@ -65,6 +70,8 @@ impl Default for Config {
             message_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             queue_max: 1_000_000,
+            max_in_flight: 4096,
+            max_in_flight_bytes: 8 << 20,
             receive_buffer: 10_000,
             standby_addr: None,
             standby_port: None,
@@ -93,6 +100,8 @@ impl fmt::Debug for Config {
             .field("message_timeout", &self.message_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("queue_max", &self.queue_max)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_in_flight_bytes", &self.max_in_flight_bytes)
             .field("receive_buffer", &self.receive_buffer)
             .field("standby_addr", &self.standby_addr)
             .field("standby_port", &self.standby_port)
@@ -119,6 +128,8 @@ pub const KEYS: &[&str] = &[
     "message_timeout_ms",
     "connect_timeout_ms",
     "queue_max",
+    "max_in_flight",
+    "max_in_flight_bytes",
     "receive_buffer",
     "standby_addr",
     "standby_port",
@@ -196,6 +207,8 @@ impl Config {
                 self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?)
             }
             "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
+            "max_in_flight" => self.max_in_flight = whole(key, value, 1, 1_000_000)? as usize,
+            "max_in_flight_bytes" => self.max_in_flight_bytes = whole(key, value, 1024, 1 << 32)? as usize,
             "receive_buffer" => self.receive_buffer = whole(key, value, 1, 10_000_000)? as usize,
             "standby_addr" => self.standby_addr = Some(host(key, value)?),
             "standby_port" => self.standby_port = Some(port(key, value)?),
@@ -266,6 +279,8 @@ mod tests {
             ("message_timeout_ms", "100"),
             ("connect_timeout_ms", "100"),
             ("queue_max", "10"),
+            ("max_in_flight", "10"),
+            ("max_in_flight_bytes", "65536"),
             ("receive_buffer", "10"),
             ("standby_addr", "127.0.0.2"),
             ("standby_port", "8012"),
@@ -275,7 +290,7 @@ mod tests {
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 20);
+        assert_eq!(KEYS.len(), 22);
         assert_eq!(c.tls_pin_sha256, vec![[0xab; 32]]);
         assert_eq!(c.mq_port, 9000);
         assert!(!format!("{c:?}").contains("\"k\""));
@@ -297,6 +312,8 @@ mod tests {
             ("tls_pin_sha256", "abcd"),
             ("tls_pin_sha256", "g".repeat(64).as_str()),
             ("tls_pin_sha256", format!("{},", "ab".repeat(32)).as_str()),
+            ("max_in_flight", "0"),
+            ("max_in_flight_bytes", "100"),
         ] {
             let e = c.set(k, v).unwrap_err();
             assert!(e.message().contains(k), "{e}");

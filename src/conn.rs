@@ -6,7 +6,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use tokio::sync::watch;
 use crate::wire::{self, Handshake};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -118,6 +120,35 @@ pub fn describe(e: &tungstenite::Error) -> String {
     }
 }
 
+/// A link's place in a cluster: retired when its node leaves the
+/// registry's list (it then finishes what it holds and closes), taken back
+/// when the node returns before the link has ended, ended when its task is
+/// over. The list follower keeps one per node, so that a node never has two
+/// links.
+#[derive(Default)]
+pub struct Membership {
+    retired: AtomicBool,
+    ended: AtomicBool,
+    /// Wakes the link when `retired` changes.
+    pub changed: tokio::sync::Notify,
+}
+
+impl Membership {
+    pub fn retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+    pub fn set_retired(&self, retired: bool) {
+        self.retired.store(retired, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+}
+
 /// How a link gets its connections: the first one from the constructor,
 /// then new ones after each loss, with backoff, until the client stops or
 /// the node is retired (it left the registry's list).
@@ -127,7 +158,7 @@ pub struct Redial<'a> {
     /// "producer" or "consumer", for log lines.
     role: &'static str,
     first: Option<Ws>,
-    retired: &'a AtomicBool,
+    member: &'a Membership,
     stop: watch::Receiver<bool>,
     backoff: Backoff,
     connected_before: bool,
@@ -149,12 +180,12 @@ impl<'a> Redial<'a> {
         url: &'a str,
         role: &'static str,
         first: Option<Ws>,
-        retired: &'a AtomicBool,
+        member: &'a Membership,
         stop: watch::Receiver<bool>,
         max_backoff: Duration,
     ) -> Self {
         let connected_before = first.is_some();
-        Redial { dialer, url, role, first, retired, stop, backoff: Backoff::new(max_backoff), connected_before }
+        Redial { dialer, url, role, first, member, stop, backoff: Backoff::new(max_backoff), connected_before }
     }
 
     /// The stop signal, for the code that serves an open connection.
@@ -172,7 +203,7 @@ impl<'a> Redial<'a> {
             return Dialled::Open { ws, again: false };
         }
         loop {
-            if self.retired.load(Ordering::Relaxed) {
+            if self.member.retired() {
                 return Dialled::Stopped;
             }
             let opened = tokio::select! {
@@ -238,6 +269,19 @@ impl Backoff {
     }
 }
 
+/// Pings go out every `check`; a peer that answers nothing (not even a
+/// pong) for two of them while `expecting` says an answer is due is dead,
+/// even if TCP has not noticed yet. Returns when it is.
+pub(crate) async fn watchdog(last_seen: &LastSeen, check: Duration, expecting: impl Fn() -> bool) -> Error {
+    let limit = check * 2 + Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(check).await;
+        if last_seen.silence() > limit && expecting() {
+            return Error::connect(format!("no answer from the server for {} ms", limit.as_millis()));
+        }
+    }
+}
+
 /// When a connection last heard from its peer; shared by the reader and
 /// the watchdog of one connection.
 pub struct LastSeen {
@@ -255,5 +299,90 @@ impl LastSeen {
     /// How long ago the peer was last heard from.
     pub fn silence(&self) -> Duration {
         self.base.elapsed().saturating_sub(Duration::from_millis(self.elapsed_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// What a link does with the connections `drive` gets it: the producer's
+/// and the consumer's links differ only here.
+pub(crate) trait Link {
+    /// "producer" or "consumer", for log lines.
+    const ROLE: &'static str;
+    /// An attempt to connect failed (the link keeps trying).
+    fn attempt_failed(&mut self, _why: &Error) {}
+    /// A connection is open; `again` when it replaces an earlier one.
+    fn opened(&mut self, again: bool);
+    /// Serves one open connection until it ends or `stop`; returns why.
+    fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's;
+    /// The connection ended with `why`.
+    fn lost(&mut self, why: &Error);
+}
+
+/// The one link driver, for producers and consumers: dials (the first
+/// connection may come ready-made), serves each connection, and redials
+/// with backoff after a loss, until the client stops or the node leaves the
+/// registry's list. Returns the error when the server rejected the key on
+/// a reconnect: the client must then close.
+pub(crate) async fn drive<L: Link>(
+    link: &mut L,
+    dialer: &Dialer,
+    url: &str,
+    first: Option<Ws>,
+    member: &Membership,
+    stop: watch::Receiver<bool>,
+    max_backoff: Duration,
+) -> Option<Error> {
+    let mut redial = Redial::new(dialer, url, L::ROLE, first, member, stop, max_backoff);
+    loop {
+        let ws = match redial.next(|e| link.attempt_failed(e)).await {
+            Dialled::Open { ws, again } => {
+                link.opened(again);
+                ws
+            }
+            Dialled::Stopped => return None,
+            Dialled::Rejected(e) => return Some(e),
+        };
+        let why = link.serve(ws, redial.stop()).await;
+        link.lost(&why);
+        if redial.stopped() {
+            return None;
+        }
+        if member.retired() {
+            log::info(|| format!("{} link to {url} closed: the node left the registry's list", L::ROLE));
+            continue;
+        }
+        log::warn(|| format!("{} connection to {url} lost: {why}; reconnecting", L::ROLE));
+        if !redial.pause().await {
+            return None;
+        }
+    }
+}
+
+/// Runs a link task, and again after it panicked (a bug): the panic is
+/// caught and logged, never printed, `cleanup` puts the link's state right
+/// (not connected, unconfirmed messages queued again), and after a pause
+/// the link starts over with a new connection, until the client stops.
+pub(crate) async fn supervise<Fut: Future<Output = ()>>(
+    role: &'static str,
+    url: &str,
+    mut stop: watch::Receiver<bool>,
+    mut run: impl FnMut() -> Fut,
+    mut cleanup: impl FnMut(&Error),
+) {
+    let mut backoff = Backoff::new(Duration::from_secs(5));
+    loop {
+        let Err(payload) = AssertUnwindSafe(run()).catch_unwind().await else { return };
+        let why = Error::internal(format!(
+            "{role} link to {url}: internal error (please report): {}",
+            crate::error::panic_text(&*payload)
+        ));
+        log::error(|| format!("{why}; starting the link again"));
+        cleanup(&why);
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(backoff.step()) => {}
+        }
     }
 }

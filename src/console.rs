@@ -4,15 +4,15 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::Http;
 use crate::runtime;
 use crate::wire;
 use serde_json::Value;
 
 /// A client of one node's HTTP API. Calls block the calling thread.
 pub struct Console {
-    http: crate::tls::Http,
+    http: Http,
     base: String,
-    key: reqwest::header::HeaderValue,
 }
 
 /// `status` of [`Console::messages`]: every message.
@@ -24,11 +24,8 @@ impl Console {
     pub fn new(config: &Config) -> Result<Console> {
         let scheme = if config.mq_protocol == "wss" { "https" } else { "http" };
         let base = wire::http_url(scheme, &config.mq_addr, config.mq_port, "");
-        let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
-            Error::invalid("config key \"secret_key\": the HTTP API needs a key of visible ASCII characters")
-        })?;
-        let http = crate::tls::Http::new(config, scheme == "https", "mq_protocol=ws")?;
-        Ok(Console { http, base, key })
+        let http = Http::new(config, scheme == "https", "the HTTP API", "mq_protocol=ws")?;
+        Ok(Console { http, base })
     }
 
     /// POSTs a form to `path` and returns the answer's JSON when its code
@@ -36,13 +33,7 @@ impl Console {
     fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value> {
         runtime::check_blocking_allowed("the console API")?;
         let url = format!("{}{path}", self.base);
-        let request = self
-            .http
-            .client
-            .post(&url)
-            .header("secretKey", self.key.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(wire::form_encode(form));
+        let request = self.http.post(&url).body(wire::form_encode(form));
         let body = runtime::handle()?.block_on(async {
             let sent = async { request.send().await?.text().await };
             match sent.await {

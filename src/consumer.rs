@@ -1,12 +1,14 @@
 //! The consumer: a connection task reads pushed messages into a bounded
-//! local buffer and keeps reading while earlier messages are still unacked.
-//! When the buffer is full it stops reading, so TCP carries the back-pressure
-//! to the server. `receive` waits on the caller's thread; `ack` only queues
+//! local buffer (the [`Inbox`], see `inbox.rs`) and keeps reading while
+//! earlier messages are still unacked. When the buffer is full it stops
+//! reading, so TCP carries the back-pressure to the server. `receive` waits on the caller's thread; `ack` only queues
 //! the code for the connection task and never waits for the network.
 
 use crate::config::Config;
-use crate::conn::{self, Dialer, Dialled, Redial, Ws};
+use crate::conn::{self, Dialer, Membership, Ws};
+use std::future::Future;
 use crate::error::{Error, Result};
+use crate::inbox::Inbox;
 use crate::log;
 use crate::readiness::Readiness;
 use crate::runtime;
@@ -14,7 +16,7 @@ use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use crate::cluster;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
@@ -85,8 +87,8 @@ struct Counters {
 }
 
 struct State {
-    buffer: VecDeque<Message>,
-    closed: Option<Error>,
+    inbox: Inbox,
+    /// Threads blocked in `receive`; no wake-up is paid for while none is.
     waiting: usize,
 }
 
@@ -101,9 +103,6 @@ struct Shared {
     links: Mutex<HashMap<u32, mpsc::UnboundedSender<String>>>,
     /// Signalled when a link's task ends (and leaves `links`).
     link_ended: Condvar,
-    /// With several links: which link delivered each code not yet acked,
-    /// since an ack counts only on the node that holds the message.
-    origin: Option<Mutex<HashMap<String, u32>>>,
     next_link: AtomicU32,
     counters: Counters,
     stop: watch::Sender<bool>,
@@ -117,10 +116,6 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Most messages a connection hands over at once.
 const DELIVER_BATCH: usize = 256;
-
-/// Codes remembered for routing acks; past this, acks of older codes go to
-/// every node (a node ignores codes it does not hold).
-const MAX_ORIGINS: usize = 1_000_000;
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
@@ -136,12 +131,11 @@ impl Shared {
         Arc::new(Shared {
             config: config.clone(),
             dialer,
-            state: Mutex::new(State { buffer: VecDeque::new(), closed: None, waiting: 0 }),
+            state: Mutex::new(State { inbox: Inbox::new(config.receive_buffer, multi_node), waiting: 0 }),
             arrived: Condvar::new(),
             room: Notify::new(),
             links: Mutex::new(HashMap::new()),
             link_ended: Condvar::new(),
-            origin: multi_node.then(|| Mutex::new(HashMap::new())),
             next_link: AtomicU32::new(0),
             counters: Counters::default(),
             stop: watch::channel(false).0,
@@ -150,9 +144,9 @@ impl Shared {
     }
 
     /// Starts a link to `url` (connected already when `ws` is given);
-    /// returns the flag that retires it.
-    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<AtomicBool> {
-        let retired = Arc::new(AtomicBool::new(false));
+    /// returns its membership, which retires it.
+    fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<Membership> {
+        let retired = Arc::new(Membership::default());
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (acks, acks_rx) = mpsc::unbounded_channel();
         lock(&self.links).insert(link, acks);
@@ -165,7 +159,7 @@ impl Shared {
     /// Queues an ack on the link that delivered the message, or on every
     /// link when that is not known.
     fn route_ack(&self, code: &str) -> Result<()> {
-        let from = self.origin.as_ref().and_then(|o| lock(o).remove(code));
+        let from = lock(&self.state).inbox.route_ack(code);
         let links = lock(&self.links);
         let sent = match from.and_then(|l| links.get(&l)) {
             Some(tx) => tx.send(code.to_string()).is_ok(),
@@ -179,14 +173,9 @@ impl Shared {
     }
 
     fn close_with(&self, why: Error) {
-        let mut st = lock(&self.state);
-        if st.closed.is_none() {
-            st.closed = Some(why);
-            st.buffer.clear();
-            // Closed: receive returns at once from now on.
-            self.ready.set();
-        }
-        drop(st);
+        lock(&self.state).inbox.close(why);
+        // Closed: receive returns at once from now on.
+        self.ready.set();
         self.arrived.notify_all();
         self.stop.send_replace(true);
         self.room.notify_waiters();
@@ -201,28 +190,20 @@ impl Shared {
             room.as_mut().enable();
             {
                 let mut st = lock(&self.state);
-                if st.closed.is_some() {
+                if st.inbox.closed().is_some() {
                     return false;
                 }
-                let fits = self.config.receive_buffer.saturating_sub(st.buffer.len()).min(batch.len());
-                if fits > 0 {
-                    if let Some(origin) = &self.origin {
-                        let mut origin = lock(origin);
-                        if origin.len() + fits > MAX_ORIGINS {
-                            origin.clear();
-                        }
-                        for m in batch.iter().take(fits) {
-                            origin.insert(m.code.clone(), link);
-                        }
-                    }
-                    if st.buffer.is_empty() {
-                        self.ready.set();
-                    }
-                    st.buffer.extend(batch.drain(..fits));
-                    let wake = st.waiting > 0;
+                let offered = st.inbox.offer(batch, link);
+                if offered.wake_receivers && offered.taken > 0 {
+                    // Under the lock, as receive clears it under the lock.
+                    self.ready.set();
+                }
+                if offered.taken > 0 {
+                    // One wake-up per batch, and only when a receiver can
+                    // be waiting: the buffer was empty.
+                    let wake = offered.wake_receivers && st.waiting > 0;
                     drop(st);
-                    self.counters.received.fetch_add(fits as u64, Ordering::Relaxed);
-                    // One wake-up per batch, not per message.
+                    self.counters.received.fetch_add(offered.taken as u64, Ordering::Relaxed);
                     if wake {
                         self.arrived.notify_all();
                     }
@@ -300,10 +281,7 @@ impl Consumer {
     /// nodes; each ack goes to the node its message came from. Fails with
     /// `NoNodes`, `Auth` or `Connect` as the situation says.
     pub fn connect_cluster(config: &Config) -> Result<Consumer> {
-        let id = config.require_consumer_id()?;
-        runtime::check_blocking_allowed("connecting a cluster consumer")?;
-        let dialer = Dialer::from_config(config)?;
-        let fleet = cluster::Fleet::connect(config, &dialer, Role::Consumer, id)?;
+        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Consumer, config.require_consumer_id()?)?;
         let shared = Shared::new(config, dialer, true);
         let starter = shared.clone();
         fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
@@ -317,17 +295,15 @@ impl Consumer {
         if timeout_ms != 0 {
             runtime::check_blocking_allowed("receive")?;
         }
-        let cap = self.shared.config.receive_buffer;
         let mut st = lock(&self.shared.state);
         loop {
-            if let Some(e) = &st.closed {
+            if let Some(e) = st.inbox.closed() {
                 return Err(e.clone());
             }
-            if let Some(m) = st.buffer.pop_front() {
-                if st.buffer.is_empty() {
+            if let Some((m, was_full)) = st.inbox.take() {
+                if st.inbox.buffered() == 0 {
                     self.shared.ready.clear();
                 }
-                let was_full = st.buffer.len() + 1 >= cap;
                 drop(st);
                 if was_full {
                     // Every link may be waiting for room (one per node).
@@ -353,7 +329,7 @@ impl Consumer {
     /// ignored by the server.
     pub fn ack(&self, code: &str) -> Result<()> {
         wire::check_code(code)?;
-        if let Some(e) = &lock(&self.shared.state).closed {
+        if let Some(e) = lock(&self.shared.state).inbox.closed() {
             return Err(e.clone());
         }
         self.shared.route_ack(code)?;
@@ -380,7 +356,7 @@ impl Consumer {
     }
 
     pub fn is_closed(&self) -> bool {
-        lock(&self.shared.state).closed.is_some()
+        lock(&self.shared.state).inbox.closed().is_some()
     }
 
     /// A descriptor that polls readable while `receive(0)` would return a
@@ -396,7 +372,7 @@ impl Consumer {
             acked: c.acked.load(Ordering::Relaxed),
             reconnects: c.reconnects.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
-            buffered: lock(&self.shared.state).buffer.len() as u64,
+            buffered: lock(&self.shared.state).inbox.buffered() as u64,
         }
     }
 }
@@ -414,11 +390,22 @@ async fn run_link(
     link: u32,
     url: String,
     first: Option<Ws>,
-    mut acks: mpsc::UnboundedReceiver<String>,
-    retired: Arc<AtomicBool>,
+    acks: mpsc::UnboundedReceiver<String>,
+    retired: Arc<Membership>,
 ) {
-    keep_link(&shared, link, &url, first, &mut acks, &retired).await;
+    // Shared with each run, so that the queue of acks outlives a panic.
+    let acks = Arc::new(tokio::sync::Mutex::new(acks));
+    let mut first = first;
+    let run = || {
+        let (shared, url, first, acks, retired) = (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone());
+        async move {
+            let mut acks = acks.lock().await;
+            keep_link(&shared, link, &url, first, &mut acks, &retired).await
+        }
+    };
+    conn::supervise("consumer", &url, shared.stop.subscribe(), run, |_| {}).await;
     lock(&shared.links).remove(&link);
+    retired.end();
     shared.link_ended.notify_all();
 }
 
@@ -428,31 +415,39 @@ async fn keep_link(
     url: &str,
     first: Option<Ws>,
     acks: &mut mpsc::UnboundedReceiver<String>,
-    retired: &AtomicBool,
+    member: &Membership,
 ) {
     let stop = shared.stop.subscribe();
-    let mut redial = Redial::new(&shared.dialer, url, "consumer", first, retired, stop, shared.config.check_time);
-    let mut unwritten: VecDeque<String> = VecDeque::new();
-    loop {
-        let ws = match redial.next(|_| {}).await {
-            Dialled::Open { ws, again } => {
-                if again {
-                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-                ws
-            }
-            Dialled::Stopped => return,
-            Dialled::Rejected(e) => return shared.close_with(e),
-        };
-        serve(shared, link, ws, acks, &mut unwritten, redial.stop()).await;
-        if redial.stopped() {
-            return;
-        }
-        log::warn(|| format!("consumer connection to {url} lost; reconnecting"));
-        if !redial.pause().await {
-            return;
+    let mut this = ConsumerLink { shared, link, acks, unwritten: VecDeque::new(), member };
+    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await {
+        shared.close_with(rejected);
+    }
+}
+
+/// A consumer's link, as the link driver sees it. Acks not yet written
+/// when a connection drops are written on the next one.
+struct ConsumerLink<'a> {
+    shared: &'a Shared,
+    link: u32,
+    acks: &'a mut mpsc::UnboundedReceiver<String>,
+    unwritten: VecDeque<String>,
+    member: &'a Membership,
+}
+
+impl conn::Link for ConsumerLink<'_> {
+    const ROLE: &'static str = "consumer";
+
+    fn opened(&mut self, again: bool) {
+        if again {
+            self.shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
+        serve(self.shared, self.link, ws, self.acks, &mut self.unwritten, self.member, stop)
+    }
+
+    fn lost(&mut self, _why: &Error) {}
 }
 
 async fn serve(
@@ -461,8 +456,9 @@ async fn serve(
     ws: Ws,
     acks: &mut mpsc::UnboundedReceiver<String>,
     unwritten: &mut VecDeque<String>,
+    member: &Membership,
     stop: &mut watch::Receiver<bool>,
-) {
+) -> Error {
     let (mut sink, mut stream) = ws.split();
     let last_seen = conn::LastSeen::now();
     // While the buffer is full the socket is not read on purpose; silence
@@ -481,6 +477,7 @@ async fn serve(
                 match next {
                     Some(Ok(frame)) => {
                         last_seen.touch();
+                        runtime::injected_panic_point();
                         match read_push(shared, frame) {
                             Pushed::Message(m) => batch.push_back(m),
                             Pushed::Nothing => {}
@@ -545,25 +542,31 @@ async fn serve(
         }
     };
 
-    // Pings go out every check_time; a server that answers nothing for
-    // two of them is gone even if TCP has not said so.
-    let watchdog = async {
-        let limit = check * 2 + Duration::from_secs(1);
+    // Pings go out every check_time; while the buffer is full the socket is
+    // not read on purpose, and silence then says nothing about the server.
+    let watchdog = conn::watchdog(&last_seen, check, || !paused.load(Ordering::Relaxed));
+
+    // The node left the registry's list: close, after writing the acks.
+    let retiring = async {
         loop {
-            tokio::time::sleep(check).await;
-            if !paused.load(Ordering::Relaxed) && last_seen.silence() > limit {
+            let changed = member.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if member.retired() {
                 return;
             }
+            changed.await;
         }
     };
 
-    tokio::select! {
-        _ = reader => {},
-        _ = writer => {},
-        _ = watchdog => {},
-        _ = stop.changed() => {},
-    }
-    if *stop.borrow() {
+    let why = tokio::select! {
+        _ = reader => Error::connect("the connection was lost or closed by the server"),
+        _ = writer => Error::connect("the connection was lost while writing acks"),
+        e = watchdog => e,
+        _ = retiring => Error::closed("the node left the registry's list"),
+        _ = stop.changed() => Error::closed("the consumer was closed"),
+    };
+    if *stop.borrow() || member.retired() {
         // Acks the application gave before closing still reach the server.
         while let Ok(code) = acks.try_recv() {
             unwritten.push_back(code);
@@ -576,4 +579,5 @@ async fn serve(
         };
         let _ = tokio::time::timeout(Duration::from_millis(500), flush_acks).await;
     }
+    why
 }

@@ -147,6 +147,8 @@ fn catch_up(limit: Duration) {
 /// Records queued before the call still go to the old sink first (for at
 /// most a second); once this returns, the old sink is no longer called.
 pub fn set_sink(max: Level, sink: Option<Sink>) {
+    // From now on fork() must find the log's locks free (see runtime).
+    crate::runtime::setup();
     catch_up(CATCH_UP);
     let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
     MAX_LEVEL.store(if sink.is_some() { max as u8 } else { 0 }, Ordering::Release);
@@ -234,4 +236,18 @@ mod tests {
         assert!(dropped >= 100, "{warning}");
         assert_eq!(seen.last().map(String::as_str), Some("test record after"));
     }
+}
+
+/// The log's locks, held across fork() so that the child does not start
+/// with one taken by a thread it does not have (see `runtime`).
+pub(crate) struct ForkGuard {
+    _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
+    _progress: std::sync::MutexGuard<'static, u64>,
+}
+
+pub(crate) fn hold_for_fork() -> ForkGuard {
+    // The order of `set_sink` and of the kmq-log thread: the sink, then the count.
+    let sink = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let progress = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
+    ForkGuard { _sink: sink, _progress: progress }
 }

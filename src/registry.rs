@@ -4,12 +4,12 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::Http;
 use crate::wire::{self, Node};
 
 pub struct Registry {
-    http: crate::tls::Http,
+    http: Http,
     url: String,
-    key: reqwest::header::HeaderValue,
 }
 
 impl Registry {
@@ -18,11 +18,8 @@ impl Registry {
             Error::invalid("config key \"registry_addr\" is required for a cluster client but not set")
         })?;
         let url = wire::http_url(&config.registry_protocol, addr, config.registry_port, "/Registry/GetNodes");
-        let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
-            Error::invalid("config key \"secret_key\": the registry needs a key of visible ASCII characters")
-        })?;
-        let http = crate::tls::Http::new(config, config.registry_protocol == "https", "registry_protocol=http")?;
-        Ok(Registry { http, url, key })
+        let http = Http::new(config, config.registry_protocol == "https", "the registry", "registry_protocol=http")?;
+        Ok(Registry { http, url })
     }
 
     pub fn url(&self) -> &str {
@@ -33,10 +30,7 @@ impl Registry {
     pub async fn nodes(&self) -> Result<Vec<Node>> {
         let answer = self
             .http
-            .client
             .post(&self.url)
-            .header("secretKey", self.key.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .send()
             .await;
         let answer = match answer {

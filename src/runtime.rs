@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, Once};
 use tokio::runtime::{Handle, Runtime};
 
 /// Worker threads unless `KAPOKMQ_THREADS` says otherwise. One is enough to
@@ -24,7 +25,11 @@ fn start() -> Result<Runtime> {
         .unwrap_or(DEFAULT_WORKERS);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .max_blocking_threads(1)
+        // Host names are resolved on blocking threads (getaddrinfo): with
+        // one, every connect in the process would queue behind the slowest
+        // lookup. Idle ones end after a few seconds.
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(5))
         .thread_name("kmq-worker")
         .enable_all()
         .build()
@@ -59,6 +64,7 @@ pub fn setup() {
     static SETUP: Once = Once::new();
     SETUP.call_once(|| {
         register_fork_handler();
+        route_own_panics_to_the_log();
         // An application may have installed its own provider already; then
         // that one is used.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -88,14 +94,48 @@ pub fn check_blocking_allowed(what: &str) -> Result<()> {
 // before the fork must fail there instead of waiting for them forever.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
+/// The library's process-wide locks, taken by the thread that forks just
+/// before fork() and given back just after it, in parent and child: the
+/// child then never starts with one of them held by a thread it does not
+/// have (which would hang its first producer, or its first log line).
+struct HeldAcrossFork {
+    _runtime: MutexGuard<'static, Option<(u64, &'static Runtime)>>,
+    _abandoned: MutexGuard<'static, Vec<&'static Runtime>>,
+    _log: crate::log::ForkGuard,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<HeldAcrossFork>> = const { RefCell::new(None) };
+}
+
+extern "C" fn before_fork() {
+    // Always in this order, the order the library itself takes them in.
+    let held = HeldAcrossFork {
+        _runtime: RUNTIME.lock().unwrap_or_else(|p| p.into_inner()),
+        _abandoned: ABANDONED.lock().unwrap_or_else(|p| p.into_inner()),
+        _log: crate::log::hold_for_fork(),
+    };
+    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| *h = Some(held)));
+}
+
+fn release_after_fork() {
+    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| h.take()));
+}
+
+extern "C" fn after_fork_in_parent() {
+    release_after_fork();
+}
+
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    release_after_fork();
 }
 
 fn register_fork_handler() {
-    // SAFETY: registering a handler that only touches an atomic.
+    // SAFETY: handlers that take and give back the library's own locks;
+    // none of them can panic (poisoned locks are taken as they are).
     unsafe {
-        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(after_fork_in_child));
     }
 }
 
@@ -112,4 +152,35 @@ pub fn check_same_process(generation: u64, what: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A panic on one of the library's own threads (a bug) is caught where it
+/// happens; its message goes to the library's log instead of the
+/// process's stderr. Panics on other threads go to the hook installed
+/// before.
+fn route_own_panics_to_the_log() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name().is_some_and(|n| n.starts_with("kmq-")) {
+            crate::log::error(|| format!("internal error (please report): {info}"));
+        } else {
+            previous(info)
+        }
+    }));
+}
+
+static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Test hook: the next link that handles a frame from its server panics
+/// there, once. For the tests of what a panicking link task leaves behind.
+#[doc(hidden)]
+pub fn inject_link_panic() {
+    INJECTED_PANIC.store(true, Ordering::Relaxed);
+}
+
+/// Panics when a test asked for it (see `inject_link_panic`).
+pub(crate) fn injected_panic_point() {
+    if INJECTED_PANIC.load(Ordering::Relaxed) && INJECTED_PANIC.swap(false, Ordering::Relaxed) {
+        panic!("injected link panic (test hook)");
+    }
 }

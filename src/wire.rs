@@ -78,15 +78,29 @@ pub fn check_host(what: &str, host: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a path segment must percent-encode: everything but RFC 3986's
+/// unreserved characters, sub-delimiters, ':' and '@'.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
 fn push_encoded_segment(out: &mut String, segment: &str) {
-    for b in segment.bytes() {
-        let plain = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
-        if plain {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    out.extend(percent_encoding::utf8_percent_encode(segment, SEGMENT));
 }
 
 fn push_host(out: &mut String, host: &str) {
@@ -130,25 +144,7 @@ pub fn conn_url(scheme: &str, host: &str, port: u16, role: Role, topic: &str, id
 
 /// `application/x-www-form-urlencoded` body of `pairs`.
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        for (j, part) in [k, v].into_iter().enumerate() {
-            if j == 1 {
-                out.push('=');
-            }
-            for b in part.bytes() {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    out.push(b as char);
-                } else {
-                    let _ = write!(out, "%{b:02X}");
-                }
-            }
-        }
-    }
-    out
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 /// `http://host:port/path`.
@@ -178,6 +174,10 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+// Hand-written rather than serde_json's escaper: on plain text, the common
+// case, it takes about a third of the time (35 ns against 97 ns for a
+// 64-byte message, see `escape_speed` below); serde_json is faster only on
+// text dense with quotes and newlines.
 fn escape_json_into(out: &mut String, s: &str) {
     const CHUNK: usize = 16;
     let bytes = s.as_bytes();
@@ -376,7 +376,7 @@ mod tests {
             "wss://[::1]:1/Consumers/Conn/%C3%A4%22/c"
         );
         assert_eq!(http_url("http", "h", 8031, "/Registry/GetNodes"), "http://h:8031/Registry/GetNodes");
-        assert_eq!(form_encode(&[("a", "x y&é"), ("b", "")]), "a=x%20y%26%C3%A9&b=");
+        assert_eq!(form_encode(&[("a", "x y&é+"), ("b", "")]), "a=x+y%26%C3%A9%2B&b=");
     }
 
     #[test]
@@ -429,5 +429,35 @@ mod tests {
         assert_eq!(classify_handshake(AUTH_OK), Handshake::Accepted);
         assert_eq!(classify_handshake(AUTH_ERROR), Handshake::Rejected);
         assert_eq!(classify_handshake("hi"), Handshake::Unexpected);
+    }
+}
+
+#[cfg(test)]
+mod escape_speed {
+    /// `cargo test --release --lib escape_speed -- --ignored --nocapture`:
+    /// the hand-written escaper against serde_json's on typical messages.
+    #[test]
+    #[ignore]
+    fn compare() {
+        let texts = ["m12345:".to_string() + &".".repeat(57), "{\"order\":42,\"note\":\"ä\\n\"}".repeat(4)];
+        for text in &texts {
+            let n = 2_000_000;
+            let t = std::time::Instant::now();
+            let mut total = 0;
+            for _ in 0..n {
+                total += super::encode_send(std::hint::black_box(text), 0).len();
+            }
+            let ours = t.elapsed() / n;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let mut out = Vec::with_capacity(text.len() + 40);
+                out.extend_from_slice(b"{\"MessageData\":");
+                serde_json::to_writer(&mut out, std::hint::black_box(text.as_str())).unwrap();
+                out.extend_from_slice(b",\"DelayTime\":0}");
+                total += out.len();
+            }
+            let serde = t.elapsed() / n;
+            eprintln!("{} bytes: hand-written {ours:?}, serde_json {serde:?} ({total})", text.len());
+        }
     }
 }

@@ -245,3 +245,82 @@ fn a_consumer_also_follows_its_standby_node() {
     }
     assert_eq!((consumed(master.port), consumed(standby.port)), (1, 1));
 }
+
+/// Announces a node to the registry the way a node's heartbeat does.
+fn announce(registry_port: u16, node_port: u16) {
+    use std::io::{Read, Write};
+    let body = format!("addr=127.0.0.1&port={node_port}&name=mq:{node_port}");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", registry_port)).unwrap();
+    write!(
+        s,
+        "POST /Registry/Join HTTP/1.1\r\nHost: 127.0.0.1\r\nsecretKey: test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.read_to_string(&mut String::new());
+}
+
+/// Producer connections the node on `port` has now.
+fn producers_on(port: u16) -> usize {
+    let body = common::console(port, "/Console/GetClients");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["producers"].as_array().map_or(0, |a| a.len())
+}
+
+#[test]
+fn a_node_that_leaves_the_list_loses_its_link_and_gets_exactly_one_back() {
+    let mut cluster = Cluster::start(1, &[]);
+    // A node the test announces itself: it stays up while it leaves the list.
+    let flicker = common::Broker::start(&[]);
+    let (registry, port) = (cluster.registry.port, flicker.port);
+    let listed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let heartbeat = {
+        let listed = listed.clone();
+        std::thread::spawn(move || loop {
+            match listed.load(std::sync::atomic::Ordering::Relaxed) {
+                true => announce(registry, port),
+                false if std::sync::Arc::strong_count(&listed) == 1 => return,
+                false => {}
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        })
+    };
+    announce(registry, port);
+    let cfg = cluster.config(&topic("leave"));
+    let producer = Producer::connect_cluster(&cfg).unwrap();
+    assert_eq!(producers_on(port), 1);
+
+    // Off the list (the registry forgets it after 3 s): its link closes.
+    listed.store(false, std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while producers_on(port) > 0 {
+        assert!(Instant::now() < deadline, "the link to a node off the list stays open");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stored = stored_messages(port);
+    for i in 0..2000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(10_000).unwrap();
+    assert_eq!(stored_messages(port), stored, "a node off the list takes no messages");
+
+    // Back on the list: exactly one link, which takes traffic again.
+    listed.store(true, std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while producers_on(port) == 0 {
+        assert!(Instant::now() < deadline, "no link to the node back on the list");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // a few more registry polls
+    assert_eq!(producers_on(port), 1, "one link per node, never two");
+    for i in 0..5000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(10_000).unwrap();
+    assert!(stored_messages(port) > stored, "the node back on the list takes traffic");
+    drop(producer);
+    listed.store(false, std::sync::atomic::Ordering::Relaxed);
+    drop(listed);
+    let _ = heartbeat.join();
+    cluster.nodes.clear();
+}

@@ -251,3 +251,27 @@ fn a_lost_connection_is_logged_and_stats_read_as_json() {
     assert_eq!(json["confirmed"], 1);
     assert_eq!(json["reconnects"], 1);
 }
+
+#[test]
+fn producers_connecting_at_once_to_a_host_name_all_connect() {
+    let broker = Broker::start(&[]);
+    let mut cfg = broker.config(&topic("by-name"));
+    cfg.set("mq_addr", "localhost").unwrap();
+    cfg.set("connect_timeout_ms", "5000").unwrap();
+    let started = Instant::now();
+    let producers: Vec<Producer> = std::thread::scope(|s| {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let mut cfg = cfg.clone();
+                cfg.set("producer_id", &format!("p{i}")).unwrap();
+                s.spawn(move || Producer::connect(&cfg))
+            })
+            .collect();
+        tasks.into_iter().map(|t| t.join().unwrap().expect("connect to localhost")).collect()
+    });
+    let took = started.elapsed();
+    for p in &producers {
+        p.send_wait("by name", 0, 5000).unwrap();
+    }
+    assert!(took < Duration::from_secs(3), "8 connects to a name took {took:?}");
+}

@@ -458,6 +458,55 @@ fn dropped_connections_lose_nothing() {
     assert_eq!(sent.count(|o| *o == Outcome::Confirmed), N);
     let p = producer.stats();
     assert!(p.reconnects >= (N / DROP_AFTER) as u64 - 1 && p.resent > 0, "{p:?}");
+    // What a drop costs is bounded by the connection's in-flight window,
+    // which shrinks while connections keep dropping.
+    assert!(p.resent <= 2 * N as u64, "resent {} for {N} messages: {p:?}", p.resent);
+}
+
+#[test]
+fn stalled_acks_keep_memory_bounded_over_two_million_sends() {
+    let _turn = one_at_a_time();
+    const N: usize = 2_000_000;
+    // The server reads every message and confirms none: each one fails
+    // after 300 ms, while the application keeps sending as fast as
+    // queue_max lets it.
+    let broker = Broker::start(&["--stall-acks"]);
+    let mut cfg = fast_config(&broker, "stall-memory");
+    cfg.set("message_timeout_ms", "300").unwrap();
+    cfg.set("queue_max", "100000").unwrap();
+    let producer = Producer::connect(&cfg).unwrap();
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let mut rss_max = rss_before;
+    let mut full = 0u64;
+    for i in 0..N {
+        let data = payload(i, 64);
+        loop {
+            match producer.send(&data, 0) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::QueueFull => {
+                    full += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => panic!("send {i}: {e}"),
+            }
+        }
+        if i % 100_000 == 0 {
+            rss_max = rss_max.max(rss_kib());
+        }
+    }
+    let e = producer.flush(-1).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    rss_max = rss_max.max(rss_kib());
+    let p = producer.stats();
+    eprintln!(
+        "[stalled-memory] {N} sends in {:.1} s ({full} waits for room): RSS {rss_before} KiB -> at most {rss_max} KiB; {p:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(p.enqueued, N as u64);
+    assert_eq!((p.confirmed, p.failed, p.in_flight), (0, N as u64, 0), "{p:?}");
+    let growth_mib = (rss_max - rss_before) / 1024;
+    assert!(growth_mib <= 64, "RSS grew by {growth_mib} MiB while the server confirmed nothing");
 }
 
 #[test]

@@ -66,6 +66,10 @@ export interface ProducerOptions extends CommonOptions {
   messageTimeoutMs?: number | string;
   /** Unconfirmed messages held before send() fails with KMQ_ERR_QUEUE_FULL; default 1000000. */
   queueMax?: number | string;
+  /** Messages written and not yet confirmed per connection; default 4096. */
+  maxInFlight?: number | string;
+  /** Bytes of messages written and not yet confirmed per connection; default 8388608. */
+  maxInFlightBytes?: number | string;
 }
 
 export interface ConsumerOptions extends CommonOptions {

@@ -40,7 +40,10 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// `producer_id`, `consumer_id`, `secret_key`, `check_time` (s),
 /// `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 /// `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
-/// 5000), `queue_max` (default 1000000), `receive_buffer` (default 10000),
+/// 5000), `queue_max` (default 1000000), `max_in_flight` (messages written
+/// and not yet confirmed per producer connection, default 4096),
+/// `max_in_flight_bytes` (their bytes, default 8388608), `receive_buffer`
+/// (default 10000),
 /// `standby_addr`, `standby_port` (a standby node a consumer also follows),
 /// `tls_ca_file` (a PEM file of CA certificates to trust for wss/https; a
 /// certificate in it that the server presents as its own is trusted too, as

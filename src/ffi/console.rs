@@ -3,10 +3,11 @@
 //! `kmq_string_free`.
 
 use super::config::kmq_config;
-use super::{bytes_arg, call, call_value, handle, non_null, owned_c_string, put, str_arg, kmq_status, Tagged};
+use super::{free_handle, bytes_arg, call, call_value, handle, non_null, owned_c_string, put, str_arg, kmq_status, Tagged};
 use crate::console::Console;
 use crate::error::Result;
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// A client of one MQ node's HTTP API (opaque). Calls block the calling
 /// thread for at most `connect_timeout_ms`.
@@ -17,7 +18,8 @@ use std::ffi::c_char;
 #[repr(C)]
 pub struct kmq_console {
     tag: u64,
-    inner: Console,
+    /// Shared with every call in progress (see `kmq_producer`).
+    inner: Arc<Console>,
 }
 
 impl Tagged for kmq_console {
@@ -25,11 +27,10 @@ impl Tagged for kmq_console {
     const NAME: &'static str = "kmq_console";
 }
 
-unsafe fn console<'a>(c: *const kmq_console) -> Result<&'a Console> {
+/// The console behind a handle, shared for the duration of one call.
+unsafe fn console(c: *const kmq_console) -> Result<Arc<Console>> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        Ok(&handle(c, "console")?.inner)
-    }
+    unsafe { Ok(handle(c, "console")?.inner.clone()) }
 }
 
 /// Runs `f` and hands its JSON answer out through `json`.
@@ -44,7 +45,8 @@ unsafe fn json_call(
         call(what, || {
             non_null(json, "json")?;
             put(json, std::ptr::null_mut());
-            let answer = f(console(c)?)?;
+            let console = console(c)?;
+            let answer = f(&console)?;
             put(json, owned_c_string(answer.to_string()));
             Ok(())
         })
@@ -67,7 +69,7 @@ pub unsafe extern "C" fn kmq_console_new(cfg: *const kmq_config, out: *mut *mut 
             non_null(out, "out")?;
             put(out, std::ptr::null_mut());
             let inner = Console::new(&handle(cfg, "cfg")?.inner)?;
-            put(out, Box::into_raw(Box::new(kmq_console { tag: kmq_console::TAG, inner })));
+            put(out, Box::into_raw(Box::new(kmq_console { tag: kmq_console::TAG, inner: Arc::new(inner) })));
             Ok(())
         })
     }
@@ -238,7 +240,8 @@ pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut 
     }
 }
 
-/// Frees a console client. NULL does nothing.
+/// Frees a console client. NULL does nothing. A call in progress on it in
+/// another thread finishes and touches no freed memory.
 ///
 /// # Safety
 /// `c` must be NULL or a console not yet freed.
@@ -247,10 +250,7 @@ pub unsafe extern "C" fn kmq_console_free(c: *mut kmq_console) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_console_free", (), || {
-            if handle(c, "console").is_ok() {
-                (*c).tag = 0;
-                drop(Box::from_raw(c));
-            }
+            free_handle(c, |_| true, |_| {});
             Ok(())
         })
     }

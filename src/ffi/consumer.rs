@@ -1,11 +1,12 @@
 //! `kmq_consumer` and `kmq_message`: the C face of [`crate::Consumer`].
 
 use super::config::kmq_config;
-use super::{call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
+use super::{free_handle, call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
 use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
 use crate::runtime;
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 /// A consumer (opaque). Safe to use from several threads at once.
 ///
@@ -16,7 +17,10 @@ use std::ffi::{c_char, CString};
 pub struct kmq_consumer {
     tag: u64,
     fork_generation: u64,
-    inner: Consumer,
+    /// Shared with every call in progress, so that `kmq_consumer_free` under
+    /// a call blocked in another thread frees nothing that call still uses:
+    /// the last of them to return drops the consumer.
+    inner: Arc<Consumer>,
 }
 
 impl Tagged for kmq_consumer {
@@ -102,12 +106,13 @@ impl From<ConsumerStats> for kmq_consumer_stats {
     }
 }
 
-pub(super) unsafe fn consumer<'a>(c: *const kmq_consumer) -> Result<&'a Consumer> {
+/// The consumer behind a handle, shared for the duration of one call.
+pub(super) unsafe fn consumer(c: *const kmq_consumer) -> Result<Arc<Consumer>> {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         let c = handle(c, "consumer")?;
         runtime::check_same_process(c.fork_generation, "the consumer")?;
-        Ok(&c.inner)
+        Ok(c.inner.clone())
     }
 }
 
@@ -121,7 +126,7 @@ unsafe fn new_consumer(
         non_null(out, "out")?;
         put(out, std::ptr::null_mut());
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner };
+        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
         put(out, Box::into_raw(Box::new(c)));
         Ok(())
     }
@@ -278,22 +283,15 @@ pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
 /// Blocks: up to 1 s, as kmq_consumer_close.
 ///
 /// # Safety
-/// `c` must be NULL or a consumer not yet freed, and no other thread may
-/// still use it.
+/// `c` must be NULL or a consumer not yet freed. A call blocked on it in
+/// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+/// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_consumer_free", (), || {
-            if handle(c, "consumer").is_ok() {
-                (*c).tag = 0;
-                let boxed = Box::from_raw(c);
-                if boxed.fork_generation == runtime::fork_generation() {
-                    drop(boxed);
-                } else {
-                    std::mem::forget(boxed);
-                }
-            }
+            free_handle(c, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
             Ok(())
         })
     }

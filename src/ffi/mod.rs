@@ -82,15 +82,7 @@ fn clear_last_error() {
     });
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".into()
-    }
-}
+use crate::error::panic_text as panic_message;
 
 /// Runs the body of a status-returning function.
 pub(crate) fn call(what: &str, f: impl FnOnce() -> Result<()>) -> kmq_status {
@@ -167,6 +159,18 @@ fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
     })
 }
 
+// Handles are used from any thread at once: the types behind them must
+// stay Send + Sync, or this stops compiling.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<producer::kmq_producer>();
+    send_sync::<consumer::kmq_consumer>();
+    send_sync::<console::kmq_console>();
+    send_sync::<config::kmq_config>();
+    send_sync::<crate::Producer>();
+    send_sync::<crate::Consumer>();
+};
+
 /// Handle types carry a tag so that a pointer of the wrong kind (easy to
 /// pass through an FFI package with untyped pointers) is refused.
 ///
@@ -191,6 +195,32 @@ pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'
     }
     // SAFETY: the tag says it is a live `T`.
     Ok(unsafe { &*p })
+}
+
+/// Frees a handle made with `Box::into_raw`: marks it dead, runs `close`
+/// (which wakes the calls blocked on it; they hold their own reference to
+/// what it owns), and frees it, unless it was made before fork() in a
+/// parent process (`made_here` false), which owns it.
+///
+/// # Safety
+/// `p` must be NULL or a handle of type `T` not yet freed.
+pub(crate) unsafe fn free_handle<T: Tagged>(p: *mut T, made_here: impl FnOnce(&T) -> bool, close: impl FnOnce(&T)) {
+    // SAFETY: the caller's contract above.
+    if unsafe { handle(p, T::NAME) }.is_err() {
+        return;
+    }
+    // SAFETY: a live handle of ours (checked above); every handle type is
+    // `repr(C)` with its tag first, and it was made with `Box::into_raw`.
+    let boxed = unsafe {
+        p.cast::<u64>().write(0);
+        Box::from_raw(p)
+    };
+    if made_here(&boxed) {
+        close(&boxed);
+        drop(boxed);
+    } else {
+        std::mem::forget(boxed);
+    }
 }
 
 /// Writes `value` through an out-pointer.

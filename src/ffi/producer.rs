@@ -1,11 +1,12 @@
 //! `kmq_producer`: the C face of [`crate::Producer`].
 
 use super::config::kmq_config;
-use super::{bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
+use super::{free_handle, bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
 use crate::error::Result;
 use crate::producer::{DeliveryReport, Producer, ProducerStats};
 use crate::runtime;
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 /// A producer (opaque). Safe to use from several threads at once.
 ///
@@ -16,7 +17,10 @@ use std::ffi::{c_char, c_void};
 pub struct kmq_producer {
     tag: u64,
     fork_generation: u64,
-    inner: Producer,
+    /// Shared with every call in progress, so that `kmq_producer_free` under
+    /// a call blocked in another thread frees nothing that call still uses:
+    /// the last of them to return drops the producer.
+    inner: Arc<Producer>,
 }
 
 impl Tagged for kmq_producer {
@@ -101,12 +105,13 @@ impl kmq_delivery_report {
     }
 }
 
-pub(super) unsafe fn producer<'a>(p: *const kmq_producer) -> Result<&'a Producer> {
+/// The producer behind a handle, shared for the duration of one call.
+pub(super) unsafe fn producer(p: *const kmq_producer) -> Result<Arc<Producer>> {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         let p = handle(p, "producer")?;
         runtime::check_same_process(p.fork_generation, "the producer")?;
-        Ok(&p.inner)
+        Ok(p.inner.clone())
     }
 }
 
@@ -120,7 +125,7 @@ unsafe fn new_producer(
         non_null(out, "out")?;
         put(out, std::ptr::null_mut());
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner };
+        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
         put(out, Box::into_raw(Box::new(p)));
         Ok(())
     }
@@ -408,22 +413,15 @@ pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
 /// Never blocks.
 ///
 /// # Safety
-/// `p` must be NULL or a producer not yet freed, and no other thread may
-/// still use it.
+/// `p` must be NULL or a producer not yet freed. A call blocked on it in
+/// another thread returns `KMQ_ERR_CLOSED` and touches no freed memory;
+/// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_producer_free", (), || {
-            if handle(p, "producer").is_ok() {
-                (*p).tag = 0;
-                let boxed = Box::from_raw(p);
-                if boxed.fork_generation == runtime::fork_generation() {
-                    drop(boxed);
-                } else {
-                    std::mem::forget(boxed);
-                }
-            }
+            free_handle(p, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
             Ok(())
         })
     }

@@ -5,7 +5,6 @@
 //! sentence in plain words ([`explain`]).
 
 mod cert;
-mod http;
 mod verify;
 
 use crate::config::Config;
@@ -17,7 +16,6 @@ use rustls::pki_types::CertificateDer;
 use rustls::{AlertDescription, CertificateError, ClientConfig, OtherError, RootCertStore};
 use std::sync::Arc;
 pub use cert::utc;
-pub use http::Http;
 pub use verify::Refusal;
 
 /// The client TLS settings for `config`, or `None` when nothing uses TLS.
@@ -30,7 +28,7 @@ pub fn client_config(config: &Config) -> Result<Option<Arc<ClientConfig>>> {
 }
 
 /// The client TLS settings for `config`.
-fn settings(config: &Config) -> Result<Arc<ClientConfig>> {
+pub(crate) fn settings(config: &Config) -> Result<Arc<ClientConfig>> {
     crate::runtime::setup();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())

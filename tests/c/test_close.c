@@ -49,6 +49,24 @@ static void check_close_wakes(void *(*fn)(void *), blocked_call *call, void (*cl
 
 static void close_consumer(void *c) { kmq_consumer_close(c); }
 static void close_producer(void *p) { kmq_producer_close(p); }
+static void free_consumer(void *c) { kmq_consumer_free(c); }
+static void free_producer(void *p) { kmq_producer_free(p); }
+
+static void *do_send_wait(void *arg) {
+    blocked_call *b = arg;
+    b->status = kmq_send_wait(b->p, "waits", 5, 0, b->timeout_ms);
+    b->returned_at = now_ms();
+    return NULL;
+}
+
+static void *do_poll_reports(void *arg) {
+    blocked_call *b = arg;
+    kmq_delivery_report r[4];
+    size_t n = 0;
+    b->status = kmq_poll_reports(b->p, r, 4, b->timeout_ms, &n);
+    b->returned_at = now_ms();
+    return NULL;
+}
 
 /* ---- cases ---- */
 
@@ -102,6 +120,36 @@ static void test_close_wakes_blocked_flush(void) {
     /* The unconfirmed message failed; nothing is left in flight. */
     CHECK_PRODUCER_STATS(p, 1, 0, 1, 0);
     kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+/* Freeing a handle while calls are blocked on it in other threads: they
+ * return KMQ_ERR_CLOSED and touch no freed memory (run under valgrind by
+ * tests/c/run.sh --valgrind). */
+static void test_free_wakes_blocked_calls(void) {
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_consumer *c = new_consumer(config_for(b.port, "freeing", NULL));
+    REQUIRE(c != NULL);
+    blocked_call receive = {.c = c, .timeout_ms = -1};
+    check_close_wakes(do_receive, &receive, free_consumer, c);
+    CHECK(receive.m == NULL);
+
+    /* Three calls blocked on one producer at once; the first free wakes them all. */
+    kmq_producer *p = new_producer(config_for(b.port, "freeing", NULL));
+    REQUIRE(p != NULL);
+    REQUIRE_OK(kmq_send(p, "pending", 7, 0));
+    blocked_call flush = {.p = p, .timeout_ms = -1};
+    blocked_call send_wait = {.p = p, .timeout_ms = -1};
+    blocked_call poll = {.p = p, .timeout_ms = -1};
+    pthread_t th[2];
+    REQUIRE(pthread_create(&th[0], NULL, do_send_wait, &send_wait) == 0);
+    REQUIRE(pthread_create(&th[1], NULL, do_poll_reports, &poll) == 0);
+    check_close_wakes(do_flush, &flush, free_producer, p);
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    CHECK_STATUS(send_wait.status, KMQ_ERR_CLOSED);
+    CHECK_STATUS(poll.status, KMQ_ERR_CLOSED);
     broker_kill(&b);
 }
 
@@ -237,6 +285,7 @@ static void test_queue_full_at_queue_max(void) {
 int main(void) {
     RUN(test_close_wakes_blocked_receive);
     RUN(test_close_wakes_blocked_flush);
+    RUN(test_free_wakes_blocked_calls);
     RUN(test_send_wait_and_flush);
     RUN(test_tracked_reports_confirmed);
     RUN(test_stalled_acks_time_out);

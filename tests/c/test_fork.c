@@ -4,6 +4,8 @@
  * handles go on working. */
 #include "harness.h"
 
+#include <pthread.h>
+
 /* The child's checks; its exit status is its number of failures. */
 static void child(kmq_producer *p, kmq_consumer *c, int port) {
     /* A hang ends the child by SIGALRM, which the parent reports (not the
@@ -89,7 +91,118 @@ static void test_handles_after_fork(void) {
     broker_kill(&b);
 }
 
+/* ---- fork while other threads log heavily and flush ---- */
+
+static atomic_bool load_stop;
+static atomic_long log_lines;
+
+static void count_line(kmq_log_level level, const char *message, void *user_data) {
+    (void)level, (void)user_data;
+    if (message[0] != '\0') {
+        atomic_fetch_add(&log_lines, 1);
+    }
+}
+
+/* Takes the log sink's lock over and over, and makes the library log: a
+ * producer whose messages all time out logs a warning per expiry round. */
+static void *logger(void *arg) {
+    kmq_producer *stalled = arg;
+    while (!atomic_load(&load_stop)) {
+        kmq_set_log_callback(count_line, KMQ_LOG_DEBUG, NULL);
+        for (int i = 0; i < 50; i++) {
+            kmq_send(stalled, "expires", 7, 0);
+        }
+    }
+    return NULL;
+}
+
+/* Sends and flushes in a loop: the runtime and the producer's lock busy. */
+static void *flusher(void *arg) {
+    kmq_producer *p = arg;
+    while (!atomic_load(&load_stop)) {
+        for (int i = 0; i < 200; i++) {
+            kmq_send(p, "flushed", 7, 0);
+        }
+        kmq_flush(p, 2000);
+    }
+    return NULL;
+}
+
+/* The child: logging, a new producer and a confirmed send all work. */
+static void busy_child(int port) {
+    signal(SIGALRM, SIG_DFL);
+    alarm(8);
+    kmq_set_log_callback(NULL, KMQ_LOG_ERROR, NULL); /* the sink's lock is free */
+    kmq_set_log_callback(count_line, KMQ_LOG_DEBUG, NULL);
+    kmq_config *cfg = config_for(port, "forked-busy", "connect_timeout_ms", "2000", "producer_id", "child", NULL);
+    kmq_producer *mine = NULL;
+    int failed = cfg == NULL || kmq_producer_new(cfg, &mine) != KMQ_OK;
+    kmq_config_free(cfg);
+    if (!failed) {
+        failed = kmq_send_wait(mine, "child's own", 11, 0, 3000) != KMQ_OK;
+        kmq_producer_free(mine);
+    }
+    if (failed) {
+        printf("# child: %s\n", kmq_last_error());
+    }
+    fflush(stdout);
+    _exit(failed);
+}
+
+static void test_fork_while_logging_and_flushing(void) {
+    broker b, stall;
+    REQUIRE(broker_start(&b, NULL));
+    REQUIRE(broker_start(&stall, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "forked-busy", NULL));
+    kmq_producer *stalled = new_producer(config_for(stall.port, "forked-stall", "message_timeout_ms", "1", NULL));
+    REQUIRE(p != NULL && stalled != NULL);
+    kmq_set_log_callback(count_line, KMQ_LOG_DEBUG, NULL);
+    atomic_store(&load_stop, false);
+    pthread_t th[2];
+    REQUIRE(pthread_create(&th[0], NULL, logger, stalled) == 0);
+    REQUIRE(pthread_create(&th[1], NULL, flusher, p) == 0);
+    sleep_ms(200);
+
+    enum { FORKS = 20 };
+    int ok = 0;
+    for (int i = 0; i < FORKS; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            busy_child(b.port);
+        }
+        int status = 0;
+        int64_t deadline = now_ms() + 10000;
+        while (waitpid(pid, &status, WNOHANG) == 0) {
+            if (now_ms() > deadline) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                break;
+            }
+            sleep_ms(5);
+        }
+        if (CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d %s %d", i,
+                      WIFSIGNALED(status) ? "died of signal" : "failed with status",
+                      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status))) {
+            ok++;
+        }
+    }
+    atomic_store(&load_stop, true);
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    kmq_set_log_callback(NULL, KMQ_LOG_ERROR, NULL);
+    harness_note("%d of %d children made a producer and sent; %ld log lines meanwhile", ok, FORKS,
+                 atomic_load(&log_lines));
+    CHECK(atomic_load(&log_lines) > 0);
+    kmq_producer_free(stalled);
+    kmq_producer_free(p);
+    broker_kill(&stall);
+    broker_kill(&b);
+}
+
 int main(void) {
     RUN(test_handles_after_fork);
+    RUN(test_fork_while_logging_and_flushing);
     return harness_exit();
 }

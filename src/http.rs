@@ -1,14 +1,18 @@
-//! The HTTP client of the registry and the console, and its errors in
-//! words. A TLS 1.3 server that refuses the client after the handshake (it
-//! wants a client certificate) sends its alert when hyper already counts the
+//! The one HTTP client of the library, for the Serena registry and for a
+//! node's HTTP API (the console): the same time bound, TLS settings, no
+//! proxy, the secret key in a `secretKey` header on every request, and its
+//! errors in words.
+//!
+//! A TLS 1.3 server that refuses the client after the handshake (it wants a
+//! client certificate) sends its alert when hyper already counts the
 //! connection as open, and hyper then reports only that the connection was
 //! not ready: the alert is lost. So when an https request fails for no
 //! reason found in its error, one more handshake with the same settings
 //! asks the server why ([`probe`]).
 
-use super::explain;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::tls::explain;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::sync::Arc;
@@ -18,8 +22,9 @@ use tokio::io::AsyncReadExt;
 /// How long the probe waits for a refusal after its handshake.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
 
-pub struct Http {
-    pub client: reqwest::Client,
+pub(crate) struct Http {
+    client: reqwest::Client,
+    key: reqwest::header::HeaderValue,
     /// The TLS settings of an https client.
     tls: Option<Arc<ClientConfig>>,
     /// The setting for a server without TLS (`registry_protocol=http`).
@@ -28,17 +33,29 @@ pub struct Http {
 }
 
 impl Http {
-    /// A client for `config`'s node or registry, with its TLS settings when
-    /// `https`; `plain` names the setting for a server without TLS.
-    pub fn new(config: &Config, https: bool, plain: &'static str) -> Result<Http> {
+    /// A client for `what` ("the registry", "the HTTP API"), with its TLS
+    /// settings when `https`; `plain` names the setting for a server
+    /// without TLS.
+    pub fn new(config: &Config, https: bool, what: &str, plain: &'static str) -> Result<Http> {
+        let key = reqwest::header::HeaderValue::from_str(&config.secret_key).map_err(|_| {
+            Error::invalid(format!("config key \"secret_key\": {what} needs a key of visible ASCII characters"))
+        })?;
         crate::runtime::setup();
-        let tls = if https { Some(super::settings(config)?) } else { None };
+        let tls = if https { Some(crate::tls::settings(config)?) } else { None };
         let mut builder = reqwest::Client::builder().timeout(config.connect_timeout).no_proxy();
         if let Some(tls) = &tls {
             builder = builder.tls_backend_preconfigured((**tls).clone());
         }
         let client = builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http { client, tls, plain, timeout: config.connect_timeout })
+        Ok(Http { client, key, tls, plain, timeout: config.connect_timeout })
+    }
+
+    /// A form POST to `url` carrying the key.
+    pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .header("secretKey", self.key.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
     }
 
     /// A failed request in words: the TLS failure behind it, else reqwest's

@@ -1,0 +1,826 @@
+//! The producer's state, sans I/O: the queue of messages to write, each
+//! link's FIFO of messages written and awaiting their `ok`, time limits,
+//! flush marks and delivery reports. It holds no socket and reads no clock:
+//! the link driver and the producer feed it events (`enqueue`,
+//! `take_batch`, `ok`, `dropped`, `tick(now)`) and act on what it answers,
+//! so every rule below is unit-tested without a server.
+//!
+//! Memory is bounded by configuration whatever the server does: the queue
+//! by `queue_max`; each link's FIFO by `max_in_flight` entries and
+//! `max_in_flight_bytes` of frames. A message that times out while awaiting
+//! its `ok` gives its frame back at once and leaves a placeholder, so that
+//! later `ok`s still line up with the messages they confirm.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// A link writes at most this many messages (or bytes) before it flushes.
+const BATCH_MESSAGES: usize = 4096;
+const BATCH_BYTES: usize = 1 << 20;
+/// The smallest in-flight window a link falls back to after drops.
+const MIN_WINDOW: usize = 64;
+/// A link's window doubles once this many windows' worth of messages were
+/// confirmed since it last changed: slow enough that a connection which
+/// keeps dropping keeps a small window (few resends), fast enough that a
+/// single drop on a busy link is forgotten within milliseconds.
+const GROW_AFTER_WINDOWS: usize = 4;
+
+/// The bounds an outbox keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Messages held at once, queued or in flight (`queue_max`).
+    pub queue_max: usize,
+    /// Messages written and not yet confirmed per link (`max_in_flight`).
+    pub max_in_flight: usize,
+    /// Bytes of frames written and not yet confirmed per link.
+    pub max_in_flight_bytes: usize,
+    /// How long a message may wait for its `ok` (`message_timeout_ms`).
+    pub message_timeout: Duration,
+}
+
+/// The outcome of one tracked send (see `Producer::send_tracked`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub id: u64,
+    pub result: Result<()>,
+    /// The value given to `Producer::send_tracked_with` (0 otherwise).
+    pub opaque: usize,
+}
+
+/// How the application learns a message's outcome.
+pub(crate) enum Track {
+    /// Only through flush and the counters.
+    None,
+    /// Through a delivery report carrying the caller's value.
+    Report(usize),
+    /// A caller blocked in `send_wait` reads the slot.
+    Wait(Arc<OnceLock<Result<()>>>),
+}
+
+struct Outgoing {
+    id: u64,
+    /// The flush generation it was enqueued in.
+    generation: u64,
+    frame: Utf8Bytes,
+    deadline: Instant,
+    track: Track,
+    /// Written at least once; a further write is a resend.
+    written: bool,
+}
+
+/// An entry of a link's FIFO of written messages.
+enum Slot {
+    Live(Outgoing),
+    /// A message already reported failed (its time ran out) whose `ok` may
+    /// still come: it holds no frame, only its place in line.
+    Expired,
+}
+
+/// One link's messages in flight.
+struct Flight {
+    fifo: VecDeque<Slot>,
+    /// Bytes of the frames of live slots.
+    bytes: usize,
+    /// Live slots (the rest are placeholders).
+    live: usize,
+    /// How many entries the FIFO may hold now: `max_in_flight`, halved
+    /// after a connection dropped with messages in flight, grown back as
+    /// messages are confirmed.
+    window: usize,
+    confirmed_since_change: usize,
+    connected: bool,
+}
+
+impl Flight {
+    fn new(max: usize) -> Flight {
+        Flight {
+            fifo: VecDeque::new(),
+            bytes: 0,
+            live: 0,
+            window: max,
+            confirmed_since_change: 0,
+            connected: false,
+        }
+    }
+
+    fn has_room(&self, limits: &Limits) -> bool {
+        self.fifo.len() < self.window && (self.fifo.is_empty() || self.bytes < limits.max_in_flight_bytes)
+    }
+
+    /// Whether the link should write again: a full window waits until an
+    /// eighth of it is free, so that the server's `ok`s, which arrive a few
+    /// at a time, are answered with batches and not a write per `ok`.
+    fn ready(&self, limits: &Limits) -> bool {
+        let free = self.window.saturating_sub(self.fifo.len());
+        self.fifo.is_empty()
+            || (free >= (self.window / 8).max(1) && self.bytes <= limits.max_in_flight_bytes / 8 * 7)
+    }
+}
+
+/// What an event changed that someone may be waiting for.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wake {
+    /// A flush waiter: the oldest generation with unsettled messages moved.
+    pub flush: bool,
+    /// A `send_wait` caller: its slot was filled.
+    pub sender: bool,
+    /// A report poller: the report queue went from empty to non-empty.
+    pub reports: bool,
+    /// The link whose event it was has room for more messages again.
+    pub room: bool,
+}
+
+impl Wake {
+    /// Whether a caller blocked on the producer may have to look again.
+    pub fn waiters(&self) -> bool {
+        self.flush || self.sender || self.reports
+    }
+    fn merge(&mut self, other: Wake) {
+        self.flush |= other.flush;
+        self.sender |= other.sender;
+        self.reports |= other.reports;
+        self.room |= other.room;
+    }
+}
+
+/// What `enqueue` asks the caller to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Enqueued {
+    pub id: u64,
+    /// The queue was empty: an idle link must be woken.
+    pub wake_link: bool,
+    /// The first message held: the expiry timer must start.
+    pub start_timer: bool,
+}
+
+/// What `take_batch` found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// This link took messages, and some are still queued that another
+    /// connected link has room for.
+    pub more_for_others: bool,
+}
+
+/// Counters for accounting: `enqueued = confirmed + failed + in_flight`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProducerStats {
+    pub enqueued: u64,
+    pub confirmed: u64,
+    pub failed: u64,
+    /// Messages written again on a new connection after a drop.
+    pub resent: u64,
+    /// Connections opened again after the first one.
+    pub reconnects: u64,
+    /// Enqueued and not yet confirmed or failed.
+    pub in_flight: u64,
+}
+
+impl ProducerStats {
+    /// The counters as a JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "enqueued": self.enqueued,
+            "confirmed": self.confirmed,
+            "failed": self.failed,
+            "resent": self.resent,
+            "reconnects": self.reconnects,
+            "in_flight": self.in_flight,
+        })
+        .to_string()
+    }
+}
+
+pub(crate) struct Outbox {
+    limits: Limits,
+    queue: VecDeque<Outgoing>,
+    links: HashMap<u32, Flight>,
+    ledger: Ledger,
+    next_id: u64,
+    /// Flush generations: a flush waits for every earlier generation to
+    /// have no unsettled message left, whatever order they settle in.
+    generation: u64,
+    closed: Option<Error>,
+    /// Why the last connection attempt or connection failed, for reports.
+    last_link_error: Option<String>,
+}
+
+/// Where outcomes are recorded: counters, flush generations, reports.
+struct Ledger {
+    /// Messages not yet settled, queued or in flight (bounded by queue_max).
+    held: usize,
+    /// Unsettled messages per flush generation.
+    outstanding: BTreeMap<u64, u64>,
+    reports: VecDeque<DeliveryReport>,
+    stats: ProducerStats,
+    last_failure: Option<Error>,
+}
+
+impl Outbox {
+    pub fn new(limits: Limits) -> Outbox {
+        Outbox {
+            limits,
+            queue: VecDeque::new(),
+            links: HashMap::new(),
+            ledger: Ledger {
+                held: 0,
+                outstanding: BTreeMap::new(),
+                reports: VecDeque::new(),
+                stats: ProducerStats::default(),
+                last_failure: None,
+            },
+            next_id: 1,
+            generation: 0,
+            closed: None,
+            last_link_error: None,
+        }
+    }
+
+    pub fn closed(&self) -> Option<&Error> {
+        self.closed.as_ref()
+    }
+
+    /// Messages not yet settled.
+    pub fn held(&self) -> usize {
+        self.ledger.held
+    }
+
+    pub fn stats(&self) -> ProducerStats {
+        ProducerStats { in_flight: self.ledger.held as u64, ..self.ledger.stats }
+    }
+
+    pub fn note_reconnect(&mut self) {
+        self.ledger.stats.reconnects += 1;
+    }
+
+    pub fn note_link_error(&mut self, why: &Error) {
+        self.last_link_error = Some(why.message().to_string());
+    }
+
+    /// Accepts one encoded message due by `deadline`.
+    pub fn enqueue(&mut self, frame: Utf8Bytes, track: Track, deadline: Instant) -> Result<Enqueued> {
+        if let Some(e) = &self.closed {
+            return Err(e.clone());
+        }
+        let ledger = &mut self.ledger;
+        if ledger.held >= self.limits.queue_max {
+            return Err(Error::new(
+                ErrorKind::QueueFull,
+                format!("the producer already holds {} unconfirmed messages (queue_max)", ledger.held),
+            ));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        *ledger.outstanding.entry(self.generation).or_insert(0) += 1;
+        ledger.held += 1;
+        ledger.stats.enqueued += 1;
+        let wake_link = self.queue.is_empty();
+        let generation = self.generation;
+        self.queue.push_back(Outgoing { id, generation, frame, deadline, track, written: false });
+        Ok(Enqueued { id, wake_link, start_timer: ledger.held == 1 })
+    }
+
+    /// Moves up to one batch from the queue into `link`'s FIFO, as far as
+    /// its window and byte bound allow, and appends the frames to write.
+    pub fn take_batch(&mut self, link: u32, out: &mut Vec<Utf8Bytes>) -> Result<Taken> {
+        if let Some(e) = &self.closed {
+            return Err(e.clone());
+        }
+        let limits = self.limits;
+        let connected = self.links.values().filter(|f| f.connected).count().max(1);
+        // Each connected link takes its share, so that a burst spreads over
+        // the nodes of a cluster instead of going to whichever woke first.
+        let share = self.queue.len().div_ceil(connected).clamp(1, BATCH_MESSAGES);
+        let flight = self.links.entry(link).or_insert_with(|| Flight::new(limits.max_in_flight));
+        let mut taken = 0;
+        let mut bytes = 0;
+        let ready = flight.ready(&limits);
+        while ready && taken < share && bytes < BATCH_BYTES && flight.has_room(&limits) {
+            let Some(mut m) = self.queue.pop_front() else { break };
+            bytes += m.frame.len();
+            flight.bytes += m.frame.len();
+            flight.live += 1;
+            out.push(m.frame.clone());
+            self.ledger.stats.resent += m.written as u64;
+            m.written = true;
+            flight.fifo.push_back(Slot::Live(m));
+            taken += 1;
+        }
+        // Only a link that made progress points others to the rest: a full
+        // link that woke them would only wake itself again and again.
+        let more_for_others = taken > 0
+            && !self.queue.is_empty()
+            && self.links.iter().any(|(&l, f)| l != link && f.connected && f.ready(&limits));
+        Ok(Taken { more_for_others })
+    }
+
+    /// `count` `ok`s arrived on `link`: as many of its oldest written
+    /// messages are confirmed (the server confirms in arrival order).
+    /// More `ok`s than messages written is a protocol error.
+    pub fn ok(&mut self, link: u32, count: usize) -> Result<Wake> {
+        let limits = self.limits;
+        let Some(flight) = self.links.get_mut(&link) else {
+            return Err(Error::protocol("the server confirmed a message that was never sent"));
+        };
+        let was_ready = flight.ready(&limits);
+        if count > flight.fifo.len() {
+            return Err(Error::protocol(format!(
+                "the server confirmed {count} messages while {} were awaiting confirmation",
+                flight.fifo.len()
+            )));
+        }
+        let mut wake = Wake::default();
+        for _ in 0..count {
+            if let Some(Slot::Live(m)) = flight.fifo.pop_front() {
+                flight.bytes -= m.frame.len();
+                flight.live -= 1;
+                wake.merge(self.ledger.settle(m, Ok(())));
+            }
+        }
+        flight.confirmed_since_change += count;
+        if flight.window < limits.max_in_flight && flight.confirmed_since_change >= GROW_AFTER_WINDOWS * flight.window {
+            flight.window = (flight.window * 2).min(limits.max_in_flight);
+            flight.confirmed_since_change = 0;
+        }
+        wake.room = !was_ready && flight.ready(&limits);
+        Ok(wake)
+    }
+
+    /// `link` has an open connection now.
+    pub fn connected(&mut self, link: u32) {
+        let max = self.limits.max_in_flight;
+        self.links.entry(link).or_insert_with(|| Flight::new(max)).connected = true;
+    }
+
+    /// The connection of `link` is gone: its unsettled messages go back to
+    /// the front of the queue, in order, to be written again; placeholders
+    /// are forgotten (their `ok`s will never come). Having lost messages in
+    /// flight, the link halves its window, which bounds what the next drop
+    /// costs in resends.
+    pub fn dropped(&mut self, link: u32, why: &Error) -> Wake {
+        self.last_link_error = Some(why.message().to_string());
+        let Some(flight) = self.links.get_mut(&link) else { return Wake::default() };
+        flight.connected = false;
+        let lost = flight.fifo.len();
+        if lost > 0 {
+            flight.window = (flight.window.min(lost) / 2).max(MIN_WINDOW).min(self.limits.max_in_flight);
+            flight.confirmed_since_change = 0;
+        }
+        let fifo = std::mem::take(&mut flight.fifo);
+        flight.bytes = 0;
+        flight.live = 0;
+        let requeued = fifo.len();
+        for slot in fifo.into_iter().rev() {
+            if let Slot::Live(m) = slot {
+                self.queue.push_front(m);
+            }
+        }
+        Wake { room: requeued > 0 && !self.queue.is_empty(), ..Wake::default() }
+    }
+
+    /// `link` is gone for good (its node left the cluster): as `dropped`,
+    /// and its state is forgotten.
+    pub fn remove_link(&mut self, link: u32, why: &Error) -> Wake {
+        let wake = self.dropped(link, why);
+        self.links.remove(&link);
+        wake
+    }
+
+    /// Messages written on `link` and not yet confirmed, placeholders
+    /// included.
+    pub fn in_flight(&self, link: u32) -> usize {
+        self.links.get(&link).map_or(0, |f| f.fifo.len())
+    }
+
+    /// Fails every message whose time is up at `now`; returns what to wake,
+    /// how many failed, and the earliest deadline still pending.
+    pub fn tick(&mut self, now: Instant) -> (Wake, usize, Option<Instant>) {
+        let mut wake = Wake::default();
+        let mut failed = 0;
+        let mut next: Option<Instant> = None;
+        let err = self.timeout_error();
+        while self.queue.front().is_some_and(|m| m.deadline <= now) {
+            let m = self.queue.pop_front().expect("front checked");
+            wake.merge(self.ledger.settle(m, Err(err.clone())));
+            failed += 1;
+        }
+        if let Some(m) = self.queue.front() {
+            next = Some(m.deadline);
+        }
+        let limits = self.limits;
+        let ledger = &mut self.ledger;
+        for flight in self.links.values_mut() {
+            if flight.live == 0 {
+                // Only placeholders (or nothing): no deadline to look at.
+                continue;
+            }
+            let was_ready = flight.ready(&limits);
+            // Still awaiting its `ok`: report it failed now, give its frame
+            // back, and keep its place so later `ok`s line up.
+            for slot in flight.fifo.iter_mut() {
+                let Slot::Live(m) = slot else { continue };
+                if m.deadline > now {
+                    next = Some(next.map_or(m.deadline, |n| n.min(m.deadline)));
+                    break;
+                }
+                if let Slot::Live(m) = std::mem::replace(slot, Slot::Expired) {
+                    flight.bytes -= m.frame.len();
+                    flight.live -= 1;
+                    wake.merge(ledger.settle(m, Err(err.clone())));
+                    failed += 1;
+                }
+            }
+            wake.room |= !was_ready && flight.ready(&limits);
+        }
+        (wake, failed, next)
+    }
+
+    /// Closes the outbox for good: every message not yet settled fails with
+    /// `why`.
+    pub fn close(&mut self, why: Error) -> Wake {
+        if self.closed.is_some() {
+            return Wake::default();
+        }
+        self.closed = Some(why.clone());
+        let mut pending: Vec<Outgoing> = self.queue.drain(..).collect();
+        for flight in self.links.values_mut() {
+            pending.extend(flight.fifo.drain(..).filter_map(|s| match s {
+                Slot::Live(m) => Some(m),
+                Slot::Expired => None,
+            }));
+            flight.bytes = 0;
+            flight.live = 0;
+        }
+        let mut wake = Wake { flush: true, sender: true, reports: true, room: true };
+        for m in pending {
+            wake.merge(self.ledger.settle(m, Err(why.clone())));
+        }
+        wake
+    }
+
+    /// Starts a new flush generation; returns the mark a flush waits for.
+    pub fn flush_mark(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation - 1
+    }
+
+    /// Messages of generations up to `mark` not yet settled.
+    pub fn unsettled_through(&self, mark: u64) -> u64 {
+        self.ledger.outstanding.range(..=mark).map(|(_, n)| n).sum()
+    }
+
+    pub fn flushed(&self, mark: u64) -> bool {
+        self.ledger.outstanding.range(..=mark).next().is_none()
+    }
+
+    pub fn last_failure(&self) -> Option<&Error> {
+        self.ledger.last_failure.as_ref()
+    }
+
+    /// The one place delivery reports are handed out, oldest first.
+    pub fn take_reports(&mut self, max: usize) -> Vec<DeliveryReport> {
+        let n = self.ledger.reports.len().min(max);
+        self.ledger.reports.drain(..n).collect()
+    }
+
+    pub fn has_reports(&self) -> bool {
+        !self.ledger.reports.is_empty()
+    }
+
+    fn timeout_error(&self) -> Error {
+        let mut msg = format!(
+            "message not confirmed within {} ms (message_timeout_ms)",
+            self.limits.message_timeout.as_millis()
+        );
+        if let Some(why) = &self.last_link_error {
+            msg.push_str("; last connection problem: ");
+            msg.push_str(why);
+        }
+        Error::timeout(msg)
+    }
+}
+
+impl Ledger {
+    /// The one place a delivery report is queued.
+    fn push_report(&mut self, report: DeliveryReport) -> bool {
+        let was_empty = self.reports.is_empty();
+        self.reports.push_back(report);
+        was_empty
+    }
+
+    /// Records the outcome of `m`.
+    fn settle(&mut self, m: Outgoing, result: Result<()>) -> Wake {
+        let mut wake = Wake::default();
+        self.held -= 1;
+        if let Some(n) = self.outstanding.get_mut(&m.generation) {
+            *n -= 1;
+            if *n == 0 {
+                let oldest = self.outstanding.keys().next() == Some(&m.generation);
+                self.outstanding.remove(&m.generation);
+                // Only the oldest generation's end moves a flush mark.
+                wake.flush = oldest;
+            }
+        }
+        match &result {
+            Ok(()) => self.stats.confirmed += 1,
+            Err(e) => {
+                if self.last_failure.as_ref() != Some(e) {
+                    self.last_failure = Some(e.clone());
+                }
+                self.stats.failed += 1
+            }
+        }
+        match m.track {
+            Track::None => {}
+            Track::Report(opaque) => wake.reports = self.push_report(DeliveryReport { id: m.id, result, opaque }),
+            Track::Wait(slot) => {
+                let _ = slot.set(result);
+                wake.sender = true;
+            }
+        }
+        wake
+    }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_millis(1000);
+
+    fn limits() -> Limits {
+        Limits { queue_max: 100, max_in_flight: 8, max_in_flight_bytes: 1 << 20, message_timeout: T }
+    }
+
+    fn frame(i: usize) -> Utf8Bytes {
+        Utf8Bytes::from(format!("m{i}"))
+    }
+
+    /// An outbox with `n` tracked messages enqueued at `t0`.
+    fn outbox_with(limits: Limits, n: usize, t0: Instant) -> Outbox {
+        let mut ob = Outbox::new(limits);
+        for i in 0..n {
+            ob.enqueue(frame(i), Track::Report(0), t0 + T).unwrap();
+        }
+        ob
+    }
+
+    fn take(ob: &mut Outbox, link: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        ob.take_batch(link, &mut out).unwrap();
+        out.iter().map(|f| f.as_str().to_string()).collect()
+    }
+
+    fn reports(ob: &mut Outbox) -> Vec<(u64, Option<ErrorKind>)> {
+        ob.take_reports(usize::MAX).into_iter().map(|r| (r.id, r.result.err().map(|e| e.kind()))).collect()
+    }
+
+    #[test]
+    fn oks_settle_in_order() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 3, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0), ["m0", "m1", "m2"]);
+        let w = ob.ok(0, 2).unwrap();
+        assert!(w.reports);
+        assert_eq!(reports(&mut ob), [(1, None), (2, None)]);
+        assert_eq!(ob.stats().in_flight, 1);
+        let w = ob.ok(0, 1).unwrap();
+        assert!(w.flush, "the last message of the oldest generation moves the flush mark");
+        assert_eq!(reports(&mut ob), [(3, None)]);
+        assert_eq!(ob.stats().confirmed, 3);
+    }
+
+    #[test]
+    fn surplus_ok_is_a_protocol_error() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 1, t0);
+        ob.connected(0);
+        take(&mut ob, 0);
+        assert_eq!(ob.ok(0, 2).unwrap_err().kind(), ErrorKind::Protocol);
+        ob.ok(0, 1).unwrap();
+        assert_eq!(ob.ok(0, 1).unwrap_err().kind(), ErrorKind::Protocol);
+        assert_eq!(ob.ok(7, 1).unwrap_err().kind(), ErrorKind::Protocol, "a link that never wrote");
+    }
+
+    #[test]
+    fn links_settle_independently_of_each_other() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 4, t0);
+        ob.connected(0);
+        ob.connected(1);
+        assert_eq!(take(&mut ob, 0), ["m0", "m1"], "each connected link takes its share");
+        assert_eq!(take(&mut ob, 1), ["m2"], "half of what is left");
+        assert_eq!(take(&mut ob, 1), ["m3"]);
+        // Link 1 confirms first: settlement follows the oks, not the ids.
+        ob.ok(1, 2).unwrap();
+        assert_eq!(reports(&mut ob), [(3, None), (4, None)]);
+        ob.ok(0, 1).unwrap();
+        assert_eq!(reports(&mut ob), [(1, None)]);
+    }
+
+    #[test]
+    fn a_drop_requeues_in_order_and_counts_resends() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 3, t0);
+        ob.connected(0);
+        take(&mut ob, 0);
+        ob.ok(0, 1).unwrap();
+        ob.dropped(0, &Error::connect("gone"));
+        assert_eq!(ob.in_flight(0), 0);
+        ob.enqueue(frame(3), Track::None, t0 + T).unwrap();
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0), ["m1", "m2", "m3"], "unconfirmed ones first, in order");
+        assert_eq!(ob.stats().resent, 2);
+        ob.ok(0, 3).unwrap();
+        let s = ob.stats();
+        assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (4, 4, 0, 0));
+    }
+
+    #[test]
+    fn the_window_bounds_what_is_written() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 20, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 8, "max_in_flight");
+        assert!(take(&mut ob, 0).is_empty(), "no room until an ok");
+        let w = ob.ok(0, 3).unwrap();
+        assert!(w.room);
+        assert_eq!(take(&mut ob, 0).len(), 3);
+        let w = ob.ok(0, 1).unwrap();
+        assert!(w.room);
+        let w = ob.ok(0, 1).unwrap();
+        assert!(!w.room, "room was there already");
+    }
+
+    #[test]
+    fn a_full_window_waits_for_an_eighth_of_it_to_be_free() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(Limits { max_in_flight: 64, ..limits() }, 100, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 64);
+        for _ in 0..7 {
+            assert!(!ob.ok(0, 1).unwrap().room);
+            assert!(take(&mut ob, 0).is_empty(), "no write per ok");
+        }
+        assert!(ob.ok(0, 1).unwrap().room, "8 of 64 free");
+        assert_eq!(take(&mut ob, 0).len(), 8);
+    }
+
+    #[test]
+    fn the_byte_bound_holds_but_never_starves() {
+        let t0 = Instant::now();
+        let mut ob = Outbox::new(Limits { max_in_flight_bytes: 10, ..limits() });
+        for i in 0..4 {
+            ob.enqueue(Utf8Bytes::from(format!("{i}{}", "x".repeat(5))), Track::None, t0 + T).unwrap();
+        }
+        ob.enqueue(Utf8Bytes::from("y".repeat(50)), Track::None, t0 + T).unwrap();
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 2, "12 bytes reach the 10-byte bound");
+        ob.ok(0, 2).unwrap();
+        assert_eq!(take(&mut ob, 0).len(), 2);
+        ob.ok(0, 2).unwrap();
+        assert_eq!(take(&mut ob, 0), ["y".repeat(50)], "a frame larger than the bound goes alone");
+    }
+
+    #[test]
+    fn windows_shrink_after_drops_and_grow_back() {
+        let t0 = Instant::now();
+        let lim = Limits { max_in_flight: 1024, queue_max: 100_000, ..limits() };
+        let mut ob = outbox_with(lim, 50_000, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 1024);
+        ob.dropped(0, &Error::connect("gone"));
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 512);
+        ob.dropped(0, &Error::connect("gone"));
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 256);
+        // Confirming four windows' worth doubles it, up to max_in_flight.
+        let mut confirmed = 0;
+        while confirmed < 50_000 - 2048 {
+            let n = ob.in_flight(0);
+            ob.ok(0, n).unwrap();
+            confirmed += n;
+            take(&mut ob, 0);
+        }
+        assert_eq!(ob.in_flight(0), 1024);
+        ob.dropped(0, &Error::connect("gone"));
+        assert_eq!(ob.stats().resent, 1024 + 512);
+    }
+
+    #[test]
+    fn expiry_fails_queued_and_in_flight_messages_and_frees_their_frames() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 12, t0);
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0).len(), 8);
+        let (w, failed, next) = ob.tick(t0 + T / 2);
+        assert_eq!((w, failed, next), (Wake::default(), 0, Some(t0 + T)));
+        let (w, failed, next) = ob.tick(t0 + T);
+        assert_eq!((failed, next), (12, None));
+        assert!(w.reports && w.flush);
+        assert!(!w.room, "placeholders still take their place in the window");
+        let r = reports(&mut ob);
+        assert_eq!(r.len(), 12);
+        assert!(r.iter().all(|(_, e)| *e == Some(ErrorKind::Timeout)));
+        let flight = &ob.links[&0];
+        assert_eq!((flight.fifo.len(), flight.live, flight.bytes), (8, 0, 0), "frames given back");
+        // Later oks line up with the placeholders and confirm nothing.
+        ob.enqueue(frame(99), Track::Report(0), t0 + 3 * T).unwrap();
+        let w = ob.ok(0, 8).unwrap();
+        assert!(w.room);
+        assert!(reports(&mut ob).is_empty());
+        assert_eq!(take(&mut ob, 0), ["m99"]);
+        ob.ok(0, 1).unwrap();
+        assert_eq!(reports(&mut ob), [(13, None)]);
+        let s = ob.stats();
+        assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (13, 1, 12, 0));
+    }
+
+    #[test]
+    fn a_drop_forgets_placeholders() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 2, t0);
+        ob.connected(0);
+        take(&mut ob, 0);
+        ob.enqueue(frame(2), Track::Report(0), t0 + 2 * T).unwrap();
+        take(&mut ob, 0);
+        let (_, failed, _) = ob.tick(t0 + T);
+        assert_eq!(failed, 2);
+        ob.dropped(0, &Error::connect("gone"));
+        ob.connected(0);
+        assert_eq!(take(&mut ob, 0), ["m2"], "only the live message is written again");
+        ob.ok(0, 1).unwrap();
+        assert_eq!(reports(&mut ob).len(), 3);
+    }
+
+    #[test]
+    fn flush_marks_wait_for_their_generation_only() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 2, t0);
+        let first = ob.flush_mark();
+        ob.enqueue(frame(2), Track::None, t0 + T).unwrap();
+        let second = ob.flush_mark();
+        assert!(!ob.flushed(first));
+        assert_eq!(ob.unsettled_through(first), 2);
+        assert_eq!(ob.unsettled_through(second), 3);
+        ob.connected(0);
+        take(&mut ob, 0);
+        let w = ob.ok(0, 1).unwrap();
+        assert!(!w.flush, "the first generation still has a message");
+        let w = ob.ok(0, 1).unwrap();
+        assert!(w.flush);
+        assert!(ob.flushed(first) && !ob.flushed(second));
+        let w = ob.ok(0, 1).unwrap();
+        assert!(w.flush && ob.flushed(second));
+    }
+
+    #[test]
+    fn queue_max_counts_unsettled_messages() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(Limits { queue_max: 3, ..limits() }, 3, t0);
+        assert_eq!(ob.enqueue(frame(3), Track::None, t0 + T).unwrap_err().kind(), ErrorKind::QueueFull);
+        ob.connected(0);
+        take(&mut ob, 0);
+        ob.tick(t0 + T);
+        assert!(ob.enqueue(frame(4), Track::None, t0 + 2 * T).is_ok(), "failed messages make room");
+    }
+
+    #[test]
+    fn close_fails_everything_once() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 10, t0);
+        ob.connected(0);
+        take(&mut ob, 0);
+        let slot = Arc::new(OnceLock::new());
+        ob.enqueue(frame(10), Track::Wait(slot.clone()), t0 + T).unwrap();
+        ob.close(Error::closed("closed"));
+        assert_eq!(slot.get().unwrap().as_ref().unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(reports(&mut ob).len(), 10);
+        let s = ob.stats();
+        assert_eq!((s.failed, s.in_flight), (11, 0));
+        assert_eq!(ob.close(Error::closed("again")), Wake::default());
+        assert_eq!(ob.enqueue(frame(0), Track::None, t0).unwrap_err().kind(), ErrorKind::Closed);
+        assert!(ob.take_batch(0, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_capped_link_points_work_to_another_with_room() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 30, t0);
+        ob.connected(0);
+        ob.connected(1);
+        let mut out = Vec::new();
+        let t = ob.take_batch(0, &mut out).unwrap();
+        assert_eq!(out.len(), 8);
+        assert!(t.more_for_others);
+        out.clear();
+        ob.take_batch(1, &mut out).unwrap();
+        let t = ob.take_batch(0, &mut out).unwrap();
+        assert!(!t.more_for_others, "every link is full: nobody to wake");
+    }
+}
