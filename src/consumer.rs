@@ -577,7 +577,30 @@ async fn serve(
             }
             sink.send(WsMessage::Close(None)).await
         };
-        let _ = tokio::time::timeout(Duration::from_millis(500), flush_acks).await;
+        if tokio::time::timeout(Duration::from_millis(500), flush_acks).await.is_ok_and(|sent| sent.is_ok()) {
+            let _ = tokio::time::timeout(Duration::from_millis(400), server_closed(sink, stream)).await;
+        }
     }
     why
+}
+
+/// Waits until the server has closed the TCP connection after our close
+/// frame. The node takes a consumer off its push list only as its handler
+/// ends, just before it closes the connection, and it keys consumers by id,
+/// topic, address and second: a consumer opened right after this one closed
+/// would otherwise be the entry taken off, and get no pushes.
+async fn server_closed(
+    sink: futures_util::stream::SplitSink<Ws, WsMessage>,
+    mut stream: futures_util::stream::SplitStream<Ws>,
+) {
+    use tokio::io::AsyncReadExt;
+    // The server's close frame (and anything pushed before it) first.
+    while let Some(Ok(_)) = stream.next().await {}
+    let Ok(mut ws) = sink.reunite(stream) else { return };
+    let mut buf = [0u8; 512];
+    while let Ok(n) = ws.get_mut().read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
 }

@@ -277,14 +277,14 @@ async fn consumer(
     mut w: WriteHalf,
     info: ClientInfo,
 ) {
-    let topic = info.topic.clone();
     let (dtx, drx) = mpsc::channel::<PushItem>(CONSUMER_QUEUE);
     let (ctx, crx) = mpsc::unbounded_channel::<Out>();
     // Registered before the client hears `succeeded`, so that nothing produced after that
     // misses it (pushes wait in the channel until the writer starts).
-    let uid = st.clients.add_consumer(info, dtx);
+    let key = info.clone();
+    st.clients.add_consumer(info, dtx);
     if !succeed(&mut w).await {
-        st.clients.remove_consumer(&topic, uid);
+        st.clients.remove_consumer_key(&key);
         return;
     }
     let writer = tokio::spawn(consumer_writer(w, drx, crx, st.cfg.garbage_push_every));
@@ -318,7 +318,7 @@ async fn consumer(
     if !codes.is_empty() {
         st.store.consume(&codes, now_s());
     }
-    st.clients.remove_consumer(&topic, uid);
+    st.clients.remove_consumer_key(&key);
     match close {
         Some(p) => {
             let _ = ctx.send(Out::Close(p));

@@ -17,6 +17,12 @@ pub struct ClientInfo {
     pub join: i64,
 }
 
+impl ClientInfo {
+    fn same_key(&self, other: &ClientInfo) -> bool {
+        (&self.id, &self.topic, &self.ip, self.join) == (&other.id, &other.topic, &other.ip, other.join)
+    }
+}
+
 struct ConsumerHandle {
     uid: u64,
     info: ClientInfo,
@@ -44,16 +50,30 @@ impl Clients {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Adds a consumer. The node keeps consumers in a map keyed by id,
+    /// topic, address and join second: a connection with the key of one
+    /// already there takes its place, and the older one gets no more pushes.
     pub fn add_consumer(&self, info: ClientInfo, tx: mpsc::Sender<PushItem>) -> u64 {
         let mut g = self.lock();
         g.next_uid += 1;
         let uid = g.next_uid;
-        g.consumers
-            .entry(info.topic.clone())
-            .or_default()
-            .list
-            .push(ConsumerHandle { uid, info, tx });
+        let set = g.consumers.entry(info.topic.clone()).or_default();
+        set.list.retain(|h| !h.info.same_key(&info));
+        set.list.push(ConsumerHandle { uid, info, tx });
         uid
+    }
+
+    /// Removes the consumer with this key, as the node does when a
+    /// consumer's connection ends: if a newer connection took the key, it is
+    /// the one removed.
+    pub fn remove_consumer_key(&self, info: &ClientInfo) {
+        let mut g = self.lock();
+        if let Some(set) = g.consumers.get_mut(&*info.topic) {
+            set.list.retain(|h| !h.info.same_key(info));
+            if set.list.is_empty() {
+                g.consumers.remove(&*info.topic);
+            }
+        }
     }
 
     pub fn remove_consumer(&self, topic: &str, uid: u64) {
