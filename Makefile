@@ -13,7 +13,7 @@ export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
 .PHONY: test-real bench-real record real-loss
-.PHONY: all build demo docs header test test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme dist test-dist bench bench-quick profile clean
+.PHONY: all build demo docs header test test-lint test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme dist test-dist bench bench-quick profile clean
 
 all: build
 
@@ -25,7 +25,12 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install test-dist
+test: build test-lint test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install test-dist
+
+# Formatting (rustfmt.toml) and clippy with every warning an error.
+test-lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 test-rust: build
 	$(CARGO) test --release --workspace

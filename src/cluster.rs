@@ -75,7 +75,9 @@ async fn follow(
             _ = tick.tick() => {}
         }
         // An unreachable registry changes nothing: the links keep working.
-        let Ok(nodes) = registry.nodes().await else { continue };
+        let Ok(nodes) = registry.nodes().await else {
+            continue;
+        };
         // A node back on the list takes back its link if that one has not
         // ended yet: one link per node, never two.
         for node in &nodes {

@@ -200,12 +200,8 @@ impl Config {
             "registry_addr" => self.registry_addr = Some(host(key, value)?),
             "registry_port" => self.registry_port = port(key, value)?,
             "registry_protocol" => self.registry_protocol = one_of(key, value, &["http", "https"])?,
-            "message_timeout_ms" => {
-                self.message_timeout = Duration::from_millis(whole(key, value, 1, 7 * 86_400_000)?)
-            }
-            "connect_timeout_ms" => {
-                self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?)
-            }
+            "message_timeout_ms" => self.message_timeout = Duration::from_millis(whole(key, value, 1, 7 * 86_400_000)?),
+            "connect_timeout_ms" => self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?),
             "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
             "max_in_flight" => self.max_in_flight = whole(key, value, 1, 1_000_000)? as usize,
             "max_in_flight_bytes" => self.max_in_flight_bytes = whole(key, value, 1024, 1 << 32)? as usize,
@@ -229,12 +225,7 @@ impl Config {
                 self.tls_pin_sha256 =
                     crate::tls::parse_pins(value).map_err(|why| Error::invalid(format!("config key {key:?}: {why}")))?
             }
-            _ => {
-                return Err(Error::invalid(format!(
-                    "unknown config key {key:?}; known keys: {}",
-                    KEYS.join(", ")
-                )))
-            }
+            _ => return Err(Error::invalid(format!("unknown config key {key:?}; known keys: {}", KEYS.join(", ")))),
         }
         Ok(())
     }

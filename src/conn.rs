@@ -2,21 +2,21 @@
 //! key handshake, all within one time bound. Both producers and consumers
 //! start here; what they do afterwards lives in their own modules.
 
+use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
-use tokio::sync::watch;
 use crate::wire::{self, Handshake};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use crate::config::Config;
-use std::sync::Arc;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -107,10 +107,9 @@ pub fn describe(e: &tungstenite::Error) -> String {
         return words;
     }
     match e {
-        tungstenite::Error::Http(resp) => format!(
-            "the server answered HTTP {} instead of upgrading (wrong path, topic or id?)",
-            resp.status()
-        ),
+        tungstenite::Error::Http(resp) => {
+            format!("the server answered HTTP {} instead of upgrading (wrong path, topic or id?)", resp.status())
+        }
         tungstenite::Error::Io(io) => io.to_string(),
         tungstenite::Error::Tls(tls) => format!("TLS: {tls}"),
         tungstenite::Error::Url(u) => format!("bad URL: {u}"),
@@ -165,6 +164,9 @@ pub struct Redial<'a> {
 }
 
 /// What `Redial::next` found.
+// The open connection is the common case and is moved on at once: boxing
+// it would cost an allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Dialled {
     /// An open connection; `again` when it replaces an earlier one.
     Open { ws: Ws, again: bool },
@@ -370,7 +372,9 @@ pub(crate) async fn supervise<Fut: Future<Output = ()>>(
 ) {
     let mut backoff = Backoff::new(Duration::from_secs(5));
     loop {
-        let Err(payload) = AssertUnwindSafe(run()).catch_unwind().await else { return };
+        let Err(payload) = AssertUnwindSafe(run()).catch_unwind().await else {
+            return;
+        };
         let why = Error::internal(format!(
             "{role} link to {url}: internal error (please report): {}",
             crate::error::panic_text(&*payload)

@@ -4,9 +4,9 @@
 //! reading, so TCP carries the back-pressure to the server. `receive` waits on the caller's thread; `ack` only queues
 //! the code for the connection task and never waits for the network.
 
+use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
-use std::future::Future;
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::log;
@@ -14,8 +14,8 @@ use crate::readiness::Readiness;
 use crate::runtime;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use crate::cluster;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -163,7 +163,9 @@ impl Shared {
         let links = lock(&self.links);
         let sent = match from.and_then(|l| links.get(&l)) {
             Some(tx) => tx.send(code.to_string()).is_ok(),
-            None => links.values().fold(false, |any, tx| tx.send(code.to_string()).is_ok() || any),
+            // Every link must get it (no short-circuit): the node that
+            // holds the message is not known.
+            None => links.values().map(|tx| tx.send(code.to_string()).is_ok()).fold(false, |any, sent| any | sent),
         };
         if sent {
             Ok(())
@@ -350,7 +352,9 @@ impl Consumer {
         let deadline = Instant::now() + CLOSE_GRACE;
         let mut links = lock(&self.shared.links);
         while !links.is_empty() {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
             links = self.shared.link_ended.wait_timeout(links, left).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
@@ -397,7 +401,8 @@ async fn run_link(
     let acks = Arc::new(tokio::sync::Mutex::new(acks));
     let mut first = first;
     let run = || {
-        let (shared, url, first, acks, retired) = (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone());
+        let (shared, url, first, acks, retired) =
+            (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone());
         async move {
             let mut acks = acks.lock().await;
             keep_link(&shared, link, &url, first, &mut acks, &retired).await
@@ -419,7 +424,9 @@ async fn keep_link(
 ) {
     let stop = shared.stop.subscribe();
     let mut this = ConsumerLink { shared, link, acks, unwritten: VecDeque::new(), member };
-    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await {
+    if let Some(rejected) =
+        conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await
+    {
         shared.close_with(rejected);
     }
 }
@@ -596,7 +603,9 @@ async fn server_closed(
     use tokio::io::AsyncReadExt;
     // The server's close frame (and anything pushed before it) first.
     while let Some(Ok(_)) = stream.next().await {}
-    let Ok(mut ws) = sink.reunite(stream) else { return };
+    let Ok(mut ws) = sink.reunite(stream) else {
+        return;
+    };
     let mut buf = [0u8; 512];
     while let Ok(n) = ws.get_mut().read(&mut buf).await {
         if n == 0 {

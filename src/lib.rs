@@ -9,8 +9,8 @@
 
 pub(crate) mod cluster;
 pub mod config;
-pub mod console;
 pub mod conn;
+pub mod console;
 pub mod consumer;
 pub mod error;
 pub mod ffi;

@@ -138,7 +138,9 @@ fn catch_up(limit: Duration) {
     let deadline = Instant::now() + limit;
     let mut handled = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
     while *handled < target {
-        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return;
+        };
         handled = PROGRESS.moved.wait_timeout(handled, left).unwrap_or_else(|p| p.into_inner()).0;
     }
 }
@@ -186,6 +188,20 @@ pub fn info(make: impl FnOnce() -> String) {
 }
 pub fn debug(make: impl FnOnce() -> String) {
     log(Level::Debug, make)
+}
+
+/// The log's locks, held across fork() so that the child does not start
+/// with one taken by a thread it does not have (see `runtime`).
+pub(crate) struct ForkGuard {
+    _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
+    _progress: std::sync::MutexGuard<'static, u64>,
+}
+
+pub(crate) fn hold_for_fork() -> ForkGuard {
+    // The order of `set_sink` and of the kmq-log thread: the sink, then the count.
+    let sink = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let progress = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
+    ForkGuard { _sink: sink, _progress: progress }
 }
 
 #[cfg(test)]
@@ -236,18 +252,4 @@ mod tests {
         assert!(dropped >= 100, "{warning}");
         assert_eq!(seen.last().map(String::as_str), Some("test record after"));
     }
-}
-
-/// The log's locks, held across fork() so that the child does not start
-/// with one taken by a thread it does not have (see `runtime`).
-pub(crate) struct ForkGuard {
-    _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
-    _progress: std::sync::MutexGuard<'static, u64>,
-}
-
-pub(crate) fn hold_for_fork() -> ForkGuard {
-    // The order of `set_sink` and of the kmq-log thread: the sink, then the count.
-    let sink = SINK.write().unwrap_or_else(|p| p.into_inner());
-    let progress = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
-    ForkGuard { _sink: sink, _progress: progress }
 }

@@ -96,14 +96,7 @@ struct Flight {
 
 impl Flight {
     fn new(max: usize) -> Flight {
-        Flight {
-            fifo: VecDeque::new(),
-            bytes: 0,
-            live: 0,
-            window: max,
-            confirmed_since_change: 0,
-            connected: false,
-        }
+        Flight { fifo: VecDeque::new(), bytes: 0, live: 0, window: max, confirmed_since_change: 0, connected: false }
     }
 
     fn has_room(&self, limits: &Limits) -> bool {
@@ -115,8 +108,7 @@ impl Flight {
     /// at a time, are answered with batches and not a write per `ok`.
     fn ready(&self, limits: &Limits) -> bool {
         let free = self.window.saturating_sub(self.fifo.len());
-        self.fifo.is_empty()
-            || (free >= (self.window / 8).max(1) && self.bytes <= limits.max_in_flight_bytes / 8 * 7)
+        self.fifo.is_empty() || (free >= (self.window / 8).max(1) && self.bytes <= limits.max_in_flight_bytes / 8 * 7)
     }
 }
 
@@ -298,7 +290,9 @@ impl Outbox {
         let mut bytes = 0;
         let ready = flight.ready(&limits);
         while ready && taken < share && bytes < BATCH_BYTES && flight.has_room(&limits) {
-            let Some(mut m) = self.queue.pop_front() else { break };
+            let Some(mut m) = self.queue.pop_front() else {
+                break;
+            };
             bytes += m.frame.len();
             flight.bytes += m.frame.len();
             flight.live += 1;
@@ -361,7 +355,9 @@ impl Outbox {
     /// costs in resends.
     pub fn dropped(&mut self, link: u32, why: &Error) -> Wake {
         self.last_link_error = Some(why.message().to_string());
-        let Some(flight) = self.links.get_mut(&link) else { return Wake::default() };
+        let Some(flight) = self.links.get_mut(&link) else {
+            return Wake::default();
+        };
         flight.connected = false;
         let lost = flight.fifo.len();
         if lost > 0 {
@@ -490,10 +486,8 @@ impl Outbox {
     }
 
     fn timeout_error(&self) -> Error {
-        let mut msg = format!(
-            "message not confirmed within {} ms (message_timeout_ms)",
-            self.limits.message_timeout.as_millis()
-        );
+        let mut msg =
+            format!("message not confirmed within {} ms (message_timeout_ms)", self.limits.message_timeout.as_millis());
         if let Some(why) = &self.last_link_error {
             msg.push_str("; last connection problem: ");
             msg.push_str(why);
@@ -542,7 +536,6 @@ impl Ledger {
         }
         wake
     }
-
 }
 
 #[cfg(test)]

@@ -7,17 +7,17 @@
 //! confirms in arrival order. Every message ends confirmed or failed, and
 //! the application learns which.
 
+use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
-use std::future::Future;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::outbox::{Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
 use crate::runtime;
 use crate::wire::{self, Role};
-use crate::outbox::{Limits, Outbox, Track, Wake};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use crate::cluster;
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -185,11 +185,7 @@ impl Shared {
 
     /// Waits on the caller's thread until `done` holds or the deadline
     /// passes. `done` sees the outbox under the lock.
-    fn wait_until<T>(
-        &self,
-        deadline: Option<Instant>,
-        mut done: impl FnMut(&mut Outbox) -> Option<T>,
-    ) -> Option<T> {
+    fn wait_until<T>(&self, deadline: Option<Instant>, mut done: impl FnMut(&mut Outbox) -> Option<T>) -> Option<T> {
         let mut st = lock(&self.state);
         loop {
             if let Some(v) = done(&mut st.outbox) {
@@ -293,9 +289,7 @@ impl Producer {
         let st = lock(&self.shared.state);
         if drained.is_none() {
             let left = st.outbox.unsettled_through(mark);
-            return Err(Error::timeout(format!(
-                "flush: {left} messages still unconfirmed after {timeout_ms} ms"
-            )));
+            return Err(Error::timeout(format!("flush: {left} messages still unconfirmed after {timeout_ms} ms")));
         }
         let failed = st.outbox.stats().failed - failed_before;
         if failed > 0 {
@@ -383,7 +377,9 @@ async fn run_expiry(shared: Arc<Shared>) {
 async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, member: Arc<Membership>) {
     let stop = shared.stop.subscribe();
     let mut this = ProducerLink { shared: &shared, link, room: Notify::new(), member: &member };
-    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await {
+    if let Some(rejected) =
+        conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await
+    {
         shared.close_with(rejected);
     }
 }

@@ -28,11 +28,7 @@ impl Registry {
 
     /// The nodes the registry lists now (possibly none).
     pub async fn nodes(&self) -> Result<Vec<Node>> {
-        let answer = self
-            .http
-            .post(&self.url)
-            .send()
-            .await;
+        let answer = self.http.post(&self.url).send().await;
         let answer = match answer {
             Ok(answer) => answer,
             Err(e) => return Err(Error::connect(format!("registry {}: {}", self.url, self.http.describe(&e).await))),
@@ -51,10 +47,7 @@ impl Registry {
     pub async fn live_nodes(&self) -> Result<Vec<Node>> {
         let nodes = self.nodes().await?;
         if nodes.is_empty() {
-            return Err(Error::new(
-                ErrorKind::NoNodes,
-                format!("registry {}: no MQ node is alive", self.url),
-            ));
+            return Err(Error::new(ErrorKind::NoNodes, format!("registry {}: no MQ node is alive", self.url)));
         }
         Ok(nodes)
     }

@@ -3,8 +3,8 @@
 //! pays for only what it uses.
 
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Once};
 use tokio::runtime::{Handle, Runtime};
 
@@ -147,9 +147,7 @@ pub fn fork_generation() -> u64 {
 /// Fails when the handle made at `generation` is used in a forked child.
 pub fn check_same_process(generation: u64, what: &str) -> Result<()> {
     if generation != fork_generation() {
-        return Err(Error::closed(format!(
-            "{what} was created before fork(); it cannot be used in the child process"
-        )));
+        return Err(Error::closed(format!("{what} was created before fork(); it cannot be used in the child process")));
     }
     Ok(())
 }

@@ -45,17 +45,13 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "{what} is {} bytes long; at most {MAX_NAME_LEN} are allowed",
-            name.len()
-        )));
+        return Err(Error::invalid(format!("{what} is {} bytes long; at most {MAX_NAME_LEN} are allowed", name.len())));
     }
     if name == "." || name == ".." {
         return Err(Error::invalid(format!("{what} {name:?} is a path step, not a name")));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| matches!(c, '/' | '\\' | '%' | '?' | '#') || c.is_whitespace() || c.is_control())
+    if let Some(c) =
+        name.chars().find(|c| matches!(c, '/' | '\\' | '%' | '?' | '#') || c.is_whitespace() || c.is_control())
     {
         return Err(Error::invalid(format!(
             "{what} {name:?} contains {c:?}, which does not survive the server's URL routing"
@@ -69,9 +65,8 @@ pub fn check_host(what: &str, host: &str) -> Result<()> {
     if host.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }
-    if let Some(c) = host
-        .chars()
-        .find(|c| matches!(c, '/' | '\\' | '?' | '#' | '@' | '%') || c.is_whitespace() || c.is_control())
+    if let Some(c) =
+        host.chars().find(|c| matches!(c, '/' | '\\' | '?' | '#' | '@' | '%') || c.is_whitespace() || c.is_control())
     {
         return Err(Error::invalid(format!("{what} {host:?} contains {c:?}, not allowed in a host")));
     }
@@ -259,7 +254,10 @@ pub fn check_code(code: &str) -> Result<()> {
         code.chars().any(|c| c.is_control() || c.is_whitespace())
     };
     if bad {
-        return Err(Error::invalid(format!("message code {:?} contains white space or control characters", preview(code))));
+        return Err(Error::invalid(format!(
+            "message code {:?} contains white space or control characters",
+            preview(code)
+        )));
     }
     Ok(())
 }
@@ -333,7 +331,9 @@ pub fn parse_nodes(body: &str) -> Result<Vec<Node>> {
                 PortField::Number(n) => u16::try_from(*n).ok(),
             }
             .filter(|p| *p > 0)
-            .ok_or_else(|| Error::protocol(format!("the registry lists node {:?} with a bad port", preview(&e.name))))?;
+            .ok_or_else(|| {
+                Error::protocol(format!("the registry lists node {:?} with a bad port", preview(&e.name)))
+            })?;
             check_host("node address", &e.addr)
                 .map_err(|err| Error::protocol(format!("the registry lists {}", preview(err.message()))))?;
             Ok(Node { name: e.name, addr: e.addr, port })
@@ -371,10 +371,7 @@ mod tests {
             conn_url("ws", "127.0.0.1", 8011, Role::Producer, "t", "p1"),
             "ws://127.0.0.1:8011/Producers/Conn/t/p1"
         );
-        assert_eq!(
-            conn_url("wss", "::1", 1, Role::Consumer, "ä\"", "c"),
-            "wss://[::1]:1/Consumers/Conn/%C3%A4%22/c"
-        );
+        assert_eq!(conn_url("wss", "::1", 1, Role::Consumer, "ä\"", "c"), "wss://[::1]:1/Consumers/Conn/%C3%A4%22/c");
         assert_eq!(http_url("http", "h", 8031, "/Registry/GetNodes"), "http://h:8031/Registry/GetNodes");
         assert_eq!(form_encode(&[("a", "x y&é+"), ("b", "")]), "a=x+y%26%C3%A9%2B&b=");
     }
@@ -408,7 +405,8 @@ mod tests {
 
     #[test]
     fn registry_answers() {
-        let two = r#"[{"Name":"mq:127.0.0.1:8023","Addr":"127.0.0.1","Port":"8023"},{"Name":"b","Addr":"::1","Port":8024}]"#;
+        let two =
+            r#"[{"Name":"mq:127.0.0.1:8023","Addr":"127.0.0.1","Port":"8023"},{"Name":"b","Addr":"::1","Port":8024}]"#;
         let nodes = parse_nodes(two).unwrap();
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].port, 8023);

@@ -111,7 +111,10 @@ fn a_killed_node_loses_nothing_and_gets_no_more_traffic() {
     assert!(missing.is_empty(), "stored only on the killed node and never received after its restart: {missing:?}");
     let foreign: Vec<&String> = inbox.received.difference(&sent).take(10).collect();
     let lost: Vec<&String> = sent.difference(&inbox.received).take(10).collect();
-    assert!(foreign.is_empty() && lost.is_empty(), "received what was never sent: {foreign:?}; never received: {lost:?}");
+    assert!(
+        foreign.is_empty() && lost.is_empty(),
+        "received what was never sent: {foreign:?}; never received: {lost:?}"
+    );
     assert_eq!(inbox.received, sent);
     // A message is stored twice only when it was written again.
     assert!(inbox.stored_twice() <= s.resent, "{} stored twice, {} resent", inbox.stored_twice(), s.resent);
@@ -135,7 +138,9 @@ impl Inbox {
     /// Receives (waiting up to `wait_ms`) and acks one message; false when
     /// none came.
     fn take(&mut self, consumer: &Consumer, wait_ms: i64) -> bool {
-        let Ok(m) = consumer.receive(wait_ms) else { return false };
+        let Ok(m) = consumer.receive(wait_ms) else {
+            return false;
+        };
         if self.codes.insert(m.code.clone()) {
             self.copies += 1;
         } else {
@@ -213,7 +218,6 @@ fn registry_failures_are_clear_errors() {
     assert_eq!(Producer::connect_cluster(&missing).err().unwrap().kind(), ErrorKind::InvalidArgument);
 }
 
-
 #[test]
 fn a_consumer_also_follows_its_standby_node() {
     // Two independent brokers stand for a master and its standby: the
@@ -228,10 +232,13 @@ fn a_consumer_also_follows_its_standby_node() {
     std::thread::sleep(Duration::from_millis(300)); // the standby link connects in the background
     Producer::connect(&master.config(&t)).unwrap().send_wait("from the master", 0, 5000).unwrap();
     Producer::connect(&standby.config(&t)).unwrap().send_wait("from the standby", 0, 5000).unwrap();
-    let mut got: Vec<String> = (0..2).map(|_| consumer.receive(5000).unwrap()).map(|m| {
-        consumer.ack(&m.code).unwrap();
-        m.data
-    }).collect();
+    let mut got: Vec<String> = (0..2)
+        .map(|_| consumer.receive(5000).unwrap())
+        .map(|m| {
+            consumer.ack(&m.code).unwrap();
+            m.data
+        })
+        .collect();
     got.sort();
     assert_eq!(got, ["from the master", "from the standby"]);
     // Each ack went to the node that delivered the message.

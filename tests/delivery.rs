@@ -43,11 +43,7 @@ fn ten_thousand_messages_confirmed_and_received_in_order() {
     }
     let stats = producer.stats();
     assert_eq!((stats.enqueued, stats.confirmed, stats.failed, stats.in_flight), (10_000, 10_000, 0, 0));
-    eprintln!(
-        "10,000 messages: confirmed in {:?}, received in {:?}",
-        confirmed_after,
-        started.elapsed()
-    );
+    eprintln!("10,000 messages: confirmed in {:?}, received in {:?}", confirmed_after, started.elapsed());
 }
 
 #[test]
@@ -73,7 +69,9 @@ fn closed_port_and_silent_server_are_connect_errors() {
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
     assert!(e.message().contains(&format!("127.0.0.1:{}", broker.port)), "{e}");
 
-    let Some(silent) = Broker::start_or_skip(&["--silent"]) else { return };
+    let Some(silent) = Broker::start_or_skip(&["--silent"]) else {
+        return;
+    };
     let mut cfg = silent.config("silent");
     cfg.set("connect_timeout_ms", "500").unwrap();
     let started = Instant::now();
@@ -106,7 +104,9 @@ fn receive_times_out_and_close_wakes_a_blocked_receive() {
 
 #[test]
 fn unconfirmed_messages_fail_on_time_and_are_reported() {
-    let Some(broker) = Broker::start_or_skip(&["--stall-acks"]) else { return };
+    let Some(broker) = Broker::start_or_skip(&["--stall-acks"]) else {
+        return;
+    };
     let mut cfg = broker.config(&topic("stalled"));
     cfg.set("message_timeout_ms", "300").unwrap();
     cfg.set("queue_max", "3").unwrap();
@@ -130,7 +130,9 @@ fn unconfirmed_messages_fail_on_time_and_are_reported() {
 #[test]
 fn dropped_connections_resend_until_everything_is_confirmed() {
     // The broker drops each producer connection at its 50th frame.
-    let Some(broker) = Broker::start_or_skip(&["--drop-after", "50"]) else { return };
+    let Some(broker) = Broker::start_or_skip(&["--drop-after", "50"]) else {
+        return;
+    };
     let cfg = broker.config(&topic("drops"));
     let producer = Producer::connect(&cfg).unwrap();
     let consumer = Consumer::connect(&cfg).unwrap();
@@ -153,8 +155,7 @@ fn dropped_connections_resend_until_everything_is_confirmed() {
 fn broker_killed_and_restarted_loses_nothing() {
     let wal = common::temp_path("wal");
     let wal_arg = wal.to_string_lossy().into_owned();
-    let mut broker =
-        Broker::start(&["--wal", &wal_arg, "--push-retry-ms", "1000", "--check-speed-ms", "200"]);
+    let mut broker = Broker::start(&["--wal", &wal_arg, "--push-retry-ms", "1000", "--check-speed-ms", "200"]);
     let cfg = broker.config(&topic("restart"));
     let producer = Producer::connect(&cfg).unwrap();
     let consumer = Consumer::connect(&cfg).unwrap();
@@ -178,7 +179,12 @@ fn broker_killed_and_restarted_loses_nothing() {
             consumer.ack(&m.code).unwrap();
         }
     }
-    eprintln!("restart: {} received, {duplicates} duplicates, {} resent, {} reconnects", seen.len(), s.resent, s.reconnects);
+    eprintln!(
+        "restart: {} received, {duplicates} duplicates, {} resent, {} reconnects",
+        seen.len(),
+        s.resent,
+        s.reconnects
+    );
     assert_eq!(seen.len(), 5000, "every confirmed message is received at least once");
     let _ = std::fs::remove_file(wal);
 }

@@ -289,7 +289,10 @@ fn account(
     // A message is stored twice only when the producer wrote it again on a
     // new connection, which `resent` counts.
     assert!(stored_twice <= p.resent, "[{run}] {stored_twice} messages stored twice, only {} resent", p.resent);
-    assert!(redelivered <= max_redelivered, "[{run}] {redelivered} messages pushed again, at most {max_redelivered} expected");
+    assert!(
+        redelivered <= max_redelivered,
+        "[{run}] {redelivered} messages pushed again, at most {max_redelivered} expected"
+    );
 }
 
 /// A config for `broker` with reconnect checks every second, so that the
@@ -407,7 +410,9 @@ fn stalled_acks_fail_on_time_and_nothing_hangs() {
     let _turn = one_at_a_time();
     const N: usize = 2000;
     const TIMEOUT_MS: u64 = 500;
-    let Some(broker) = Broker::start_or_skip(&["--stall-acks"]) else { return };
+    let Some(broker) = Broker::start_or_skip(&["--stall-acks"]) else {
+        return;
+    };
     let mut cfg = fast_config(&broker, "stall");
     cfg.set("message_timeout_ms", &TIMEOUT_MS.to_string()).unwrap();
     let producer = Producer::connect(&cfg).unwrap();
@@ -448,7 +453,9 @@ fn dropped_connections_lose_nothing() {
     const DROP_AFTER: usize = 997;
     // Each producer connection is dropped (no close frame) at its 997th
     // message frame, which the broker neither stores nor confirms.
-    let Some(broker) = Broker::start_or_skip(&["--drop-after", &DROP_AFTER.to_string()]) else { return };
+    let Some(broker) = Broker::start_or_skip(&["--drop-after", &DROP_AFTER.to_string()]) else {
+        return;
+    };
     let cfg = fast_config(&broker, "drops");
     let producer = Producer::connect(&cfg).unwrap();
     let consumer = Consumer::connect(&cfg).unwrap();
@@ -515,7 +522,9 @@ fn garbage_pushes_are_skipped_and_counted() {
     const N: usize = 5000;
     const EVERY: u64 = 7;
     // A text frame "garbage" before every 7th push: not JSON, not a message.
-    let Some(broker) = Broker::start_or_skip(&["--garbage-push-every", &EVERY.to_string()]) else { return };
+    let Some(broker) = Broker::start_or_skip(&["--garbage-push-every", &EVERY.to_string()]) else {
+        return;
+    };
     let cfg = fast_config(&broker, "garbage");
     let producer = Producer::connect(&cfg).unwrap();
     let consumer = Consumer::connect(&cfg).unwrap();

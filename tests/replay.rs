@@ -99,8 +99,8 @@ fn real_handshakes_acks_and_pushes_read_as_the_node_meant_them() {
             }
             "recv" => {
                 assert_eq!(step["opcode"], 1, "step {i}: every server frame is a text frame");
-                let text = std::str::from_utf8(bytes)
-                    .unwrap_or_else(|_| panic!("step {i}: the node sends valid UTF-8 only"));
+                let text =
+                    std::str::from_utf8(bytes).unwrap_or_else(|_| panic!("step {i}: the node sends valid UTF-8 only"));
                 if !ready[c] {
                     let expected = match key_ok[c] {
                         None => Handshake::Prompt,
@@ -128,7 +128,10 @@ fn real_handshakes_acks_and_pushes_read_as_the_node_meant_them() {
                 }
             }
             "eof" => {
-                assert!(c.starts_with("bad") || c == "cl", "step {i}: only connections sent a bad frame or a close are dropped");
+                assert!(
+                    c.starts_with("bad") || c == "cl",
+                    "step {i}: only connections sent a bad frame or a close are dropped"
+                );
                 drops += c.starts_with("bad") as usize;
             }
             "http" | "sleep" | "quiet" => {}
@@ -146,7 +149,8 @@ fn check_push(i: usize, frame: &str, produced: &[u8]) {
     assert!(frame.ends_with('\n'), "step {i}: json.Encoder ends a push with a newline");
     let push = wire::parse_push(frame).unwrap_or_else(|e| panic!("step {i}: {e}"));
     let sent: Value = serde_json::from_str(&String::from_utf8_lossy(produced)).unwrap();
-    let field = |name: &str| sent.as_object().unwrap().iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let field =
+        |name: &str| sent.as_object().unwrap().iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
     let data = field("MessageData").and_then(Value::as_str).unwrap_or("");
     assert_eq!(push.data, data, "step {i}");
     assert_eq!(push.delay_time, field("DelayTime").and_then(Value::as_i64).unwrap_or(0), "step {i}");
@@ -213,7 +217,10 @@ fn real_registry_lists_read_as_nodes() {
 
 /// Answers each connection with the next recorded HTTP answer, as the node
 /// sent it (status line, headers, body).
-fn serve_recorded(answers: Vec<(String, Vec<(String, String)>, Vec<u8>)>) -> u16 {
+/// A recorded HTTP answer: status line, headers, body.
+type Answer = (String, Vec<(String, String)>, Vec<u8>);
+
+fn serve_recorded(answers: Vec<Answer>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -225,7 +232,9 @@ fn serve_recorded(answers: Vec<(String, Vec<(String, String)>, Vec<u8>)>) -> u16
             loop {
                 let n = s.read(&mut chunk).unwrap();
                 request.extend_from_slice(&chunk[..n]);
-                let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
                 let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
                 let len = head
                     .lines()
@@ -266,7 +275,9 @@ fn real_console_answers_read_by_the_console_client() {
     let sent = code_of(find_http(&t, "/Producer/Send", Some("test"), "over%20http"));
     // The first message pushed to the consumer, which it acked.
     let acked_push = (0..seen.len())
-        .find(|&i| op(&t["steps"][i]) == "recv" && conn(&t["steps"][i]) == "c" && seen[i].starts_with(b"{\"MessageCode\""))
+        .find(|&i| {
+            op(&t["steps"][i]) == "recv" && conn(&t["steps"][i]) == "c" && seen[i].starts_with(b"{\"MessageCode\"")
+        })
         .expect("a push");
     let acked = code_of(acked_push);
     let mut answers = Vec::new();
@@ -306,7 +317,10 @@ fn real_console_answers_read_by_the_console_client() {
     assert!(e.message().contains("ParseInt"), "{e}");
     assert_eq!(code, sent);
     let message = console.message(&code).unwrap();
-    assert_eq!((&message["MessageData"], &message["Status"], &message["ConsumedTime"]), (&"over http".into(), &(-1).into(), &0.into()));
+    assert_eq!(
+        (&message["MessageData"], &message["Status"], &message["ConsumedTime"]),
+        (&"over http".into(), &(-1).into(), &0.into())
+    );
     let consumed = console.message(&acked).unwrap();
     assert_eq!(consumed["Status"], 1, "{consumed}");
     assert!(consumed["ConsumedTime"].as_i64().unwrap() >= consumed["CreateTime"].as_i64().unwrap(), "{consumed}");
@@ -365,10 +379,21 @@ const LOCAL_SETTINGS: &[&str] =
 
 /// Compares one HTTP answer of kmq-broker with the recorded one; returns
 /// the differences.
-fn compare_http(i: usize, step: &Value, recorded_body: &[u8], got: &recorded::HttpAnswer, rec_ports: &[(String, u16)], ports: &[(String, u16)]) -> Vec<String> {
+fn compare_http(
+    i: usize,
+    step: &Value,
+    recorded_body: &[u8],
+    got: &recorded::HttpAnswer,
+    rec_ports: &[(String, u16)],
+    ports: &[(String, u16)],
+) -> Vec<String> {
     let mut diffs = Vec::new();
     let rs = &step["response"];
-    let what = format!("step {i} {} {}", step["request"]["method"].as_str().unwrap(), step["request"]["path"].as_str().unwrap());
+    let what = format!(
+        "step {i} {} {}",
+        step["request"]["method"].as_str().unwrap(),
+        step["request"]["path"].as_str().unwrap()
+    );
     if rs["status_line"] != got.status_line.as_str() {
         diffs.push(format!("{what}: status {:?}, the node says {}", got.status_line, rs["status_line"]));
     }
@@ -396,14 +421,17 @@ fn compare_settings(what: &str, want: &str, have: &str) -> Vec<String> {
         Err(e) => return vec![format!("{what}: not JSON: {e}: {have}")],
     };
     let (w, h) = (want["data"].as_object().unwrap(), have["data"].as_object());
-    let Some(h) = h else { return vec![format!("{what}: no settings object in {have}")] };
+    let Some(h) = h else {
+        return vec![format!("{what}: no settings object in {have}")];
+    };
     let mut diffs = Vec::new();
     let (wk, hk): (Vec<_>, Vec<_>) = (w.keys().collect(), h.keys().collect());
     if wk != hk {
         diffs.push(format!("{what}: settings {hk:?}, the node has {wk:?}"));
     }
     for (k, v) in w {
-        let same_type = std::mem::discriminant(v) == h.get(k).map(std::mem::discriminant).unwrap_or(std::mem::discriminant(&Value::Null));
+        let same_type = std::mem::discriminant(v)
+            == h.get(k).map(std::mem::discriminant).unwrap_or(std::mem::discriminant(&Value::Null));
         if !same_type || (!LOCAL_SETTINGS.contains(&k.as_str()) && h.get(k) != Some(v)) {
             diffs.push(format!("{what}: setting {k} is {:?}, the node says {v}", h.get(k)));
         }
@@ -443,7 +471,10 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
                     if let Some(range) = step["delay_range"].as_array() {
                         let (lo, hi) = (range[0].as_i64().unwrap(), range[1].as_i64().unwrap());
                         let delay = |text: &str| wire::parse_push(text).map(|p| p.delay_time).unwrap_or(i64::MIN);
-                        let (w, h) = (delay(&String::from_utf8_lossy(&recorded[i])), delay(&String::from_utf8_lossy(&m.payload)));
+                        let (w, h) = (
+                            delay(&String::from_utf8_lossy(&recorded[i])),
+                            delay(&String::from_utf8_lossy(&m.payload)),
+                        );
                         if !(lo..=hi).contains(&h) {
                             diffs.push(format!("step {i} on {c}: DelayTime {h}, the node's rule gives {lo} to {hi}"));
                         }
@@ -464,14 +495,19 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
                         .map_or(vec![recorded[i].len() as u64], |a| a.iter().map(|n| n.as_u64().unwrap()).collect());
                     let have_fragments: Vec<u64> = m.fragments.iter().map(|&n| n as u64).collect();
                     if fragments != have_fragments {
-                        diffs.push(format!("step {i} on {c}: frames of {have_fragments:?} bytes, the node's {fragments:?}"));
+                        diffs.push(format!(
+                            "step {i} on {c}: frames of {have_fragments:?} bytes, the node's {fragments:?}"
+                        ));
                     }
                     got = m.payload;
                 }
             },
             "eof" => {
                 if let Some(m) = conns.get_mut(&c).unwrap().recv() {
-                    diffs.push(format!("step {i} on {c}: opcode {} frame, the node dropped the connection without one", m.opcode));
+                    diffs.push(format!(
+                        "step {i} on {c}: opcode {} frame, the node dropped the connection without one",
+                        m.opcode
+                    ));
                 }
             }
             "close" => {
@@ -481,7 +517,10 @@ fn replay_node(t: &Value, port: u16) -> Vec<String> {
             "quiet" => {
                 let ms = step["ms"].as_u64().unwrap();
                 if let Some(m) = conns.get_mut(&c).unwrap().recv_within(Duration::from_millis(ms)) {
-                    diffs.push(format!("step {i} on {c}: {:?} within {ms} ms, the node sent nothing", wire::preview(&String::from_utf8_lossy(&m.payload))));
+                    diffs.push(format!(
+                        "step {i} on {c}: {:?} within {ms} ms, the node sent nothing",
+                        wire::preview(&String::from_utf8_lossy(&m.payload))
+                    ));
                 }
             }
             "http" => {

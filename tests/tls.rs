@@ -184,7 +184,8 @@ fn a_ca_and_its_leaf_work_and_an_unknown_ca_is_named() {
     round_trip(&servers.config(&[("tls_ca_file", &certs.pem("ca"))]));
     servers.assert_refused(&[], &["is not signed by a CA in tls_ca_file (not set)", "set tls_ca_file"]);
     let other = Certs::make("tls-ca-other");
-    servers.assert_refused(&[("tls_ca_file", &other.pem("ca"))], &["is not signed by a CA in tls_ca_file (", "ca.pem)"]);
+    servers
+        .assert_refused(&[("tls_ca_file", &other.pem("ca"))], &["is not signed by a CA in tls_ca_file (", "ca.pem)"]);
 }
 
 #[test]
@@ -272,7 +273,8 @@ fn a_plain_text_server_on_a_tls_port_is_reported_at_once() {
         let _ = std::io::Read::read(&mut sock, &mut [0u8; 16384]);
     });
     let mut cfg = Config::new();
-    for (k, v) in [("mq_port", port.to_string().as_str()), ("mq_protocol", "wss"), ("topic", "t"), ("producer_id", "p")] {
+    for (k, v) in [("mq_port", port.to_string().as_str()), ("mq_protocol", "wss"), ("topic", "t"), ("producer_id", "p")]
+    {
         cfg.set(k, v).unwrap();
     }
     let started = Instant::now();
@@ -323,7 +325,11 @@ fn the_readme_tls_setup_works_as_written() {
     let cli_line = cli_line.replace("target/release/", &release.to_string_lossy());
     let out = Command::new("bash").arg("-c").arg(&cli_line).current_dir(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("unconsumed"), "{cli_line}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains("unconsumed"),
+        "{cli_line}: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -336,9 +342,15 @@ fn a_tls_ca_file_that_cannot_be_used_is_an_invalid_argument() {
     let empty = dir.join("empty.pem");
     std::fs::write(&empty, "no PEM here\n").unwrap();
     let missing = dir.join("missing.pem");
-    for (file, words) in [(&garbage, "is not a valid X.509 certificate"), (&empty, "holds no PEM certificate"), (&missing, "missing.pem")] {
+    for (file, words) in [
+        (&garbage, "is not a valid X.509 certificate"),
+        (&empty, "holds no PEM certificate"),
+        (&missing, "missing.pem"),
+    ] {
         let mut cfg = Config::new();
-        for (k, v) in [("mq_protocol", "wss"), ("topic", "t"), ("producer_id", "p"), ("tls_ca_file", &file.to_string_lossy())] {
+        for (k, v) in
+            [("mq_protocol", "wss"), ("topic", "t"), ("producer_id", "p"), ("tls_ca_file", &file.to_string_lossy())]
+        {
             cfg.set(k, v).unwrap();
         }
         let e = Producer::connect(&cfg).err().expect("a bad tls_ca_file must be refused");

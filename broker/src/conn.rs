@@ -40,15 +40,7 @@ const COMMIT_BATCH: usize = 2048;
 /// Pushes queued per consumer before the push loop waits for its socket.
 const CONSUMER_QUEUE: usize = 1024;
 
-pub async fn run(
-    st: Arc<State>,
-    sock: Sock,
-    leftover: Vec<u8>,
-    kind: Kind,
-    topic: String,
-    id: String,
-    ip: String,
-) {
+pub async fn run(st: Arc<State>, sock: Sock, leftover: Vec<u8>, kind: Kind, topic: String, id: String, ip: String) {
     let (mut r, mut w) = sock.into_split();
     let mut rd = FrameReader::new(leftover);
     if st.cfg.silent {
@@ -64,24 +56,14 @@ pub async fn run(
     if !handshake(&st, &mut rd, &mut r, &mut w).await {
         return;
     }
-    let info = ClientInfo {
-        id,
-        topic: Arc::from(topic),
-        ip,
-        join: now_s(),
-    };
+    let info = ClientInfo { id, topic: Arc::from(topic), ip, join: now_s() };
     match kind {
         Kind::Producer => producer(st, rd, r, w, info).await,
         Kind::Consumer => consumer(st, rd, r, w, info).await,
     }
 }
 
-async fn handshake(
-    st: &State,
-    rd: &mut FrameReader,
-    r: &mut ReadHalf,
-    w: &mut WriteHalf,
-) -> bool {
+async fn handshake(st: &State, rd: &mut FrameReader, r: &mut ReadHalf, w: &mut WriteHalf) -> bool {
     let prompt = frame(OP_TEXT, b"Please enter the secret key");
     loop {
         if send(w, &prompt).await.is_err() {
@@ -113,19 +95,14 @@ async fn handshake(
             // The caller registers the client, then sends `succeeded` (see `succeed`).
             return true;
         }
-        if send(w, &frame(OP_TEXT, b"Secret key matching error"))
-            .await
-            .is_err()
-        {
+        if send(w, &frame(OP_TEXT, b"Secret key matching error")).await.is_err() {
             return false;
         }
     }
 }
 
 async fn succeed(w: &mut WriteHalf) -> bool {
-    send(w, &frame(OP_TEXT, b"Secret key matching succeeded"))
-        .await
-        .is_ok()
+    send(w, &frame(OP_TEXT, b"Secret key matching succeeded")).await.is_ok()
 }
 
 // ---------------------------------------------------------------- producer
@@ -141,12 +118,7 @@ enum End {
     Reset,
 }
 
-async fn commit(
-    st: &State,
-    topic: &Arc<str>,
-    batch: &mut Vec<(String, i64)>,
-    tx: &mpsc::Sender<Out>,
-) {
+async fn commit(st: &State, topic: &Arc<str>, batch: &mut Vec<(String, i64)>, tx: &mpsc::Sender<Out>) {
     if batch.is_empty() {
         return;
     }
@@ -158,13 +130,7 @@ async fn commit(
     }
 }
 
-async fn producer(
-    st: Arc<State>,
-    mut rd: FrameReader,
-    mut r: ReadHalf,
-    mut w: WriteHalf,
-    info: ClientInfo,
-) {
+async fn producer(st: Arc<State>, mut rd: FrameReader, mut r: ReadHalf, mut w: WriteHalf, info: ClientInfo) {
     let topic = info.topic.clone();
     let uid = st.clients.add_producer(info);
     if !succeed(&mut w).await {
@@ -172,11 +138,7 @@ async fn producer(
         return;
     }
     let (tx, rx) = mpsc::channel::<Out>(1024);
-    let writer = tokio::spawn(producer_writer(
-        w,
-        rx,
-        Duration::from_millis(st.cfg.ack_delay_ms),
-    ));
+    let writer = tokio::spawn(producer_writer(w, rx, Duration::from_millis(st.cfg.ack_delay_ms)));
     let drop_after = st.cfg.drop_after;
     let mut batch: Vec<(String, i64)> = Vec::new();
     let mut received: u64 = 0;
@@ -270,13 +232,7 @@ async fn producer_writer(mut w: WriteHalf, mut rx: mpsc::Receiver<Out>, delay: D
 
 // ---------------------------------------------------------------- consumer
 
-async fn consumer(
-    st: Arc<State>,
-    mut rd: FrameReader,
-    mut r: ReadHalf,
-    mut w: WriteHalf,
-    info: ClientInfo,
-) {
+async fn consumer(st: Arc<State>, mut rd: FrameReader, mut r: ReadHalf, mut w: WriteHalf, info: ClientInfo) {
     let (dtx, drx) = mpsc::channel::<PushItem>(CONSUMER_QUEUE);
     let (ctx, crx) = mpsc::unbounded_channel::<Out>();
     // Registered before the client hears `succeeded`, so that nothing produced after that

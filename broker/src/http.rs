@@ -9,8 +9,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::conn::{self, Kind};
 use crate::json::{go_str, push_int, write_message, MsgView};
-use crate::util::{go_lossy, http_date, parse_code, parse_local_time, percent_decode, ws_accept};
 use crate::tls::{send, Sock};
+use crate::util::{go_lossy, http_date, parse_code, parse_local_time, percent_decode, ws_accept};
 use crate::{registry, State};
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -25,10 +25,7 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     /// Every comma-separated token of every `name` header, lower-cased.
     fn has_token(&self, name: &str, token: &str) -> bool {
@@ -73,12 +70,7 @@ fn parse_head(b: &[u8]) -> Option<Request> {
         }
         headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
     }
-    Some(Request {
-        method,
-        target,
-        http10,
-        headers,
-    })
+    Some(Request { method, target, http10, headers })
 }
 
 fn find_head_end(b: &[u8]) -> Option<usize> {
@@ -95,41 +87,17 @@ struct Resp {
 
 impl Resp {
     fn json(body: Vec<u8>) -> Resp {
-        Resp {
-            status: 200,
-            ctype: Some("application/json; charset=utf-8"),
-            body,
-            extra: vec![],
-            cors: true,
-        }
+        Resp { status: 200, ctype: Some("application/json; charset=utf-8"), body, extra: vec![], cors: true }
     }
     /// gin's `c.String`: how the node answers node lists (and their empty body).
     fn string(body: Vec<u8>) -> Resp {
-        Resp {
-            status: 200,
-            ctype: Some("text/plain; charset=utf-8"),
-            body,
-            extra: vec![],
-            cors: true,
-        }
+        Resp { status: 200, ctype: Some("text/plain; charset=utf-8"), body, extra: vec![], cors: true }
     }
     fn text(status: u16, body: &str) -> Resp {
-        Resp {
-            status,
-            ctype: Some("text/plain"),
-            body: body.as_bytes().to_vec(),
-            extra: vec![],
-            cors: true,
-        }
+        Resp { status, ctype: Some("text/plain"), body: body.as_bytes().to_vec(), extra: vec![], cors: true }
     }
     fn empty(status: u16) -> Resp {
-        Resp {
-            status,
-            ctype: None,
-            body: vec![],
-            extra: vec![],
-            cors: true,
-        }
+        Resp { status, ctype: None, body: vec![], extra: vec![], cors: true }
     }
 }
 
@@ -188,11 +156,7 @@ pub async fn serve(mut sock: Sock, peer: SocketAddr, st: Arc<State>) {
                 break n;
             }
             if buf.len() > MAX_HEAD {
-                let _ = send(&mut sock, &render(
-                        &Resp::text(431, "431 Request Header Fields Too Large"),
-                        true,
-                    ))
-                    .await;
+                let _ = send(&mut sock, &render(&Resp::text(431, "431 Request Header Fields Too Large"), true)).await;
                 return;
             }
             let mut tmp = [0u8; 8192];
@@ -209,36 +173,26 @@ pub async fn serve(mut sock: Sock, peer: SocketAddr, st: Arc<State>) {
             }
         };
         let Some(req) = parse_head(&buf[..head_len]) else {
-            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true))
-                .await;
+            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true)).await;
             return;
         };
         buf.drain(..head_len);
 
         // path as gin routes it: decoded, query dropped
         let mut raw = req.target.as_str();
-        if let Some(rest) = raw
-            .strip_prefix("http://")
-            .or_else(|| raw.strip_prefix("https://"))
-        {
+        if let Some(rest) = raw.strip_prefix("http://").or_else(|| raw.strip_prefix("https://")) {
             raw = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
         }
         let raw = raw.split('?').next().unwrap_or("");
         let Some(path) = percent_decode(raw.as_bytes(), false) else {
-            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true))
-                .await;
+            let _ = send(&mut sock, &render(&Resp::text(400, "400 Bad Request"), true)).await;
             return;
         };
         let segs: Vec<&[u8]> = path.split(|&c| c == b'/').collect();
 
         // WebSocket routes (GET only, exactly /{Producers|Consumers}/Conn/{topic}/{id});
         // a registry has none.
-        if st.registry.is_none()
-            && req.method == "GET"
-            && segs.len() == 5
-            && segs[0].is_empty()
-            && segs[2] == b"Conn"
-        {
+        if st.registry.is_none() && req.method == "GET" && segs.len() == 5 && segs[0].is_empty() && segs[2] == b"Conn" {
             let kind = match segs[1] {
                 b"Producers" => Some(Kind::Producer),
                 b"Consumers" => Some(Kind::Consumer),
@@ -292,10 +246,7 @@ fn upgrade(req: &Request) -> Result<String, Resp> {
     let bad = || {
         let mut r = Resp::text(400, "Bad Request\n");
         r.ctype = Some("text/plain; charset=utf-8");
-        r.extra = vec![
-            ("Sec-Websocket-Version", "13".into()),
-            ("X-Content-Type-Options", "nosniff".into()),
-        ];
+        r.extra = vec![("Sec-Websocket-Version", "13".into()), ("X-Content-Type-Options", "nosniff".into())];
         r.cors = true;
         r
     };
@@ -314,11 +265,7 @@ fn upgrade(req: &Request) -> Result<String, Resp> {
 /// gin's `ClientIP` with its defaults (forwarding headers trusted).
 fn client_ip(req: &Request, peer: SocketAddr) -> String {
     if let Some(v) = req.header("x-forwarded-for") {
-        if let Some(first) = v
-            .split(',')
-            .map(str::trim)
-            .find(|s| s.parse::<std::net::IpAddr>().is_ok())
-        {
+        if let Some(first) = v.split(',').map(str::trim).find(|s| s.parse::<std::net::IpAddr>().is_ok()) {
             return first.to_string();
         }
     }
@@ -341,18 +288,10 @@ async fn read_more(sock: &mut Sock, buf: &mut Vec<u8>) -> Result<(), Option<Resp
     }
 }
 
-async fn read_body(
-    sock: &mut Sock,
-    buf: &mut Vec<u8>,
-    req: &Request,
-) -> Result<Vec<u8>, Option<Resp>> {
+async fn read_body(sock: &mut Sock, buf: &mut Vec<u8>, req: &Request) -> Result<Vec<u8>, Option<Resp>> {
     let chunked = req.has_token("transfer-encoding", "chunked");
     let len = match req.header("content-length") {
-        Some(v) if !chunked => Some(
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| Some(Resp::text(400, "400 Bad Request")))?,
-        ),
+        Some(v) if !chunked => Some(v.trim().parse::<usize>().map_err(|_| Some(Resp::text(400, "400 Bad Request")))?),
         _ => None,
     };
     if !chunked && len.unwrap_or(0) == 0 {
@@ -361,14 +300,8 @@ async fn read_body(
     if len.unwrap_or(0) > MAX_BODY {
         return Err(Some(Resp::text(413, "413 Request Entity Too Large")));
     }
-    if req
-        .header("expect")
-        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-        && buf.is_empty()
-    {
-        send(sock, b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(|_| None)?;
+    if req.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) && buf.is_empty() {
+        send(sock, b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| None)?;
     }
     if let Some(n) = len {
         while buf.len() < n {
@@ -390,8 +323,7 @@ async fn read_body(
         };
         let line = String::from_utf8_lossy(&buf[..line_end]).into_owned();
         let size_txt = line.split(';').next().unwrap_or("").trim().to_string();
-        let size = usize::from_str_radix(&size_txt, 16)
-            .map_err(|_| Some(Resp::text(400, "400 Bad Request")))?;
+        let size = usize::from_str_radix(&size_txt, 16).map_err(|_| Some(Resp::text(400, "400 Bad Request")))?;
         buf.drain(..line_end + 2);
         if size == 0 {
             // trailers until an empty line
@@ -442,10 +374,8 @@ fn parse_form(req: &Request, body: &[u8]) -> HashMap<String, String> {
             form.entry(go_lossy(k)).or_insert_with(|| go_lossy(v));
         }
     } else if media == "multipart/form-data" {
-        let boundary = parts
-            .filter_map(|p| p.trim().strip_prefix("boundary="))
-            .next()
-            .map(|b| b.trim_matches('"').to_string());
+        let boundary =
+            parts.filter_map(|p| p.trim().strip_prefix("boundary=")).next().map(|b| b.trim_matches('"').to_string());
         if let Some(b) = boundary {
             let delim = format!("--{b}");
             let d = delim.as_bytes();
@@ -485,8 +415,7 @@ fn parse_form(req: &Request, body: &[u8]) -> HashMap<String, String> {
                     }
                 }
                 if let (Some(n), false) = (name, is_file) {
-                    form.entry(n)
-                        .or_insert_with(|| go_lossy(body[cstart..cend].to_vec()));
+                    form.entry(n).or_insert_with(|| go_lossy(body[cstart..cend].to_vec()));
                 }
                 pos = cend + needle.len();
             }
@@ -499,10 +428,7 @@ fn find(h: &[u8], n: &[u8], from: usize) -> Option<usize> {
     if from > h.len() || n.is_empty() {
         return None;
     }
-    h[from..]
-        .windows(n.len())
-        .position(|w| w == n)
-        .map(|i| i + from)
+    h[from..].windows(n.len()).position(|w| w == n).map(|i| i + from)
 }
 
 // ---------------------------------------------------------------- routes
@@ -554,9 +480,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
     if let Some(reg) = &st.registry {
         if path_s == "/Registry/Join" {
             let Some(port) = get("port").parse::<u16>().ok().filter(|&p| p != 0) else {
-                return Resp::json(
-                    br#"{"code":-1,"msg":"port must be a number from 1 to 65535"}"#.to_vec(),
-                );
+                return Resp::json(br#"{"code":-1,"msg":"port must be a number from 1 to 65535"}"#.to_vec());
             };
             if get("addr").is_empty() {
                 return Resp::json(br#"{"code":-1,"msg":"addr cannot be empty"}"#.to_vec());
@@ -586,16 +510,10 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
             let data = get("messageData");
             let topic = get("topic");
             if data.is_empty() || topic.is_empty() {
-                return Resp::json(
-                    br#"{"code":-1,"msg":"Required data cannot be empty"}"#.to_vec(),
-                );
+                return Resp::json(br#"{"code":-1,"msg":"Required data cannot be empty"}"#.to_vec());
             }
             let topic: Arc<str> = Arc::from(topic);
-            let items = st.store.insert(
-                &topic,
-                vec![(data.to_string(), delay)],
-                crate::util::now_ms(),
-            );
+            let items = st.store.insert(&topic, vec![(data.to_string(), delay)], crate::util::now_ms());
             let code = items[0].code;
             let _ = st.push_tx.send(items);
             o.extend_from_slice(br#"{"code":0,"msg":""#);
@@ -620,9 +538,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
             );
         }
         "/Console/GetMessage" => {
-            match parse_code(get("messageCode").as_bytes())
-                .and_then(|c| st.store.get(c).map(|e| (c, e)))
-            {
+            match parse_code(get("messageCode").as_bytes()).and_then(|c| st.store.get(c).map(|e| (c, e))) {
                 Some((code, e)) => {
                     o.extend_from_slice(br#"{"code":0,"data":"#);
                     write_message(
@@ -692,10 +608,7 @@ async fn route(st: &State, req: &Request, path: &[u8], body: &[u8]) -> Resp {
         // Serena's registry view, with this broker as the only live node.
         "/Registry/GetNodes" => {
             let a = st.local_addr;
-            registry::write_nodes(
-                &mut o,
-                &[&registry::Node::new(&a.ip().to_string(), a.port())],
-            );
+            registry::write_nodes(&mut o, &[&registry::Node::new(&a.ip().to_string(), a.port())]);
             return Resp::string(o);
         }
         _ => return Resp::text(404, "404 page not found"),
@@ -740,16 +653,9 @@ fn write_config(st: &State, o: &mut Vec<u8>) {
     let c = &st.cfg;
     // The shipped configuration's file name when there is no WAL: the node
     // reports its setting whether persistence is on or not.
-    let wal = c
-        .wal
-        .as_ref()
-        .map_or_else(|| "MQDATA".to_string(), |p| p.display().to_string());
+    let wal = c.wal.as_ref().map_or_else(|| "MQDATA".to_string(), |p| p.display().to_string());
     let port = st.local_addr.port().to_string();
-    let registry_host = st
-        .member
-        .as_ref()
-        .and_then(|m| m.registry().rsplit_once(':'))
-        .map_or("127.0.0.1", |(h, _)| h);
+    let registry_host = st.member.as_ref().and_then(|m| m.registry().rsplit_once(':')).map_or("127.0.0.1", |(h, _)| h);
     let s = |k: &str, v: &str| {
         (k.to_string(), {
             let mut b = Vec::new();

@@ -38,17 +38,9 @@ pub fn go_str(out: &mut Vec<u8>, s: &str) {
             i += 1;
         } else {
             // U+2028 / U+2029 are E2 80 A8 / E2 80 A9.
-            if c == 0xE2
-                && i + 2 < b.len()
-                && b[i + 1] == 0x80
-                && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9)
-            {
+            if c == 0xE2 && i + 2 < b.len() && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9) {
                 out.extend_from_slice(&b[start..i]);
-                out.extend_from_slice(if b[i + 2] == 0xA8 {
-                    b"\\u2028"
-                } else {
-                    b"\\u2029"
-                });
+                out.extend_from_slice(if b[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
                 i += 3;
                 start = i;
             } else {
@@ -157,11 +149,7 @@ impl<'a> P<'a> {
         self.eat(b'"')?;
         loop {
             let start = self.i;
-            while self.i < self.b.len()
-                && self.b[self.i] != b'"'
-                && self.b[self.i] != b'\\'
-                && self.b[self.i] >= 0x20
-            {
+            while self.i < self.b.len() && self.b[self.i] != b'"' && self.b[self.i] != b'\\' && self.b[self.i] >= 0x20 {
                 self.i += 1;
             }
             if let Some(o) = out.as_deref_mut() {
@@ -196,9 +184,7 @@ impl<'a> P<'a> {
                                     self.i += 2;
                                     match self.hex4() {
                                         Ok(lo) if (0xDC00..0xE000).contains(&lo) => {
-                                            pair = char::from_u32(
-                                                0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00),
-                                            );
+                                            pair = char::from_u32(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
                                         }
                                         _ => {}
                                     }
@@ -427,28 +413,16 @@ mod tests {
 
     #[test]
     fn send_frames() {
-        assert_eq!(
-            parse_send(br#"{"MessageData":"hello","DelayTime":0}"#),
-            Some(("hello".into(), 0))
-        );
-        assert_eq!(
-            parse_send(br#"{"messagedata":"x","delaytime":5}"#),
-            Some(("x".into(), 5))
-        );
+        assert_eq!(parse_send(br#"{"MessageData":"hello","DelayTime":0}"#), Some(("hello".into(), 0)));
+        assert_eq!(parse_send(br#"{"messagedata":"x","delaytime":5}"#), Some(("x".into(), 5)));
         assert_eq!(
             parse_send(br#" {"MessageData":"x","Other":[1,{"a":null}],"DelayTime":-3} "#),
             Some(("x".into(), -3))
         );
         assert_eq!(parse_send(br#"{"MessageData":"x"}"#), Some(("x".into(), 0)));
         assert_eq!(parse_send(b"null"), Some(("".into(), 0)));
-        assert_eq!(
-            parse_send(br#"{"MessageData":"\ud83d\ude00\ud800x"}"#),
-            Some(("\u{1F600}\u{FFFD}x".into(), 0))
-        );
-        assert_eq!(
-            parse_send(b"{\"MessageData\":\"a\xff\xfeb\"}"),
-            Some(("a\u{FFFD}\u{FFFD}b".into(), 0))
-        );
+        assert_eq!(parse_send(br#"{"MessageData":"\ud83d\ude00\ud800x"}"#), Some(("\u{1F600}\u{FFFD}x".into(), 0)));
+        assert_eq!(parse_send(b"{\"MessageData\":\"a\xff\xfeb\"}"), Some(("a\u{FFFD}\u{FFFD}b".into(), 0)));
         assert_eq!(parse_send(br#"{"MessageData":5,"DelayTime":0}"#), None);
         assert_eq!(parse_send(br#"{"MessageData":"x","DelayTime":1.5}"#), None);
         assert_eq!(parse_send(br#"{"MessageData":"x","DelayTime":1e3}"#), None);

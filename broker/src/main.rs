@@ -146,8 +146,7 @@ fn parse_args() -> Result<Config, String> {
             }
         };
         fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
-            v.parse::<T>()
-                .map_err(|_| format!("{name}: {v:?} is not a valid number"))
+            v.parse::<T>().map_err(|_| format!("{name}: {v:?} is not a valid number"))
         }
         match name.as_str() {
             "-h" | "--help" => {
@@ -231,23 +230,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("kmq-broker")
-        .build()
-        .unwrap_or_else(|e| {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("kmq-broker").build().unwrap_or_else(
+        |e| {
             eprintln!("kmq-broker: cannot start the runtime: {e}");
             std::process::exit(1);
-        });
+        },
+    );
     rt.block_on(run(cfg));
 }
 
 async fn run(cfg: Config) {
-    let store = match store::Store::open(
-        cfg.wal.as_deref(),
-        cfg.clean_consumed,
-        cfg.push_retry_ms as i64,
-    ) {
+    let store = match store::Store::open(cfg.wal.as_deref(), cfg.clean_consumed, cfg.push_retry_ms as i64) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kmq-broker: cannot open the WAL: {e}");
@@ -267,31 +260,15 @@ async fn run(cfg: Config) {
     let listener = match tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "kmq-broker: cannot listen on {}:{}: {e}",
-                cfg.host, cfg.port
-            );
+            eprintln!("kmq-broker: cannot listen on {}:{}: {e}", cfg.host, cfg.port);
             std::process::exit(1);
         }
     };
     let local_addr = listener.local_addr().expect("bound socket has an address");
     let (push_tx, push_rx) = mpsc::unbounded_channel();
-    let registry = cfg
-        .registry
-        .then(|| registry::Registry::new(Duration::from_millis(cfg.node_ttl_ms)));
-    let member = cfg
-        .join
-        .clone()
-        .map(|r| member::Member::new(r, cfg.secret_key.clone(), local_addr));
-    let st = Arc::new(State {
-        cfg,
-        store,
-        clients: push::Clients::default(),
-        push_tx,
-        local_addr,
-        registry,
-        member,
-    });
+    let registry = cfg.registry.then(|| registry::Registry::new(Duration::from_millis(cfg.node_ttl_ms)));
+    let member = cfg.join.clone().map(|r| member::Member::new(r, cfg.secret_key.clone(), local_addr));
+    let st = Arc::new(State { cfg, store, clients: push::Clients::default(), push_tx, local_addr, registry, member });
 
     if st.registry.is_none() {
         tokio::spawn(push::push_loop(st.clone(), push_rx));
@@ -304,10 +281,7 @@ async fn run(cfg: Config) {
     }
     tokio::spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             return;
         };
         tokio::select! {

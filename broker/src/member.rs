@@ -35,21 +35,13 @@ impl Member {
     pub fn new(registry: String, key: String, local: SocketAddr) -> Member {
         let ip = match local.ip() {
             // Listening on every interface: announce the address the registry is reached from.
-            ip if ip.is_unspecified() => {
-                route_to(&registry).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-            }
+            ip if ip.is_unspecified() => route_to(&registry).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             ip => ip,
         };
         let me = Node::new(&ip.to_string(), local.port());
         let mut view = Vec::new();
         write_nodes(&mut view, &[&me]);
-        Member {
-            registry,
-            key,
-            me,
-            view: Mutex::new(view),
-            rejected: AtomicBool::new(false),
-        }
+        Member { registry, key, me, view: Mutex::new(view), rejected: AtomicBool::new(false) }
     }
 
     pub fn registry(&self) -> &str {
@@ -58,12 +50,8 @@ impl Member {
 
     /// One `POST /Registry/Join`; failures are left to the next heartbeat.
     pub async fn heartbeat(&self) {
-        let form = format!(
-            "addr={}&port={}&name={}",
-            form_value(&self.me.addr),
-            self.me.port,
-            form_value(&self.me.name)
-        );
+        let form =
+            format!("addr={}&port={}&name={}", form_value(&self.me.addr), self.me.port, form_value(&self.me.name));
         if let Some(body) = self.post("/Registry/Join", &form).await {
             self.keep(body);
         }
@@ -110,10 +98,7 @@ impl Member {
             let body_at = out.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
             Some(out.split_off(body_at))
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .ok()
-            .flatten()
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.ok().flatten()
     }
 }
 

@@ -101,19 +101,12 @@ impl Clients {
     /// (consumers, producers), each in join order.
     pub fn snapshot(&self) -> (Vec<ClientInfo>, Vec<ClientInfo>) {
         let g = self.lock();
-        let mut c: Vec<(u64, ClientInfo)> = g
-            .consumers
-            .values()
-            .flat_map(|s| s.list.iter().map(|h| (h.uid, h.info.clone())))
-            .collect();
+        let mut c: Vec<(u64, ClientInfo)> =
+            g.consumers.values().flat_map(|s| s.list.iter().map(|h| (h.uid, h.info.clone()))).collect();
         c.sort_by_key(|x| x.0);
-        let mut p: Vec<(u64, ClientInfo)> =
-            g.producers.iter().map(|(u, i)| (*u, i.clone())).collect();
+        let mut p: Vec<(u64, ClientInfo)> = g.producers.iter().map(|(u, i)| (*u, i.clone())).collect();
         p.sort_by_key(|x| x.0);
-        (
-            c.into_iter().map(|x| x.1).collect(),
-            p.into_iter().map(|x| x.1).collect(),
-        )
+        (c.into_iter().map(|x| x.1).collect(), p.into_iter().map(|x| x.1).collect())
     }
 }
 

@@ -20,11 +20,7 @@ pub struct Node {
 impl Node {
     /// The name a KapokMQ node registers under.
     pub fn new(addr: &str, port: u16) -> Node {
-        Node {
-            name: format!("mq:{addr}:{port}"),
-            addr: addr.to_string(),
-            port,
-        }
+        Node { name: format!("mq:{addr}:{port}"), addr: addr.to_string(), port }
     }
 }
 
@@ -36,10 +32,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(ttl: Duration) -> Registry {
-        Registry {
-            ttl,
-            nodes: Mutex::new(HashMap::new()),
-        }
+        Registry { ttl, nodes: Mutex::new(HashMap::new()) }
     }
 
     /// Records a heartbeat; a node that changed address under the same name is updated.

@@ -110,19 +110,9 @@ fn delay_ms(delay: i64) -> i64 {
 
 impl Store {
     pub fn open(wal: Option<&Path>, clean_consumed: bool, retry_ms: i64) -> std::io::Result<Store> {
-        let mut inner = Inner {
-            map: CodeMap::default(),
-            seq: 0,
-            wal: None,
-            walbuf: Vec::new(),
-        };
+        let mut inner = Inner { map: CodeMap::default(), seq: 0, wal: None, walbuf: Vec::new() };
         if let Some(path) = wal {
-            let mut f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)?;
+            let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes)?;
             if bytes.is_empty() {
@@ -140,21 +130,14 @@ impl Store {
                 }
                 let valid = replay(&bytes[MAGIC.len()..], &mut inner) + MAGIC.len();
                 if valid < bytes.len() {
-                    eprintln!(
-                        "kmq-broker: WAL: dropping {} bytes of a cut record at the tail",
-                        bytes.len() - valid
-                    );
+                    eprintln!("kmq-broker: WAL: dropping {} bytes of a cut record at the tail", bytes.len() - valid);
                     f.set_len(valid as u64)?;
                 }
                 f.seek(SeekFrom::Start(valid as u64))?;
             }
             inner.wal = Some(f);
         }
-        Ok(Store {
-            inner: Mutex::new(inner),
-            clean_consumed,
-            retry_ms,
-        })
+        Ok(Store { inner: Mutex::new(inner), clean_consumed, retry_ms })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -267,11 +250,7 @@ impl Store {
             })
             .map(|(c, e)| (*c, e.clone()))
             .collect();
-        v.sort_by(|a, b| {
-            b.1.create_s()
-                .cmp(&a.1.create_s())
-                .then(b.1.seq.cmp(&a.1.seq))
-        });
+        v.sort_by(|a, b| b.1.create_s().cmp(&a.1.create_s()).then(b.1.seq.cmp(&a.1.seq)));
         v
     }
 
@@ -356,22 +335,11 @@ fn replay(b: &[u8], inner: &mut Inner) -> usize {
                 let t0 = i + FIXED;
                 let topic_s = String::from_utf8_lossy(&b[t0..t0 + tl]).into_owned();
                 let data = String::from_utf8_lossy(&b[t0 + tl..t0 + tl + dl]);
-                let topic = topics
-                    .entry(topic_s.clone())
-                    .or_insert_with(|| Arc::from(topic_s))
-                    .clone();
+                let topic = topics.entry(topic_s.clone()).or_insert_with(|| Arc::from(topic_s)).clone();
                 inner.seq += 1;
                 inner.map.insert(
                     code,
-                    Entry {
-                        data: Arc::from(&*data),
-                        topic,
-                        create_ms,
-                        consumed: 0,
-                        delay,
-                        status,
-                        seq: inner.seq,
-                    },
+                    Entry { data: Arc::from(&*data), topic, create_ms, consumed: 0, delay, status, seq: inner.seq },
                 );
                 i += FIXED + tl + dl;
             }
@@ -422,11 +390,7 @@ mod tests {
         let codes: Vec<u128>;
         {
             let s = Store::open(Some(&dir), false, 1000).unwrap();
-            let items = s.insert(
-                &topic,
-                vec![("a".into(), 0), ("b".into(), 5), ("c".into(), 0)],
-                1_000_000,
-            );
+            let items = s.insert(&topic, vec![("a".into(), 0), ("b".into(), 5), ("c".into(), 0)], 1_000_000);
             codes = items.iter().map(|i| i.code).collect();
             s.consume(&codes[..1], 1000);
             s.delete(codes[2]);

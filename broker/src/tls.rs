@@ -48,9 +48,7 @@ pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Tls
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+    let config = builder.with_single_cert(certs, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -17,12 +17,7 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     for chunk in msg.chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([
-                chunk[4 * i],
-                chunk[4 * i + 1],
-                chunk[4 * i + 2],
-                chunk[4 * i + 3],
-            ]);
+            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -35,12 +30,7 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                 _ => (b ^ c ^ d, 0xCA62C1D6),
             };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -68,16 +58,8 @@ pub fn base64(data: &[u8]) -> String {
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         s.push(T[(n >> 18) as usize & 63] as char);
         s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        s.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
+        s.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        s.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
     }
     s
 }
@@ -97,18 +79,13 @@ thread_local! {
 
 fn seed() -> [u64; 4] {
     let mut b = [0u8; 32];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .is_ok();
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_ok();
     let mut s = [0u64; 4];
     for (i, x) in s.iter_mut().enumerate() {
         *x = u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap());
     }
     if !ok || s.iter().all(|&x| x == 0) {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
         let mut z = t ^ ((std::process::id() as u64) << 32) ^ (&b as *const _ as u64);
         for x in s.iter_mut() {
             z = z.wrapping_add(0x9E3779B97F4A7C15);
@@ -177,10 +154,7 @@ pub fn parse_code(b: &[u8]) -> Option<u128> {
 // ---------------------------------------------------------------- time
 
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 pub fn now_s() -> i64 {
@@ -208,9 +182,7 @@ pub fn http_date() -> String {
     let sod = s.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
         WD[days.rem_euclid(7) as usize],
@@ -228,13 +200,7 @@ pub fn http_date() -> String {
 pub fn parse_local_time(s: &str) -> i64 {
     const ZERO: i64 = -62135596800;
     let b = s.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return ZERO;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -247,38 +213,14 @@ pub fn parse_local_time(s: &str) -> i64 {
         }
         Some(v)
     };
-    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se)) = (
-        num(0..4),
-        num(5..7),
-        num(8..10),
-        num(11..13),
-        num(14..16),
-        num(17..19),
-    ) else {
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se)) =
+        (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19))
+    else {
         return ZERO;
     };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mdays = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo)
-        || d < 1
-        || d > mdays[(mo - 1) as usize]
-        || h > 23
-        || mi > 59
-        || se > 59
-    {
+    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d < 1 || d > mdays[(mo - 1) as usize] || h > 23 || mi > 59 || se > 59 {
         return ZERO;
     }
     // SAFETY: mktime only reads and normalises the struct we own.
@@ -365,10 +307,7 @@ mod tests {
 
     #[test]
     fn accept_key_rfc6455() {
-        assert_eq!(
-            ws_accept("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(ws_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]
@@ -383,10 +322,7 @@ mod tests {
         let h = hex32(c);
         assert_eq!(h.len(), 32);
         assert_eq!(parse_code(h.as_bytes()), Some(c));
-        assert_eq!(
-            parse_code(h.to_uppercase().as_bytes()).is_some(),
-            h == h.to_uppercase()
-        );
+        assert_eq!(parse_code(h.to_uppercase().as_bytes()).is_some(), h == h.to_uppercase());
         assert_ne!(new_code(), new_code());
     }
 

@@ -44,15 +44,7 @@ impl FrameReader {
         if buf.len() < READ_CHUNK {
             buf.resize(READ_CHUNK, 0);
         }
-        FrameReader {
-            buf,
-            start: 0,
-            end,
-            want: 0,
-            frag: Vec::new(),
-            in_frag: false,
-            frag_done: false,
-        }
+        FrameReader { buf, start: 0, end, want: 0, frag: Vec::new(), in_frag: false, frag_done: false }
     }
 
     /// The next complete event already buffered, if any.
@@ -120,13 +112,7 @@ impl FrameReader {
         }
     }
 
-    fn event(
-        &mut self,
-        op: u8,
-        fin: bool,
-        ps: usize,
-        pe: usize,
-    ) -> Result<Option<Ev<'_>>, ProtoErr> {
+    fn event(&mut self, op: u8, fin: bool, ps: usize, pe: usize) -> Result<Option<Ev<'_>>, ProtoErr> {
         match op {
             0 => {
                 if !self.in_frag {

@@ -17,9 +17,7 @@ type Ws = WebSocketStream<TcpStream>;
 impl Broker {
     async fn ws(&self, path: &str) -> Ws {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
-        let (ws, _) = client_async(format!("ws://127.0.0.1:{}{path}", self.port), tcp)
-            .await
-            .unwrap();
+        let (ws, _) = client_async(format!("ws://127.0.0.1:{}{path}", self.port), tcp).await.unwrap();
         ws
     }
 
@@ -57,23 +55,14 @@ fn check_push(frame: &str, data: &str, topic: &str, delay: i64) -> String {
     assert!(frame.ends_with("}\n"), "{frame:?}");
     let code = &frame[16..48];
     assert!(frame.starts_with(r#"{"MessageCode":""#), "{frame:?}");
-    assert!(
-        code.bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
-        "{code}"
-    );
+    assert!(code.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{code}");
     let rest = &frame[48..];
     let want_head = format!(r#"","MessageData":"{data}","Topic":"{topic}","CreateTime":"#);
     assert!(rest.starts_with(&want_head), "{frame:?}");
     let tail = format!(r#","ConsumedTime":0,"DelayTime":{delay},"Status":-1}}"#) + "\n";
     assert!(rest.ends_with(&tail), "{frame:?}");
-    let ct: i64 = rest[want_head.len()..rest.len() - tail.len()]
-        .parse()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let ct: i64 = rest[want_head.len()..rest.len() - tail.len()].parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((now - ct).abs() < 30);
     code.to_string()
 }
@@ -113,10 +102,7 @@ async fn acks_in_order_and_push_format() {
         codes.push(check_push(&f, &format!("m{i}"), "topic_a", 0));
     }
     let body = b.post("/Console/CountMessage", "test", "");
-    assert_eq!(
-        body,
-        format!(r#"{{"code":0,"data":{{"all":{n},"consumed":0,"delay":0,"unconsumed":{n}}}}}"#)
-    );
+    assert_eq!(body, format!(r#"{{"code":0,"data":{{"all":{n},"consumed":0,"delay":0,"unconsumed":{n}}}}}"#));
     for code in &codes {
         c.feed(Message::text(code.clone())).await.unwrap();
     }
@@ -131,11 +117,7 @@ async fn acks_in_order_and_push_format() {
         assert!(Instant::now() < deadline, "{body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let got = b.post(
-        "/Console/GetMessage",
-        "test",
-        &format!("messageCode={}", codes[0]),
-    );
+    let got = b.post("/Console/GetMessage", "test", &format!("messageCode={}", codes[0]));
     assert!(
         got.starts_with(&format!(
             r#"{{"code":0,"data":{{"MessageCode":"{}","MessageData":"m0","Topic":"topic_a","#,
@@ -151,32 +133,15 @@ async fn quirky_frames_accepted() {
     let b = Broker::start(&[]);
     let mut c = b.ready("/Consumers/Conn/q/C1").await;
     let mut p = b.ready("/Producers/Conn/q/P1").await;
-    p.send(Message::binary(
-        br#"{"MessageData":"bin","DelayTime":0}"#.to_vec(),
-    ))
-    .await
-    .unwrap();
+    p.send(Message::binary(br#"{"MessageData":"bin","DelayTime":0}"#.to_vec())).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
-    p.send(Message::text(
-        r#"{"messagedata":"low","delaytime":0,"extra":[1,2]}"#,
-    ))
-    .await
-    .unwrap();
+    p.send(Message::text(r#"{"messagedata":"low","delaytime":0,"extra":[1,2]}"#)).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
-    p.send(Message::binary(
-        b"{\"MessageData\":\"a\xff\xfeb<&>\",\"DelayTime\":0}".to_vec(),
-    ))
-    .await
-    .unwrap();
+    p.send(Message::binary(b"{\"MessageData\":\"a\xff\xfeb<&>\",\"DelayTime\":0}".to_vec())).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
     check_push(&text(&mut c).await, "bin", "q", 0);
     check_push(&text(&mut c).await, "low", "q", 0);
-    check_push(
-        &text(&mut c).await,
-        "a\u{FFFD}\u{FFFD}b\\u003c\\u0026\\u003e",
-        "q",
-        0,
-    );
+    check_push(&text(&mut c).await, "a\u{FFFD}\u{FFFD}b\\u003c\\u0026\\u003e", "q", 0);
     // pings are answered with the same payload
     p.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
     match tokio::time::timeout(Duration::from_secs(5), p.next()).await {
@@ -188,11 +153,7 @@ async fn quirky_frames_accepted() {
 #[tokio::test]
 async fn invalid_frame_drops_connection_without_close_frame() {
     let b = Broker::start(&[]);
-    for bad in [
-        r#"{"MessageData":5,"DelayTime":0}"#,
-        "hello",
-        r#"{"MessageData":"x","DelayTime":1.5}"#,
-    ] {
+    for bad in [r#"{"MessageData":5,"DelayTime":0}"#, "hello", r#"{"MessageData":"x","DelayTime":1.5}"#] {
         let mut p = b.ready("/Producers/Conn/bad/P1").await;
         p.feed(send_frame("good", 0)).await.unwrap();
         p.feed(Message::text(bad)).await.unwrap();
@@ -216,37 +177,23 @@ async fn drop_after_n_frames() {
     assert_eq!(text(&mut p).await, "ok");
     assert_eq!(text(&mut p).await, "ok");
     expect_abrupt_end(&mut p).await;
-    assert!(b
-        .post("/Console/CountMessage", "test", "")
-        .contains(r#""all":2,"#));
+    assert!(b.post("/Console/CountMessage", "test", "").contains(r#""all":2,"#));
 }
 
 #[tokio::test]
 async fn percent_2f_is_404_and_plain_get_is_400() {
     let b = Broker::start(&[]);
     let up = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-    for path in [
-        "/Producers/Conn/a%2Fb/P1",
-        "/Consumers/Conn/t/a%2fb",
-        "/Producers/Conn/t",
-        "/Nope",
-    ] {
-        let (status, body) = b.http(&format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{up}Connection: close\r\n\r\n"
-        ));
+    for path in ["/Producers/Conn/a%2Fb/P1", "/Consumers/Conn/t/a%2fb", "/Producers/Conn/t", "/Nope"] {
+        let (status, body) = b.http(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n{up}Connection: close\r\n\r\n"));
         assert_eq!(status, "HTTP/1.1 404 Not Found", "{path}");
         assert_eq!(body, "404 page not found");
-        let (status, _) = b.http(&format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        ));
+        let (status, _) = b.http(&format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
         assert_eq!(status, "HTTP/1.1 404 Not Found", "{path}");
     }
-    let (status, _) =
-        b.http("GET /Producers/Conn/t/P1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let (status, _) = b.http("GET /Producers/Conn/t/P1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(status, "HTTP/1.1 400 Bad Request");
-    let (status, _) = b.http(&format!(
-        "GET /Producers/Conn/t/P1 HTTP/1.1\r\nHost: x\r\n{up}\r\n"
-    ));
+    let (status, _) = b.http(&format!("GET /Producers/Conn/t/P1 HTTP/1.1\r\nHost: x\r\n{up}\r\n"));
     assert_eq!(status, "HTTP/1.1 101 Switching Protocols");
 }
 
@@ -254,46 +201,25 @@ async fn percent_2f_is_404_and_plain_get_is_400() {
 async fn http_console_api() {
     let b = Broker::start(&["--secret-key", "k1"]);
     assert_eq!(b.post("/Console/Ping", "k1", ""), r#"{"code":0}"#);
-    assert_eq!(
-        b.post("/Console/Ping", "bad", ""),
-        r#"{"code":-1,"msg":"Secret key matching error"}"#
-    );
-    assert_eq!(
-        b.post("/Console/GetClients", "k1", ""),
-        r#"{"code":0,"consumers":null,"producers":null}"#
-    );
+    assert_eq!(b.post("/Console/Ping", "bad", ""), r#"{"code":-1,"msg":"Secret key matching error"}"#);
+    assert_eq!(b.post("/Console/GetClients", "k1", ""), r#"{"code":0,"consumers":null,"producers":null}"#);
     assert_eq!(
         b.post("/Producer/Send", "k1", "messageData=hi&topic=t"),
         r#"{"code":-1,"msg":{"Func":"ParseInt","Num":"","Err":{}}}"#
     );
-    let sent = b.post(
-        "/Producer/Send",
-        "k1",
-        "messageData=hello+world%21&topic=t&delayTime=0",
-    );
-    assert!(
-        sent.starts_with(r#"{"code":0,"msg":""#) && sent.len() == 17 + 32 + 2,
-        "{sent}"
-    );
+    let sent = b.post("/Producer/Send", "k1", "messageData=hello+world%21&topic=t&delayTime=0");
+    assert!(sent.starts_with(r#"{"code":0,"msg":""#) && sent.len() == 17 + 32 + 2, "{sent}");
     let code = &sent[17..49];
     let got = b.post("/Console/GetMessage", "k1", &format!("messageCode={code}"));
-    assert!(
-        got.contains(r#""MessageData":"hello world!","Topic":"t","#),
-        "{got}"
-    );
-    assert_eq!(
-        b.post("/Console/GetMessage", "k1", "messageCode=00"),
-        r#"{"code":-1,"data":"error"}"#
-    );
+    assert!(got.contains(r#""MessageData":"hello world!","Topic":"t","#), "{got}");
+    assert_eq!(b.post("/Console/GetMessage", "k1", "messageCode=00"), r#"{"code":-1,"data":"error"}"#);
     let list = b.post(
         "/Console/GetMessageList",
         "k1",
         "startTime=2000-01-01+00%3A00%3A00&endTime=2999-01-01+00%3A00%3A00&status=3&topic=",
     );
     assert!(
-        list.starts_with(&format!(
-            r#"{{"code":0,"data":[{{"MessageCode":"{code}","MessageData":"","Topic":"t","#
-        )),
+        list.starts_with(&format!(r#"{{"code":0,"data":[{{"MessageCode":"{code}","MessageData":"","Topic":"t","#)),
         "{list}"
     );
     let none = b.post(
@@ -302,17 +228,12 @@ async fn http_console_api() {
         "startTime=2000-01-01+00%3A00%3A00&endTime=2999-01-01+00%3A00%3A00&status=1&topic=t",
     );
     assert_eq!(none, r#"{"code":0,"data":null}"#);
-    assert_eq!(
-        b.post("/Console/DelMessage", "k1", &format!("messageCode={code}")),
-        r#"{"code":0}"#
-    );
+    assert_eq!(b.post("/Console/DelMessage", "k1", &format!("messageCode={code}")), r#"{"code":0}"#);
     assert_eq!(
         b.post("/Console/CountMessage", "k1", ""),
         r#"{"code":0,"data":{"all":0,"consumed":0,"delay":0,"unconsumed":0}}"#
     );
-    assert!(b
-        .post("/Console/GetConfig", "k1", "")
-        .starts_with(r#"{"code":0,"data":{"checkSpeed":5,"#));
+    assert!(b.post("/Console/GetConfig", "k1", "").starts_with(r#"{"code":0,"data":{"checkSpeed":5,"#));
     assert_eq!(b.post("/Console/GetNodes", "k1", ""), "");
     let _p = b.ready_with("/Producers/Conn/t/P9", "k1").await;
     let clients = b.post("/Console/GetClients", "k1", "");
@@ -357,7 +278,7 @@ async fn delayed_message_and_retry() {
     assert_eq!(text(&mut p).await, "ok");
     let f = text(&mut c).await;
     let (created, delay) = push_times(&f);
-    assert!(unix_now() >= created + 1, "pushed within its creation second");
+    assert!(unix_now() > created, "pushed within its creation second");
     assert!(t0.elapsed() < Duration::from_millis(1500), "{:?}", t0.elapsed());
     check_push(&f, "later", "dl", 1);
     assert_eq!(delay, 1);
@@ -388,14 +309,7 @@ async fn wal_replay_after_sigkill() {
     let wal = std::env::temp_dir().join(format!("kmq-broker-test-{}.wal", std::process::id()));
     let _ = std::fs::remove_file(&wal);
     let walp = wal.to_str().unwrap();
-    let args = [
-        "--wal",
-        walp,
-        "--check-speed-ms",
-        "100",
-        "--push-retry-ms",
-        "300",
-    ];
+    let args = ["--wal", walp, "--check-speed-ms", "100", "--push-retry-ms", "300"];
     let mut b = Broker::start(&args);
     {
         let mut c = b.ready("/Consumers/Conn/w/C1").await;
@@ -414,10 +328,7 @@ async fn wal_replay_after_sigkill() {
             c.send(Message::text(code)).await.unwrap();
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !b
-            .post("/Console/CountMessage", "test", "")
-            .contains(r#""consumed":3,"#)
-        {
+        while !b.post("/Console/CountMessage", "test", "").contains(r#""consumed":3,"#) {
             assert!(Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -457,9 +368,7 @@ async fn push_modes() {
     }
     let mut total = 0;
     for c in [&mut c1, &mut c2] {
-        while let Ok(Some(Ok(Message::Text(_)))) =
-            tokio::time::timeout(Duration::from_millis(300), c.next()).await
-        {
+        while let Ok(Some(Ok(Message::Text(_)))) = tokio::time::timeout(Duration::from_millis(300), c.next()).await {
             total += 1;
         }
     }
@@ -476,11 +385,7 @@ async fn push_modes() {
     assert_eq!(text(&mut p).await, "ok");
     check_push(&text(&mut c1).await, "all", "m", 0);
     check_push(&text(&mut c2).await, "all", "m", 0);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), other.next())
-            .await
-            .is_err()
-    );
+    assert!(tokio::time::timeout(Duration::from_millis(300), other.next()).await.is_err());
 }
 
 #[tokio::test]
@@ -488,12 +393,8 @@ async fn stall_ack_delay_garbage_and_silent() {
     let b = Broker::start(&["--stall-acks"]);
     let mut p = b.ready("/Producers/Conn/s/P1").await;
     p.send(send_frame("x", 0)).await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(300), p.next())
-        .await
-        .is_err());
-    assert!(b
-        .post("/Console/CountMessage", "test", "")
-        .contains(r#""all":1,"#));
+    assert!(tokio::time::timeout(Duration::from_millis(300), p.next()).await.is_err());
+    assert!(b.post("/Console/CountMessage", "test", "").contains(r#""all":1,"#));
     drop(b);
 
     let b = Broker::start(&["--ack-delay-ms", "300"]);
@@ -518,9 +419,7 @@ async fn stall_ack_delay_garbage_and_silent() {
 
     let b = Broker::start(&["--silent"]);
     let mut ws = b.ws("/Producers/Conn/s/P1").await;
-    assert!(tokio::time::timeout(Duration::from_millis(300), ws.next())
-        .await
-        .is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(300), ws.next()).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,9 +432,7 @@ async fn throughput_one_producer() {
     let t0 = Instant::now();
     let sender = tokio::spawn(async move {
         for i in 0..n {
-            tx.feed(send_frame(&format!("payload-{i:08}"), 0))
-                .await
-                .unwrap();
+            tx.feed(send_frame(&format!("payload-{i:08}"), 0)).await.unwrap();
         }
         tx.flush().await.unwrap();
         tx
@@ -549,10 +446,7 @@ async fn throughput_one_producer() {
     }
     let el = t0.elapsed();
     let _tx = sender.await.unwrap();
-    eprintln!(
-        "{n} messages acked in {el:?}: {:.0} msg/s",
-        n as f64 / el.as_secs_f64()
-    );
+    eprintln!("{n} messages acked in {el:?}: {:.0} msg/s", n as f64 / el.as_secs_f64());
     assert!(el < Duration::from_secs(20));
     // every message reaches the consumer, which acks it
     let (mut ctx, mut crx) = c.split();
@@ -568,15 +462,9 @@ async fn throughput_one_producer() {
     }
     ctx.flush().await.unwrap();
     let el = t0.elapsed();
-    eprintln!(
-        "{n} messages pushed and acked in {el:?}: {:.0} msg/s",
-        n as f64 / el.as_secs_f64()
-    );
+    eprintln!("{n} messages pushed and acked in {el:?}: {:.0} msg/s", n as f64 / el.as_secs_f64());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !b
-        .post("/Console/CountMessage", "test", "")
-        .contains(r#""all":0,"#)
-    {
+    while !b.post("/Console/CountMessage", "test", "").contains(r#""all":0,"#) {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -595,28 +483,10 @@ async fn big_and_fragmented_messages() {
     check_push(&text(&mut c).await, &big, "big", 0);
     // one message in three fragments, with a ping in between
     let whole = br#"{"MessageData":"frag","DelayTime":0}"#;
-    p.send(Message::Frame(Frame::message(
-        whole[..5].to_vec(),
-        OpCode::Data(Data::Text),
-        false,
-    )))
-    .await
-    .unwrap();
-    p.send(Message::Frame(Frame::message(
-        whole[5..20].to_vec(),
-        OpCode::Data(Data::Continue),
-        false,
-    )))
-    .await
-    .unwrap();
+    p.send(Message::Frame(Frame::message(whole[..5].to_vec(), OpCode::Data(Data::Text), false))).await.unwrap();
+    p.send(Message::Frame(Frame::message(whole[5..20].to_vec(), OpCode::Data(Data::Continue), false))).await.unwrap();
     p.send(Message::Ping(b"mid".to_vec().into())).await.unwrap();
-    p.send(Message::Frame(Frame::message(
-        whole[20..].to_vec(),
-        OpCode::Data(Data::Continue),
-        true,
-    )))
-    .await
-    .unwrap();
+    p.send(Message::Frame(Frame::message(whole[20..].to_vec(), OpCode::Data(Data::Continue), true))).await.unwrap();
     match tokio::time::timeout(Duration::from_secs(5), p.next()).await {
         Ok(Some(Ok(Message::Pong(d)))) => assert_eq!(&d[..], b"mid"),
         other => panic!("{other:?}"),

@@ -12,13 +12,7 @@ const TTL_MS: u64 = 1000;
 const HEARTBEAT_MS: u64 = 100;
 
 fn registry(key: &str) -> Broker {
-    Broker::start(&[
-        "--registry",
-        "--secret-key",
-        key,
-        "--node-ttl-ms",
-        &TTL_MS.to_string(),
-    ])
+    Broker::start(&["--registry", "--secret-key", key, "--node-ttl-ms", &TTL_MS.to_string()])
 }
 
 /// A node with key `test` announcing itself to `reg`; `extra` may override the port or key.
@@ -47,8 +41,7 @@ fn ports(body: &str) -> Vec<u16> {
                 .rsplit_once(r#","Port":""#)
                 .and_then(|(_, p)| p.strip_suffix('"'))
                 .unwrap_or_else(|| panic!("no string Port in {body:?}"));
-            let want =
-                format!(r#""Name":"mq:127.0.0.1:{port}","Addr":"127.0.0.1","Port":"{port}""#);
+            let want = format!(r#""Name":"mq:127.0.0.1:{port}","Addr":"127.0.0.1","Port":"{port}""#);
             assert_eq!(entry, want, "{body}");
             port.parse().unwrap()
         })
@@ -70,10 +63,7 @@ fn sorted(mut v: Vec<u16>) -> Vec<u16> {
 fn registry_lists_joined_nodes() {
     let reg = registry("test");
     assert_eq!(reg.post("/Registry/GetNodes", "test", ""), "null");
-    assert_eq!(
-        reg.post("/Registry/GetNodes", "wrong", ""),
-        r#"{"code":-1,"msg":"Secret key matching error"}"#
-    );
+    assert_eq!(reg.post("/Registry/GetNodes", "wrong", ""), r#"{"code":-1,"msg":"Secret key matching error"}"#);
     // Listed as soon as each node says it is ready.
     let a = node(&reg, &[]);
     assert_eq!(listed(&reg), vec![a.port]);
@@ -83,13 +73,8 @@ fn registry_lists_joined_nodes() {
     // A node's own view is the registry's current list, through either route.
     assert_eq!(ports(&a.post("/Console/GetNodes", "test", "")), both);
     assert_eq!(ports(&a.post("/Registry/GetNodes", "test", "")), both);
-    assert_eq!(
-        a.post("/Console/GetNodes", "wrong", ""),
-        r#"{"code":-1,"msg":"Secret key matching error"}"#
-    );
-    assert!(a
-        .post("/Console/GetConfig", "test", "")
-        .contains(r#""isCluster":1,"#));
+    assert_eq!(a.post("/Console/GetNodes", "wrong", ""), r#"{"code":-1,"msg":"Secret key matching error"}"#);
+    assert!(a.post("/Console/GetConfig", "test", "").contains(r#""isCluster":1,"#));
 }
 
 #[test]
@@ -121,11 +106,7 @@ fn join_needs_the_registry_key() {
     assert_eq!(reg.post("/Registry/GetNodes", "k1", ""), "null");
     // The right key: the answer is the list, the new node in it.
     assert_eq!(
-        reg.post(
-            "/Registry/Join",
-            "k1",
-            "addr=127.0.0.1&port=8023&name=mq%3A127.0.0.1%3A8023"
-        ),
+        reg.post("/Registry/Join", "k1", "addr=127.0.0.1&port=8023&name=mq%3A127.0.0.1%3A8023"),
         r#"[{"Name":"mq:127.0.0.1:8023","Addr":"127.0.0.1","Port":"8023"}]"#
     );
     assert_eq!(

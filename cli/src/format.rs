@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn bad_formats_name_the_problem() {
-        for (fmt, says) in [("%q", "unknown token %q"), ("50%", "lone %"), ("\\q", "unknown escape"), ("\\x4", "two hex")] {
+        for (fmt, says) in
+            [("%q", "unknown token %q"), ("50%", "lone %"), ("\\q", "unknown escape"), ("\\x4", "two hex")]
+        {
             let e = Format::parse(fmt).unwrap_err();
             assert_eq!(e.code, crate::fail::code::USAGE);
             assert!(e.message.contains(says), "{fmt}: {}", e.message);

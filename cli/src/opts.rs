@@ -100,9 +100,8 @@ impl ServerOpts {
             set(&mut cfg, "registry_port", &port.to_string())?;
         }
         for kv in &self.extra {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| CliError::usage(format!("--config {kv:?}: expected KEY=VALUE")))?;
+            let (k, v) =
+                kv.split_once('=').ok_or_else(|| CliError::usage(format!("--config {kv:?}: expected KEY=VALUE")))?;
             set(&mut cfg, k.trim(), v)?;
         }
         Ok(cfg)

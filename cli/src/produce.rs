@@ -88,7 +88,9 @@ impl Tally<'_> {
 
     fn take(&mut self, reports: Vec<DeliveryReport>) {
         for r in reports {
-            let Some(origin) = self.pending.remove(&r.id) else { continue };
+            let Some(origin) = self.pending.remove(&r.id) else {
+                continue;
+            };
             match r.result {
                 Ok(()) => self.confirmed += 1,
                 Err(e) => self.fail(origin, e),
@@ -112,7 +114,9 @@ impl Tally<'_> {
 /// What splits stdin into messages: -D, or a line end.
 fn stdin_delimiter(args: &ProduceArgs) -> CliResult<Vec<u8>> {
     match &args.delimiter {
-        Some(d) => Some(unescape("-D", d)?).filter(|d| !d.is_empty()).ok_or_else(|| CliError::usage("-D: empty delimiter")),
+        Some(d) => {
+            Some(unescape("-D", d)?).filter(|d| !d.is_empty()).ok_or_else(|| CliError::usage("-D: empty delimiter"))
+        }
         None => Ok(b"\n".to_vec()),
     }
 }
@@ -130,8 +134,9 @@ fn for_each_message(
         }
         for (i, path) in args.file.iter().enumerate() {
             let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| CliError::usage(format!("{}: not UTF-8 text (KapokMQ carries text only)", path.display())))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                CliError::usage(format!("{}: not UTF-8 text (KapokMQ carries text only)", path.display()))
+            })?;
             send(Origin::File(i), &text)?;
         }
         return Ok(());
@@ -252,10 +257,8 @@ pub fn run(server: &ServerOpts, args: &ProduceArgs) -> CliResult<()> {
     let secs = started.elapsed().as_secs_f64();
     if !server.quiet {
         let rate = if secs > 0.0 { tally.confirmed as f64 / secs } else { 0.0 };
-        let mut line = format!(
-            "kmq produce: {} sent, {} confirmed, {} failed",
-            tally.sent, tally.confirmed, tally.failed
-        );
+        let mut line =
+            format!("kmq produce: {} sent, {} confirmed, {} failed", tally.sent, tally.confirmed, tally.failed);
         if unconfirmed > 0 {
             line.push_str(&format!(", {unconfirmed} not confirmed within --timeout {} s", args.timeout));
         }

@@ -234,7 +234,8 @@ fn bench_runs_small_and_writes_its_csv() {
 
     let text_csv = std::fs::read_to_string(&csv).expect("the CSV");
     let header = csv_fields(text_csv.lines().next().unwrap_or_default());
-    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} column: {header:?}"));
+    let column =
+        |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} column: {header:?}"));
     let (value_col, note_col) = (column("value"), column("note"));
     let rows: Vec<Vec<String>> = text_csv.lines().skip(1).map(csv_fields).collect();
     let row = |section: &str, client: &str| {
@@ -242,8 +243,11 @@ fn bench_runs_small_and_writes_its_csv() {
             .find(|f| f[0] == section && f[1].starts_with(client))
             .unwrap_or_else(|| panic!("no {section} row for {client}: {text_csv}"))
     };
-    for (section, client) in [("producer", "raw WebSocket client"), ("producer", "kapokmq, Rust API"), ("latency", "send_wait")] {
-        let value: f64 = row(section, client)[value_col].parse().unwrap_or_else(|_| panic!("no figure for {client}: {text_csv}"));
+    for (section, client) in
+        [("producer", "raw WebSocket client"), ("producer", "kapokmq, Rust API"), ("latency", "send_wait")]
+    {
+        let value: f64 =
+            row(section, client)[value_col].parse().unwrap_or_else(|_| panic!("no figure for {client}: {text_csv}"));
         assert!(value > 0.0, "{client}: {value}");
     }
     // Rows without a figure say why.

@@ -125,8 +125,10 @@ fn f_formats_and_d_delimits_messages_both_ways() {
     let got = wait(json, Duration::from_secs(30));
     let printed = text(&got.stdout);
     assert!(printed.ends_with('\u{1e}') && !printed.contains('\n'), "{printed:?}");
-    let data: Vec<Value> =
-        printed.split_terminator('\u{1e}').map(|r| serde_json::from_str::<Value>(r).expect("JSON")["data"].clone()).collect();
+    let data: Vec<Value> = printed
+        .split_terminator('\u{1e}')
+        .map(|r| serde_json::from_str::<Value>(r).expect("JSON")["data"].clone())
+        .collect();
     assert_eq!(data, ["a", "b"]);
 }
 

@@ -8,7 +8,10 @@ use kapokmq::ErrorKind;
 use std::borrow::Cow;
 
 /// Every target by name (its folder under `fuzz/corpus/`) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target's check: takes the raw input.
+pub type Check = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Check)] = &[
     ("parse_push", parse_push),
     ("classify_handshake", classify_handshake),
     ("parse_nodes", parse_nodes),

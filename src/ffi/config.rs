@@ -1,7 +1,7 @@
 //! `kmq_config`: a builder of string keys and values, copied by the
 //! constructors that take it.
 
-use super::{call, call_value, handle, str_arg, kmq_status, Tagged};
+use super::{call, call_value, handle, kmq_status, str_arg, Tagged};
 use crate::config::Config;
 use std::ffi::c_char;
 

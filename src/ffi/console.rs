@@ -3,7 +3,9 @@
 //! `kmq_string_free`.
 
 use super::config::kmq_config;
-use super::{free_handle, bytes_arg, call, call_value, handle, non_null, owned_c_string, put, str_arg, kmq_status, Tagged};
+use super::{
+    bytes_arg, call, call_value, free_handle, handle, kmq_status, non_null, owned_c_string, put, str_arg, Tagged,
+};
 use crate::console::Console;
 use crate::error::Result;
 use std::ffi::c_char;
@@ -115,9 +117,7 @@ pub unsafe extern "C" fn kmq_console_send(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_ping(c: *mut kmq_console) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_console_ping", || console(c)?.ping())
-    }
+    unsafe { call("kmq_console_ping", || console(c)?.ping()) }
 }
 
 /// The connected clients: `{"consumers":[...],"producers":[...]}`.
@@ -129,9 +129,7 @@ pub unsafe extern "C" fn kmq_console_ping(c: *mut kmq_console) -> kmq_status {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_clients(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_clients", c, json, Console::clients)
-    }
+    unsafe { json_call("kmq_console_clients", c, json, Console::clients) }
 }
 
 /// The server's settings as a JSON object.
@@ -143,9 +141,7 @@ pub unsafe extern "C" fn kmq_console_clients(c: *mut kmq_console, json: *mut *mu
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_server_config(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_server_config", c, json, Console::server_config)
-    }
+    unsafe { json_call("kmq_console_server_config", c, json, Console::server_config) }
 }
 
 /// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
@@ -157,9 +153,7 @@ pub unsafe extern "C" fn kmq_console_server_config(c: *mut kmq_console, json: *m
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_count(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_count", c, json, Console::count)
-    }
+    unsafe { json_call("kmq_console_count", c, json, Console::count) }
 }
 
 /// The stored message with `code` as a JSON object, or `null` when the
@@ -177,9 +171,7 @@ pub unsafe extern "C" fn kmq_console_get_message(
     json: *mut *mut c_char,
 ) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?))
-    }
+    unsafe { json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?)) }
 }
 
 /// Messages created between `start_time` and `end_time`
@@ -220,9 +212,7 @@ pub unsafe extern "C" fn kmq_console_list_messages(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_delete_message(c: *mut kmq_console, code: *const c_char) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?))
-    }
+    unsafe { call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?)) }
 }
 
 /// The node's view of its cluster as a JSON array (`null` when the node is
@@ -235,9 +225,7 @@ pub unsafe extern "C" fn kmq_console_delete_message(c: *mut kmq_console, code: *
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_nodes", c, json, Console::nodes)
-    }
+    unsafe { json_call("kmq_console_nodes", c, json, Console::nodes) }
 }
 
 /// Frees a console client. NULL does nothing. A call in progress on it in

@@ -1,7 +1,7 @@
 //! `kmq_consumer` and `kmq_message`: the C face of [`crate::Consumer`].
 
 use super::config::kmq_config;
-use super::{free_handle, call, call_value, handle, non_null, put, str_arg, kmq_status, Tagged};
+use super::{call, call_value, free_handle, handle, kmq_status, non_null, put, str_arg, Tagged};
 use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
 use crate::runtime;
@@ -126,7 +126,11 @@ unsafe fn new_consumer(
         non_null(out, "out")?;
         put(out, std::ptr::null_mut());
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let c = kmq_consumer { tag: kmq_consumer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
+        let c = kmq_consumer {
+            tag: kmq_consumer::TAG,
+            fork_generation: runtime::fork_generation(),
+            inner: Arc::new(inner),
+        };
         put(out, Box::into_raw(Box::new(c)));
         Ok(())
     }
@@ -149,9 +153,7 @@ unsafe fn new_consumer(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect))
-    }
+    unsafe { call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect)) }
 }
 
 /// Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
@@ -170,9 +172,7 @@ pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster))
-    }
+    unsafe { call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster)) }
 }
 
 /// Hands over the next pushed message in `*out` (free it with
@@ -299,9 +299,7 @@ pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
 
 unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        handle(m, "message")
-    }
+    unsafe { handle(m, "message") }
 }
 
 /// The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
@@ -312,9 +310,7 @@ unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_char {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr()))
-    }
+    unsafe { call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr())) }
 }
 
 /// The payload; its length goes to `*len` (when `len` is not NULL). The
@@ -347,9 +343,7 @@ pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_char {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr()))
-    }
+    unsafe { call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr())) }
 }
 
 /// When the server stored the message, in Unix seconds (0 for NULL).
@@ -359,9 +353,7 @@ pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_ch
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time))
-    }
+    unsafe { call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time)) }
 }
 
 /// When the message was consumed, in Unix seconds; 0 when not yet.
@@ -371,9 +363,7 @@ pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64 {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time))
-    }
+    unsafe { call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time)) }
 }
 
 /// The message's delay in seconds; a redelivered message carries the time
@@ -384,9 +374,7 @@ pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_delay_time(m: *const kmq_message) -> i64 {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time))
-    }
+    unsafe { call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time)) }
 }
 
 /// What kmq_message_status returns for NULL (or a pointer that is not a
@@ -402,9 +390,7 @@ pub const KMQ_MESSAGE_STATUS_NONE: i32 = i32::MIN;
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_status", KMQ_MESSAGE_STATUS_NONE, || Ok(message(m)?.status))
-    }
+    unsafe { call_value("kmq_message_status", KMQ_MESSAGE_STATUS_NONE, || Ok(message(m)?.status)) }
 }
 
 /// Frees a message and its strings. NULL does nothing.

@@ -25,9 +25,7 @@ use std::ffi::c_int;
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd())
-    }
+    unsafe { call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd()) }
 }
 
 /// As kmq_consumer_fd, for delivery reports: readable while
@@ -42,7 +40,5 @@ pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_fd(p: *mut kmq_producer) -> c_int {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd())
-    }
+    unsafe { call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd()) }
 }

@@ -16,7 +16,8 @@ pub enum kmq_log_level {
 
 /// Receives one log message (NUL-terminated, valid during the call) and
 /// the `user_data` given to `kmq_set_log_callback`.
-pub type kmq_log_fn = Option<unsafe extern "C" fn(level: kmq_log_level, message: *const c_char, user_data: *mut c_void)>;
+pub type kmq_log_fn =
+    Option<unsafe extern "C" fn(level: kmq_log_level, message: *const c_char, user_data: *mut c_void)>;
 
 struct UserData(*mut c_void);
 // SAFETY: the pointer is only handed back to the application's callback,

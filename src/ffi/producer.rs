@@ -1,7 +1,7 @@
 //! `kmq_producer`: the C face of [`crate::Producer`].
 
 use super::config::kmq_config;
-use super::{free_handle, bytes_arg, call, call_value, handle, non_null, put, kmq_status, Tagged};
+use super::{bytes_arg, call, call_value, free_handle, handle, kmq_status, non_null, put, Tagged};
 use crate::error::Result;
 use crate::producer::{DeliveryReport, Producer, ProducerStats};
 use crate::runtime;
@@ -125,7 +125,11 @@ unsafe fn new_producer(
         non_null(out, "out")?;
         put(out, std::ptr::null_mut());
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let p = kmq_producer { tag: kmq_producer::TAG, fork_generation: runtime::fork_generation(), inner: Arc::new(inner) };
+        let p = kmq_producer {
+            tag: kmq_producer::TAG,
+            fork_generation: runtime::fork_generation(),
+            inner: Arc::new(inner),
+        };
         put(out, Box::into_raw(Box::new(p)));
         Ok(())
     }
@@ -146,9 +150,7 @@ unsafe fn new_producer(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
-    }
+    unsafe { call("kmq_producer_new", || new_producer(cfg, out, Producer::connect)) }
 }
 
 /// Asks the Serena registry (`registry_addr`, `registry_port`,
@@ -170,9 +172,7 @@ pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
-    }
+    unsafe { call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster)) }
 }
 
 /// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
@@ -214,9 +214,7 @@ pub unsafe extern "C" fn kmq_send_tracked(
     id: *mut u64,
 ) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
-    }
+    unsafe { call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id)) }
 }
 
 /// Like kmq_send_tracked, and the message's delivery report carries
@@ -239,9 +237,7 @@ pub unsafe extern "C" fn kmq_send_tracked_opaque(
     id: *mut u64,
 ) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
-    }
+    unsafe { call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id)) }
 }
 
 /// The body of both tracked sends.
@@ -345,9 +341,7 @@ pub unsafe extern "C" fn kmq_send_wait(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_flush", || producer(p)?.flush(timeout_ms))
-    }
+    unsafe { call("kmq_flush", || producer(p)?.flush(timeout_ms)) }
 }
 
 /// Copies the producer's counters into `*out`.

@@ -47,8 +47,12 @@ const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
 impl CertFacts {
     /// Reads a DER certificate; `None` when it is not one.
     pub fn read(der: &[u8]) -> Option<CertFacts> {
-        let (SEQUENCE, cert, _) = element(der)? else { return None };
-        let (SEQUENCE, tbs, _) = element(cert)? else { return None };
+        let (SEQUENCE, cert, _) = element(der)? else {
+            return None;
+        };
+        let (SEQUENCE, tbs, _) = element(cert)? else {
+            return None;
+        };
         // [0] EXPLICIT version, absent in v1 certificates.
         let mut rest = tbs;
         if rest.first() == Some(&0xa0) {
@@ -56,9 +60,15 @@ impl CertFacts {
         }
         let (_serial, _, rest) = element(rest)?;
         let (_signature, _, rest) = element(rest)?;
-        let (SEQUENCE, issuer, rest) = element(rest)? else { return None };
-        let (SEQUENCE, validity, rest) = element(rest)? else { return None };
-        let (SEQUENCE, subject, _) = element(rest)? else { return None };
+        let (SEQUENCE, issuer, rest) = element(rest)? else {
+            return None;
+        };
+        let (SEQUENCE, validity, rest) = element(rest)? else {
+            return None;
+        };
+        let (SEQUENCE, subject, _) = element(rest)? else {
+            return None;
+        };
         let (t1, before, validity) = element(validity)?;
         let (t2, after, _) = element(validity)?;
         Some(CertFacts {
@@ -136,12 +146,7 @@ pub fn utc(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// The SHA-256 of a certificate's DER, the value `tls_pin_sha256` holds.
@@ -161,11 +166,9 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for (text, secs) in [
-            ("1970-01-01 00:00:00", 0),
-            ("2000-02-29 12:34:56", 951_827_696),
-            ("2049-12-31 23:59:59", 2_524_607_999),
-        ] {
+        for (text, secs) in
+            [("1970-01-01 00:00:00", 0), ("2000-02-29 12:34:56", 951_827_696), ("2049-12-31 23:59:59", 2_524_607_999)]
+        {
             assert_eq!(utc(secs), text);
         }
         assert_eq!(utc(-1), "1969-12-31 23:59:59");

@@ -10,12 +10,12 @@ mod verify;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
+pub use cert::utc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{AlertDescription, CertificateError, ClientConfig, OtherError, RootCertStore};
 use std::sync::Arc;
-pub use cert::utc;
 pub use verify::Refusal;
 
 /// The client TLS settings for `config`, or `None` when nothing uses TLS.
@@ -162,10 +162,7 @@ fn words(err: &rustls::Error, plain: &str) -> String {
              modern ciphers): enable one of those on the server"
                 .into()
         }
-        AlertReceived(alert) => format!(
-            "the server ended the TLS handshake with the alert \"{}\"",
-            alert_name(*alert)
-        ),
+        AlertReceived(alert) => format!("the server ended the TLS handshake with the alert \"{}\"", alert_name(*alert)),
         NoCertificatesPresented => "the server presented no certificate".into(),
         PeerMisbehaved(_) | DecryptError => "the server broke the TLS protocol".into(),
         _ => "the TLS connection failed".into(),
@@ -195,7 +192,12 @@ mod tests {
     #[test]
     fn pins_read_hex_with_or_without_colons_and_base64() {
         let hex = "00".repeat(31) + "ff";
-        let colons = hex.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap().to_uppercase()).collect::<Vec<_>>().join(":");
+        let colons = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap().to_uppercase())
+            .collect::<Vec<_>>()
+            .join(":");
         let mut want = [0u8; 32];
         want[31] = 0xff;
         let b64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8=";

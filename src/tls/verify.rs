@@ -6,6 +6,7 @@
 //!   server's own, `CaUsedAsEndEntity`);
 //! - its SHA-256 is in `tls_pin_sha256`: with pins set, only a pinned
 //!   certificate is accepted, whatever CA signed it.
+//!
 //! Either of the last two still checks the validity dates and the host
 //! name. A refusal carries one sentence in plain words (see [`Refusal`]).
 
@@ -92,7 +93,10 @@ impl Seen<'_> {
         let when = when.map_or_else(|| "the date it names".to_string(), |t| format!("{} UTC", cert::utc(t)));
         let now = cert::utc(self.now.as_secs() as i64);
         if expired {
-            format!("the server's certificate ({}) expired on {when} (it is now {now} UTC): renew it on the server", self.label())
+            format!(
+                "the server's certificate ({}) expired on {when} (it is now {now} UTC): renew it on the server",
+                self.label()
+            )
         } else {
             format!(
                 "the server's certificate ({}) is not valid before {when} (it is now {now} UTC): check the clocks \
@@ -201,7 +205,12 @@ pub fn certificate_flaw(err: &CertificateError) -> &'static str {
 impl Verifier {
     /// The check for a certificate trusted as it is (listed or pinned):
     /// its dates, then the host name.
-    fn check_own(&self, end_entity: &CertificateDer<'_>, name: &ServerName<'_>, seen: &Seen) -> Result<(), rustls::Error> {
+    fn check_own(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        name: &ServerName<'_>,
+        seen: &Seen,
+    ) -> Result<(), rustls::Error> {
         let Some(facts) = &seen.facts else {
             return Err(CertificateError::BadEncoding.into());
         };

@@ -76,9 +76,8 @@ impl Broker {
     }
 
     fn spawn(args: Vec<String>, port: u16) -> Broker {
-        Self::try_spawn(args, port).unwrap_or_else(|e| {
-            panic!("{e} (build it with cargo build --release --workspace, or set KMQ_BROKER)")
-        })
+        Self::try_spawn(args, port)
+            .unwrap_or_else(|e| panic!("{e} (build it with cargo build --release --workspace, or set KMQ_BROKER)"))
     }
 
     /// Freezes the broker (SIGSTOP): it reads, stores and answers nothing
@@ -107,7 +106,9 @@ impl Broker {
                     *self = again;
                     return;
                 }
-                Err(e) if std::time::Instant::now() >= deadline => panic!("broker restart on port {}: {e}", self.port),
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    panic!("broker restart on port {}: {e}", self.port)
+                }
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
             }
         }

@@ -310,10 +310,5 @@ pub fn request_of(step: &Value, seen: &[Vec<u8>]) -> (String, String, Vec<(Strin
 
 /// The recorded ports of a transcript, by name.
 pub fn ports(transcript: &Value) -> Vec<(String, u16)> {
-    transcript["ports"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as u16))
-        .collect()
+    transcript["ports"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap() as u16)).collect()
 }

@@ -22,13 +22,9 @@ impl Broker {
             .spawn()
             .expect("start kmq-broker");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("kmq-broker listening on ")
-            .unwrap_or_else(|| panic!("ready line: {line:?}"));
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr =
+            line.trim().strip_prefix("kmq-broker listening on ").unwrap_or_else(|| panic!("ready line: {line:?}"));
         assert!(addr.starts_with("127.0.0.1:"), "{addr}");
         let port = addr.rsplit(':').next().unwrap().parse().unwrap();
         Broker { child, port }
@@ -48,10 +44,7 @@ impl Broker {
         let _ = s.read_to_end(&mut out);
         let text = String::from_utf8_lossy(&out).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        (
-            head.lines().next().unwrap_or("").to_string(),
-            body.to_string(),
-        )
+        (head.lines().next().unwrap_or("").to_string(), body.to_string())
     }
 
     pub fn post(&self, path: &str, key: &str, form: &str) -> String {

@@ -61,7 +61,11 @@ impl Broker {
         let rss = |pid: u32| {
             std::fs::read_to_string(format!("/proc/{pid}/status"))
                 .ok()
-                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("VmRSS:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                })
                 .unwrap_or(0.0)
         };
         process_tree(self.child.id()).into_iter().map(rss).sum::<f64>() / 1024.0
@@ -91,10 +95,14 @@ fn process_tree(pid: u32) -> Vec<u32> {
 
 /// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).
 pub fn cpu_seconds(stat_path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(stat_path) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(stat_path) else {
+        return 0.0;
+    };
     // Fields after the command name, which is in parentheses and may
     // contain spaces: utime and stime are the 14th and 15th fields.
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
     // SAFETY: sysconf has no preconditions.

@@ -136,7 +136,12 @@ fn children_cpu() -> f64 {
 
 impl Cpu {
     fn now(b: &Broker) -> Cpu {
-        Cpu { own: broker::cpu_seconds("/proc/self/stat"), children: children_cpu(), broker: b.cpu_seconds(), at: Instant::now() }
+        Cpu {
+            own: broker::cpu_seconds("/proc/self/stat"),
+            children: children_cpu(),
+            broker: b.cpu_seconds(),
+            at: Instant::now(),
+        }
     }
     /// (broker cores, client cores) used since `self`.
     fn since(self, b: &Broker) -> (f64, f64) {
@@ -164,7 +169,9 @@ impl Step {
                 std::thread::sleep(Duration::from_millis(100));
                 p.tick(|| {
                     let count = match n {
-                        Some(n) => format!("{} / {} ", report::thousands(done.load(Ordering::Relaxed)), report::thousands(n)),
+                        Some(n) => {
+                            format!("{} / {} ", report::thousands(done.load(Ordering::Relaxed)), report::thousands(n))
+                        }
                         None => String::new(),
                     };
                     format!("    {count}({:.0} s)", started.elapsed().as_secs_f64())
@@ -218,13 +225,7 @@ fn rate(n: u64, took: Duration) -> f64 {
 
 /// One throughput row: runs `f` (which returns the measured time) and
 /// records msg/s and the CPU used meanwhile.
-fn throughput(
-    ctx: &Ctx,
-    section: Section,
-    client: &str,
-    n: u64,
-    f: impl FnOnce() -> Result<Duration, String>,
-) -> Row {
+fn throughput(ctx: &Ctx, section: Section, client: &str, n: u64, f: impl FnOnce() -> Result<Duration, String>) -> Row {
     let mut row = Row::new(section, client, "throughput", "msg/s");
     row.messages = Some(n);
     let cpu = Cpu::now(&ctx.broker);
@@ -237,7 +238,14 @@ fn throughput(
     row
 }
 
-fn external_throughput(program: &Path, mode: &str, port: u16, topic: &str, n: u64, payload: &str) -> Result<Duration, String> {
+fn external_throughput(
+    program: &Path,
+    mode: &str,
+    port: u16,
+    topic: &str,
+    n: u64,
+    payload: &str,
+) -> Result<Duration, String> {
     let mut cmd = Command::new(program);
     cmd.args([mode, HOST, &port.to_string(), topic, &n.to_string(), payload, KEY]);
     let out = external::run(cmd, Duration::from_secs(180))?;
@@ -273,7 +281,9 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
     };
     let go_ack: Result<PathBuf, String> = match (&go, args.go_has_ack) {
         (Ok(p), true) => Ok(p.clone()),
-        (Ok(_), false) => Err("this version of the Go client has no ProducerAck: it never reads the server's ok".into()),
+        (Ok(_), false) => {
+            Err("this version of the Go client has no ProducerAck: it never reads the server's ok".into())
+        }
         (Err(e), _) => Err(e.clone()),
     };
     // Runs of one size are interleaved, so that a burst of load from
@@ -281,7 +291,8 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
     let runs: Vec<(u64, String)> = sizes
         .iter()
         .flat_map(|&n| {
-            (1..=args.repeat).map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
+            (1..=args.repeat)
+                .map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
         })
         .collect();
     for (n, run) in runs {
@@ -302,10 +313,14 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
             job: Box::new(move |ctx, done| {
                 let topic = ctx.topic("rust");
                 let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::Producer, RUST, n, || library::confirmed(&ctx.lib(), &topic, n, &payload, done))]
+                vec![throughput(ctx, Section::Producer, RUST, n, || {
+                    library::confirmed(&ctx.lib(), &topic, n, &payload, done)
+                })]
             }),
         });
-        for (client, program, mode) in [(C, c.clone(), "throughput"), (GO_ACK, go_ack.clone(), "confirmed"), (GO_FIRE, go.clone(), "fire")] {
+        for (client, program, mode) in
+            [(C, c.clone(), "throughput"), (GO_ACK, go_ack.clone(), "confirmed"), (GO_FIRE, go.clone(), "fire")]
+        {
             plans.push(Plan {
                 label: format!("{client}, {} messages{run}", report::thousands(n)),
                 n: None,
@@ -340,7 +355,9 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
             job: Box::new(move |ctx, done| {
                 let topic = ctx.topic("rust-e2e");
                 let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::EndToEnd, RUST_E2E, n, || library::end_to_end(&ctx.lib(), &topic, n, &payload, done))]
+                vec![throughput(ctx, Section::EndToEnd, RUST_E2E, n, || {
+                    library::end_to_end(&ctx.lib(), &topic, n, &payload, done)
+                })]
             }),
         });
         for (client, program) in [(C_E2E, c.clone()), (GO_E2E, go.clone())] {
@@ -468,7 +485,8 @@ fn node_per_call(script: &Path) -> Vec<Row> {
     } else {
         let mut cmd = Command::new("node");
         cmd.arg(script).args(["100000", "64", "3"]);
-        external::run(cmd, Duration::from_secs(180)).and_then(|out| external::number_before(&out.stdout, "send:", "µs per message"))
+        external::run(cmd, Duration::from_secs(180))
+            .and_then(|out| external::number_before(&out.stdout, "send:", "µs per message"))
     };
     row.note = "wall time of 100,000 awaited sends / 100,000; its own broker".into();
     vec![row]
@@ -510,8 +528,18 @@ fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
     ratio(at(Section::Producer, RUST), at(Section::Producer, RAW), "Rust API / raw ceiling, confirmed", &mut out);
     ratio(at(Section::Producer, C), at(Section::Producer, RAW), "C API / raw ceiling, confirmed", &mut out);
     ratio(at(Section::Producer, RUST), at(Section::Producer, GO_ACK), "Rust API / Go send+ack, confirmed", &mut out);
-    ratio(at(Section::Producer, RUST), at(Section::Producer, GO_FIRE), "Rust API confirmed / Go fire-and-forget", &mut out);
-    ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, RAW_E2E), "Rust API / raw ceiling, end to end", &mut out);
+    ratio(
+        at(Section::Producer, RUST),
+        at(Section::Producer, GO_FIRE),
+        "Rust API confirmed / Go fire-and-forget",
+        &mut out,
+    );
+    ratio(
+        at(Section::EndToEnd, RUST_E2E),
+        at(Section::EndToEnd, RAW_E2E),
+        "Rust API / raw ceiling, end to end",
+        &mut out,
+    );
     ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, RAW_E2E), "C API / raw ceiling, end to end", &mut out);
     ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, GO_E2E), "Rust API / Go client, end to end", &mut out);
     ratio(at(Section::Producer, C), at(Section::Producer, GO_FIRE), "C API confirmed / Go fire-and-forget", &mut out);
@@ -523,8 +551,16 @@ fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
             .and_then(|r| r.cpu_per_message_us().1)
     };
     for (what, ours, go) in [
-        ("client CPU per message, C confirmed / Go fire-and-forget", cpu_us(Section::Producer, C), cpu_us(Section::Producer, GO_FIRE)),
-        ("client CPU per message, C / Go client, end to end", cpu_us(Section::EndToEnd, C_E2E), cpu_us(Section::EndToEnd, GO_E2E)),
+        (
+            "client CPU per message, C confirmed / Go fire-and-forget",
+            cpu_us(Section::Producer, C),
+            cpu_us(Section::Producer, GO_FIRE),
+        ),
+        (
+            "client CPU per message, C / Go client, end to end",
+            cpu_us(Section::EndToEnd, C_E2E),
+            cpu_us(Section::EndToEnd, GO_E2E),
+        ),
     ] {
         if let (Some(a), Some(b)) = (ours, go) {
             out.push(format!("{what}: {:.2}x ({a:.2} vs {b:.2} µs)", a / b));
@@ -549,7 +585,10 @@ fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();

@@ -85,7 +85,8 @@ pub fn median_of_runs(rows: Vec<Row>) -> Vec<Row> {
             None => r.clone(),
         };
         if group.len() > 1 && !ok.is_empty() {
-            let runs: Vec<String> = ok.iter().filter_map(|o| o.value.as_ref().ok()).map(|v| thousands(v.round() as u64)).collect();
+            let runs: Vec<String> =
+                ok.iter().filter_map(|o| o.value.as_ref().ok()).map(|v| thousands(v.round() as u64)).collect();
             let failed = group.len() - ok.len();
             let mut note = format!("median of {}", runs.join(" / "));
             if failed > 0 {
@@ -177,7 +178,9 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
     }
     let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}  {:>13}", "vs ref", "broker CPU", "client CPU", "client µs/msg");
     let largest = sizes.iter().copied().max().unwrap_or(0);
-    let find = |client: &str, n: u64| rows.iter().find(|r| r.section == section && r.client == client && r.messages == Some(n));
+    let find = |client: &str, n: u64| {
+        rows.iter().find(|r| r.section == section && r.client == client && r.messages == Some(n))
+    };
     let reference_value = find(reference, largest).and_then(|r| r.value.as_ref().ok().copied());
     for client in &clients {
         let _ = write!(out, "  {client:<width$}");
@@ -220,7 +223,9 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
 
 fn value_text(r: &Row) -> String {
     match &r.value {
-        Ok(v) if r.unit == "ns" || r.unit == "us" || r.unit == "KiB" => format!("{v:.2} {}", r.unit.replace("us", "µs")),
+        Ok(v) if r.unit == "ns" || r.unit == "us" || r.unit == "KiB" => {
+            format!("{v:.2} {}", r.unit.replace("us", "µs"))
+        }
         Ok(v) => format!("{v:.0} {}", r.unit),
         Err(why) => format!("- ({why})"),
     }
