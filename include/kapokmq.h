@@ -72,15 +72,15 @@ typedef struct kmq_message kmq_message;
 typedef struct kmq_console kmq_console;
 
 /**
+ * Size of kmq_delivery_report.error, its NUL included.
+ */
+#define KMQ_REPORT_ERROR_SIZE 256
+
+/**
  * What kmq_message_status returns for NULL (or a pointer that is not a
  * message): no status the server uses, so it cannot pass for one.
  */
 #define KMQ_MESSAGE_STATUS_NONE INT32_MIN
-
-/**
- * Size of kmq_delivery_report.error, its NUL included.
- */
-#define KMQ_REPORT_ERROR_SIZE 256
 
 /**
  * Status of a kapokmq call. KMQ_OK is 0; every other value is an error
@@ -135,38 +135,6 @@ typedef enum kmq_log_level {
   KMQ_LOG_INFO = 3,
   KMQ_LOG_DEBUG = 4
 } kmq_log_level;
-
-/**
- * Counters of one consumer.
- */
-typedef struct kmq_consumer_stats {
-  /**
-   * Messages pushed by the server and buffered.
-   */
-  uint64_t received;
-  /**
-   * Acks handed to kmq_ack.
-   */
-  uint64_t acked;
-  /**
-   * Connections opened again after the first.
-   */
-  uint64_t reconnects;
-  /**
-   * Frames from the server that were not a message, skipped.
-   */
-  uint64_t bad_frames;
-  /**
-   * Received, not yet taken by kmq_receive.
-   */
-  uint64_t buffered;
-} kmq_consumer_stats;
-
-/**
- * Receives one log message (NUL-terminated, valid during the call) and
- * the user_data given to kmq_set_log_callback.
- */
-typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
 
 /**
  * The outcome of one message sent with kmq_send_tracked or
@@ -224,6 +192,38 @@ typedef struct kmq_producer_stats {
    */
   uint64_t in_flight;
 } kmq_producer_stats;
+
+/**
+ * Counters of one consumer.
+ */
+typedef struct kmq_consumer_stats {
+  /**
+   * Messages pushed by the server and buffered.
+   */
+  uint64_t received;
+  /**
+   * Acks handed to kmq_ack.
+   */
+  uint64_t acked;
+  /**
+   * Connections opened again after the first.
+   */
+  uint64_t reconnects;
+  /**
+   * Frames from the server that were not a message, skipped.
+   */
+  uint64_t bad_frames;
+  /**
+   * Received, not yet taken by kmq_receive.
+   */
+  uint64_t buffered;
+} kmq_consumer_stats;
+
+/**
+ * Receives one log message (NUL-terminated, valid during the call) and
+ * the user_data given to kmq_set_log_callback.
+ */
+typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -309,139 +309,189 @@ enum kmq_status kmq_config_set(kmq_config *cfg, const char *key, const char *val
 void kmq_config_free(kmq_config *cfg);
 
 /* ==================================================================
- * Console: the HTTP API of one node
+ * Producer
  * ================================================================== */
 
 /**
- * A client of the HTTP API of the node at mq_addr:mq_port (https when
- * mq_protocol is wss), using secret_key. Connects lazily: errors
- * of reach come from the calls. On failure *out is NULL.
+ * Connects a producer to the node named by cfg (mq_addr, mq_port,
+ * mq_protocol, topic, producer_id, secret_key) and completes the
+ * handshake before it returns. The config is copied.
  *
- * Never blocks: it connects lazily.
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, missing topic or producer_id),
+ * KMQ_ERR_AUTH (key rejected), KMQ_ERR_CONNECT (unreachable, or no
+ * handshake within connect_timeout_ms). On failure *out is NULL.
+ *
+ * Blocks: up to connect_timeout_ms (default 5000) while it connects.
  *
  * Requires:
  * cfg must be NULL or a live config; out NULL or writable.
  */
-enum kmq_status kmq_console_new(const kmq_config *cfg, kmq_console **out);
+enum kmq_status kmq_producer_new(const kmq_config *cfg, kmq_producer **out);
 
 /**
- * Sends one message over HTTP (POST /Producer/Send), for callers that
- * cannot hold a socket; its message code goes to *code (free it with
- * kmq_string_free). The server answered when this returns KMQ_OK.
+ * Asks the Serena registry (registry_addr, registry_port,
+ * registry_protocol, secret_key) for the live MQ nodes, connects to
+ * every one, and follows the registry's list every check_time seconds.
+ * Each message goes to one connected node; a node whose connection drops
+ * gets no more messages, and its unconfirmed ones are sent to the others.
  *
- * Blocks: up to connect_timeout_ms (the time limit of one HTTP request).
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, missing keys),
+ * KMQ_ERR_NO_NODES (the registry lists none), KMQ_ERR_AUTH (key
+ * rejected by the registry or a node), KMQ_ERR_CONNECT (registry or every
+ * node unreachable). On failure *out is NULL.
+ *
+ * Blocks: up to twice connect_timeout_ms: once asking the registry, once
+ * connecting to the nodes (in parallel).
  *
  * Requires:
- * c NULL or a live console; topic NULL or a string; data NULL or
- * len bytes; code NULL or writable.
+ * cfg must be NULL or a live config; out NULL or writable.
  */
-enum kmq_status kmq_console_send(kmq_console *c,
-                                 const char *topic,
+enum kmq_status kmq_cluster_producer_new(const kmq_config *cfg, kmq_producer **out);
+
+/**
+ * Enqueues one message of len bytes of UTF-8 (not NUL-terminated; may
+ * contain NUL) and returns at once; the server confirms it later.
+ * delay_s > 0 delays delivery by that many seconds.
+ *
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, empty, over 16 MiB, not UTF-8,
+ * delay too large), KMQ_ERR_QUEUE_FULL (queue_max messages held),
+ * KMQ_ERR_CLOSED.
+ *
+ * Never blocks: it does not wait for the network or for room in the queue.
+ *
+ * Requires:
+ * p must be NULL or a live producer; data NULL or len readable bytes.
+ */
+enum kmq_status kmq_send(kmq_producer *p, const char *data, size_t len, int64_t delay_s);
+
+/**
+ * Like kmq_send, and writes an id for the message to *id; its outcome
+ * is later handed out by kmq_poll_reports under that id.
+ *
+ * Never blocks.
+ *
+ * Requires:
+ * As kmq_send; id NULL or writable.
+ */
+enum kmq_status kmq_send_tracked(kmq_producer *p,
                                  const char *data,
                                  size_t len,
                                  int64_t delay_s,
-                                 char **code);
+                                 uint64_t *id);
 
 /**
- * KMQ_OK when the node answers its ping.
+ * Like kmq_send_tracked, and the message's delivery report carries
+ * opaque back (kmq_delivery_report.opaque): a pointer of the caller's, for
+ * example to the request the message answers. The library never reads or
+ * frees it; it must stay valid until the report is taken.
  *
- * Blocks: up to connect_timeout_ms.
+ * Never blocks. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
+ * is NULL (*id is 0 on failure).
  *
  * Requires:
- * c must be NULL or a live console.
+ * As kmq_send; id NULL or writable.
  */
-enum kmq_status kmq_console_ping(kmq_console *c);
+enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
+                                        const char *data,
+                                        size_t len,
+                                        int64_t delay_s,
+                                        void *opaque,
+                                        uint64_t *id);
 
 /**
- * The connected clients: {"consumers":[...],"producers":[...]}.
+ * Takes up to capacity delivery reports of tracked messages into
+ * reports, waiting up to timeout_ms (-1: no limit, 0: no wait) for the
+ * first, and writes how many to *count. KMQ_ERR_TIMEOUT when none came;
+ * KMQ_ERR_CLOSED once the producer is closed and all reports are taken.
+ * Each report says why its message failed (error) and hands back the
+ * caller's pointer (opaque). An event loop waits on kmq_producer_fd and
+ * calls this with timeout_ms 0.
  *
- * Blocks: up to connect_timeout_ms.
+ * Blocks: up to timeout_ms (-1: until a report comes or the producer
+ * closes; 0: never), on the calling thread only.
  *
  * Requires:
- * c NULL or a live console; json NULL or writable.
+ * reports must be NULL or hold capacity entries; count NULL or writable.
  */
-enum kmq_status kmq_console_clients(kmq_console *c, char **json);
+enum kmq_status kmq_poll_reports(kmq_producer *p,
+                                 struct kmq_delivery_report *reports,
+                                 size_t capacity,
+                                 int64_t timeout_ms,
+                                 size_t *count);
 
 /**
- * The server's settings as a JSON object.
+ * Sends one message and returns KMQ_OK only once the server confirmed it.
+ * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
+ * the message then stays queued and may still be delivered.
  *
- * Blocks: up to connect_timeout_ms.
+ * Blocks: up to timeout_ms (-1: until the message is confirmed or fails,
+ * which takes at most message_timeout_ms).
  *
  * Requires:
- * c NULL or a live console; json NULL or writable.
+ * As kmq_send.
  */
-enum kmq_status kmq_console_server_config(kmq_console *c, char **json);
+enum kmq_status kmq_send_wait(kmq_producer *p,
+                              const char *data,
+                              size_t len,
+                              int64_t delay_s,
+                              int64_t timeout_ms);
 
 /**
- * Message counts: {"all":N,"consumed":N,"delay":N,"unconsumed":N}.
+ * Waits until every message enqueued before the call is confirmed.
+ * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
+ * the status of the last failure if some messages were given up on.
  *
- * Blocks: up to connect_timeout_ms.
+ * Blocks: up to timeout_ms (-1: until each of those messages is confirmed
+ * or fails, which takes at most message_timeout_ms).
  *
  * Requires:
- * c NULL or a live console; json NULL or writable.
+ * p must be NULL or a live producer.
  */
-enum kmq_status kmq_console_count(kmq_console *c, char **json);
+enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
 
 /**
- * The stored message with code as a JSON object, or null when the
- * server has none.
- *
- * Blocks: up to connect_timeout_ms.
+ * Copies the producer's counters into *out.
  *
  * Requires:
- * c NULL or a live console; code NULL or a string; json NULL or
- * writable.
+ * p must be NULL or a live producer; out NULL or writable.
  */
-enum kmq_status kmq_console_get_message(kmq_console *c, const char *code, char **json);
+enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
 
 /**
- * Messages created between start_time and end_time
- * ("YYYY-MM-DD hh:mm:ss", server time) with status (-1 waiting, 0
- * delayed, 1 consumed, 3 all) on topic ("": every topic), newest first,
- * as a JSON array (without the messages' data).
- *
- * Blocks: up to connect_timeout_ms.
+ * Writes the producer's counters as a JSON object to *json (free it with
+ * kmq_string_free), e.g. {"enqueued":10,"confirmed":9,...}.
  *
  * Requires:
- * c NULL or a live console; strings NULL or NUL-terminated; json NULL
- * or writable.
+ * p must be NULL or a live producer; json NULL or writable.
  */
-enum kmq_status kmq_console_list_messages(kmq_console *c,
-                                          const char *start_time,
-                                          const char *end_time,
-                                          int32_t status,
-                                          const char *topic,
-                                          char **json);
+enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
 
 /**
- * Deletes the stored message with code.
+ * Closes the connection. Messages not yet confirmed fail with
+ * KMQ_ERR_CLOSED; every call blocked on the producer in any thread
+ * returns KMQ_ERR_CLOSED, and so do later calls. The handle stays valid
+ * until kmq_producer_free. Closing twice, or NULL, does nothing.
  *
- * Blocks: up to connect_timeout_ms.
+ * Never blocks: it does not wait for the connections to close.
  *
  * Requires:
- * c NULL or a live console; code NULL or a string.
+ * p must be NULL or a live producer.
  */
-enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
+void kmq_producer_close(kmq_producer *p);
 
 /**
- * The node's view of its cluster as a JSON array (null when the node is
- * not in cluster mode).
+ * Closes (if needed) and frees the producer. It does not wait for
+ * unconfirmed messages: call kmq_flush first. NULL does nothing. In a
+ * child process after fork() it frees nothing (the parent owns it).
  *
- * Blocks: up to connect_timeout_ms.
- *
- * Requires:
- * c NULL or a live console; json NULL or writable.
- */
-enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
-
-/**
- * Frees a console client. NULL does nothing. A call in progress on it in
- * another thread finishes and touches no freed memory.
+ * Never blocks.
  *
  * Requires:
- * c must be NULL or a console not yet freed.
+ * p must be NULL or a producer not yet freed. A call blocked on it in
+ * another thread returns KMQ_ERR_CLOSED and touches no freed memory;
+ * starting a call on it after this one returned is the caller's bug.
  */
-void kmq_console_free(kmq_console *c);
+void kmq_producer_free(kmq_producer *p);
 
 /* ==================================================================
  * Consumer
@@ -665,6 +715,141 @@ int kmq_consumer_fd(kmq_consumer *c);
 int kmq_producer_fd(kmq_producer *p);
 
 /* ==================================================================
+ * Console: the HTTP API of one node
+ * ================================================================== */
+
+/**
+ * A client of the HTTP API of the node at mq_addr:mq_port (https when
+ * mq_protocol is wss), using secret_key. Connects lazily: errors
+ * of reach come from the calls. On failure *out is NULL.
+ *
+ * Never blocks: it connects lazily.
+ *
+ * Requires:
+ * cfg must be NULL or a live config; out NULL or writable.
+ */
+enum kmq_status kmq_console_new(const kmq_config *cfg, kmq_console **out);
+
+/**
+ * Sends one message over HTTP (POST /Producer/Send), for callers that
+ * cannot hold a socket; its message code goes to *code (free it with
+ * kmq_string_free). The server answered when this returns KMQ_OK.
+ *
+ * Blocks: up to connect_timeout_ms (the time limit of one HTTP request).
+ *
+ * Requires:
+ * c NULL or a live console; topic NULL or a string; data NULL or
+ * len bytes; code NULL or writable.
+ */
+enum kmq_status kmq_console_send(kmq_console *c,
+                                 const char *topic,
+                                 const char *data,
+                                 size_t len,
+                                 int64_t delay_s,
+                                 char **code);
+
+/**
+ * KMQ_OK when the node answers its ping.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c must be NULL or a live console.
+ */
+enum kmq_status kmq_console_ping(kmq_console *c);
+
+/**
+ * The connected clients: {"consumers":[...],"producers":[...]}.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; json NULL or writable.
+ */
+enum kmq_status kmq_console_clients(kmq_console *c, char **json);
+
+/**
+ * The server's settings as a JSON object.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; json NULL or writable.
+ */
+enum kmq_status kmq_console_server_config(kmq_console *c, char **json);
+
+/**
+ * Message counts: {"all":N,"consumed":N,"delay":N,"unconsumed":N}.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; json NULL or writable.
+ */
+enum kmq_status kmq_console_count(kmq_console *c, char **json);
+
+/**
+ * The stored message with code as a JSON object, or null when the
+ * server has none.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; code NULL or a string; json NULL or
+ * writable.
+ */
+enum kmq_status kmq_console_get_message(kmq_console *c, const char *code, char **json);
+
+/**
+ * Messages created between start_time and end_time
+ * ("YYYY-MM-DD hh:mm:ss", server time) with status (-1 waiting, 0
+ * delayed, 1 consumed, 3 all) on topic ("": every topic), newest first,
+ * as a JSON array (without the messages' data).
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; strings NULL or NUL-terminated; json NULL
+ * or writable.
+ */
+enum kmq_status kmq_console_list_messages(kmq_console *c,
+                                          const char *start_time,
+                                          const char *end_time,
+                                          int32_t status,
+                                          const char *topic,
+                                          char **json);
+
+/**
+ * Deletes the stored message with code.
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; code NULL or a string.
+ */
+enum kmq_status kmq_console_delete_message(kmq_console *c, const char *code);
+
+/**
+ * The node's view of its cluster as a JSON array (null when the node is
+ * not in cluster mode).
+ *
+ * Blocks: up to connect_timeout_ms.
+ *
+ * Requires:
+ * c NULL or a live console; json NULL or writable.
+ */
+enum kmq_status kmq_console_nodes(kmq_console *c, char **json);
+
+/**
+ * Frees a console client. NULL does nothing. A call in progress on it in
+ * another thread finishes and touches no freed memory.
+ *
+ * Requires:
+ * c must be NULL or a console not yet freed.
+ */
+void kmq_console_free(kmq_console *c);
+
+/* ==================================================================
  * Logging
  * ================================================================== */
 
@@ -687,191 +872,6 @@ int kmq_producer_fd(kmq_producer *p);
  * returns. After it returns the old callback is no longer called.
  */
 void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
-
-/* ==================================================================
- * Producer
- * ================================================================== */
-
-/**
- * Connects a producer to the node named by cfg (mq_addr, mq_port,
- * mq_protocol, topic, producer_id, secret_key) and completes the
- * handshake before it returns. The config is copied.
- *
- * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, missing topic or producer_id),
- * KMQ_ERR_AUTH (key rejected), KMQ_ERR_CONNECT (unreachable, or no
- * handshake within connect_timeout_ms). On failure *out is NULL.
- *
- * Blocks: up to connect_timeout_ms (default 5000) while it connects.
- *
- * Requires:
- * cfg must be NULL or a live config; out NULL or writable.
- */
-enum kmq_status kmq_producer_new(const kmq_config *cfg, kmq_producer **out);
-
-/**
- * Asks the Serena registry (registry_addr, registry_port,
- * registry_protocol, secret_key) for the live MQ nodes, connects to
- * every one, and follows the registry's list every check_time seconds.
- * Each message goes to one connected node; a node whose connection drops
- * gets no more messages, and its unconfirmed ones are sent to the others.
- *
- * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, missing keys),
- * KMQ_ERR_NO_NODES (the registry lists none), KMQ_ERR_AUTH (key
- * rejected by the registry or a node), KMQ_ERR_CONNECT (registry or every
- * node unreachable). On failure *out is NULL.
- *
- * Blocks: up to twice connect_timeout_ms: once asking the registry, once
- * connecting to the nodes (in parallel).
- *
- * Requires:
- * cfg must be NULL or a live config; out NULL or writable.
- */
-enum kmq_status kmq_cluster_producer_new(const kmq_config *cfg, kmq_producer **out);
-
-/**
- * Enqueues one message of len bytes of UTF-8 (not NUL-terminated; may
- * contain NUL) and returns at once; the server confirms it later.
- * delay_s > 0 delays delivery by that many seconds.
- *
- * Errors: KMQ_ERR_INVALID_ARGUMENT (NULL, empty, over 16 MiB, not UTF-8,
- * delay too large), KMQ_ERR_QUEUE_FULL (queue_max messages held),
- * KMQ_ERR_CLOSED.
- *
- * Never blocks: it does not wait for the network or for room in the queue.
- *
- * Requires:
- * p must be NULL or a live producer; data NULL or len readable bytes.
- */
-enum kmq_status kmq_send(kmq_producer *p, const char *data, size_t len, int64_t delay_s);
-
-/**
- * Like kmq_send, and writes an id for the message to *id; its outcome
- * is later handed out by kmq_poll_reports under that id.
- *
- * Never blocks.
- *
- * Requires:
- * As kmq_send; id NULL or writable.
- */
-enum kmq_status kmq_send_tracked(kmq_producer *p,
-                                 const char *data,
-                                 size_t len,
-                                 int64_t delay_s,
-                                 uint64_t *id);
-
-/**
- * Like kmq_send_tracked, and the message's delivery report carries
- * opaque back (kmq_delivery_report.opaque): a pointer of the caller's, for
- * example to the request the message answers. The library never reads or
- * frees it; it must stay valid until the report is taken.
- *
- * Never blocks. Errors: as kmq_send; KMQ_ERR_INVALID_ARGUMENT when id
- * is NULL (*id is 0 on failure).
- *
- * Requires:
- * As kmq_send; id NULL or writable.
- */
-enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
-                                        const char *data,
-                                        size_t len,
-                                        int64_t delay_s,
-                                        void *opaque,
-                                        uint64_t *id);
-
-/**
- * Takes up to capacity delivery reports of tracked messages into
- * reports, waiting up to timeout_ms (-1: no limit, 0: no wait) for the
- * first, and writes how many to *count. KMQ_ERR_TIMEOUT when none came;
- * KMQ_ERR_CLOSED once the producer is closed and all reports are taken.
- * Each report says why its message failed (error) and hands back the
- * caller's pointer (opaque). An event loop waits on kmq_producer_fd and
- * calls this with timeout_ms 0.
- *
- * Blocks: up to timeout_ms (-1: until a report comes or the producer
- * closes; 0: never), on the calling thread only.
- *
- * Requires:
- * reports must be NULL or hold capacity entries; count NULL or writable.
- */
-enum kmq_status kmq_poll_reports(kmq_producer *p,
-                                 struct kmq_delivery_report *reports,
-                                 size_t capacity,
-                                 int64_t timeout_ms,
-                                 size_t *count);
-
-/**
- * Sends one message and returns KMQ_OK only once the server confirmed it.
- * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
- * the message then stays queued and may still be delivered.
- *
- * Blocks: up to timeout_ms (-1: until the message is confirmed or fails,
- * which takes at most message_timeout_ms).
- *
- * Requires:
- * As kmq_send.
- */
-enum kmq_status kmq_send_wait(kmq_producer *p,
-                              const char *data,
-                              size_t len,
-                              int64_t delay_s,
-                              int64_t timeout_ms);
-
-/**
- * Waits until every message enqueued before the call is confirmed.
- * KMQ_ERR_TIMEOUT if not within timeout_ms (-1: no limit, 0: no wait);
- * the status of the last failure if some messages were given up on.
- *
- * Blocks: up to timeout_ms (-1: until each of those messages is confirmed
- * or fails, which takes at most message_timeout_ms).
- *
- * Requires:
- * p must be NULL or a live producer.
- */
-enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
-
-/**
- * Copies the producer's counters into *out.
- *
- * Requires:
- * p must be NULL or a live producer; out NULL or writable.
- */
-enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
-
-/**
- * Writes the producer's counters as a JSON object to *json (free it with
- * kmq_string_free), e.g. {"enqueued":10,"confirmed":9,...}.
- *
- * Requires:
- * p must be NULL or a live producer; json NULL or writable.
- */
-enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
-
-/**
- * Closes the connection. Messages not yet confirmed fail with
- * KMQ_ERR_CLOSED; every call blocked on the producer in any thread
- * returns KMQ_ERR_CLOSED, and so do later calls. The handle stays valid
- * until kmq_producer_free. Closing twice, or NULL, does nothing.
- *
- * Never blocks: it does not wait for the connections to close.
- *
- * Requires:
- * p must be NULL or a live producer.
- */
-void kmq_producer_close(kmq_producer *p);
-
-/**
- * Closes (if needed) and frees the producer. It does not wait for
- * unconfirmed messages: call kmq_flush first. NULL does nothing. In a
- * child process after fork() it frees nothing (the parent owns it).
- *
- * Never blocks.
- *
- * Requires:
- * p must be NULL or a producer not yet freed. A call blocked on it in
- * another thread returns KMQ_ERR_CLOSED and touches no freed memory;
- * starting a call on it after this one returned is the caller's bug.
- */
-void kmq_producer_free(kmq_producer *p);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -12,12 +12,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 // The header lists the functions in the order of these modules: the
 // order a C programmer reads them in.
+// In the order of the C header's parts (cbindgen follows it).
 pub mod config;
-pub mod console;
+pub mod producer;
 pub mod consumer;
 pub mod events;
+pub mod console;
 pub mod log;
-pub mod producer;
 
 /// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 /// whose message `kmq_last_error()` returns.
