@@ -52,8 +52,21 @@ static double confirmed_rate(kmq_producer *p, int n, int64_t limit_ms) {
     return n * 1000.0 / (double)(ms > 0 ? ms : 1);
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n rates (a round that stopped early counts as 0). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void test_a_slow_log_callback_does_not_slow_the_producer(void) {
-    enum { N = 50000, ROUNDS = 8 };
+    /* Bursts of about a quarter of a second, so that a few milliseconds of
+     * scheduling noise stay well under the 10 % allowed. */
+    enum { N = 100000, ROUNDS = 8 };
     broker b;
     REQUIRE(broker_start(&b, "--garbage-push-every", "1", NULL));
     kmq_consumer *c = new_consumer(config_for(b.port, "slow-log", NULL));
@@ -63,9 +76,11 @@ static void test_a_slow_log_callback_does_not_slow_the_producer(void) {
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, drain_consumer, &d) == 0);
 
-    /* Alternate quiet and logging rounds and compare the best of each, so
-     * that a busy machine hurts both alike. */
-    double quiet = 0, logging = 0;
+    /* Alternate quiet and logging rounds and compare the medians of each, so
+     * that a busy machine hurts both alike and one lucky round decides
+     * nothing. */
+    double quiet_runs[ROUNDS] = {0}, logging_runs[ROUNDS] = {0};
+    int n_quiet = 0, n_logging = 0;
     int calls = 0;
     for (int i = 0; i < 2 * ROUNDS; i++) {
         /* quiet, logging, logging, quiet, quiet, logging, ... */
@@ -76,10 +91,10 @@ static void test_a_slow_log_callback_does_not_slow_the_producer(void) {
         double r = confirmed_rate(p, N, 20000);
         kmq_set_log_callback(NULL, 0, NULL);
         if (with_log) {
-            logging = r > logging ? r : logging;
+            logging_runs[n_logging++] = r;
             calls += atomic_load(&slow_calls);
         } else {
-            quiet = r > quiet ? r : quiet;
+            quiet_runs[n_quiet++] = r;
         }
         if (r == 0) {
             break;
@@ -87,12 +102,18 @@ static void test_a_slow_log_callback_does_not_slow_the_producer(void) {
     }
     atomic_store(&d.stop, 1);
     pthread_join(th, NULL);
-    harness_note("confirmed/s: %.0f without a log callback, %.0f with a 50 ms one (%d calls)", quiet, logging,
-                 calls);
+    double quiet = median(quiet_runs, ROUNDS), logging = median(logging_runs, ROUNDS);
+    harness_note("confirmed/s, median of %d rounds each: %.0f without a log callback, %.0f with a 50 ms one (%d calls)",
+                 ROUNDS, quiet, logging, calls);
     /* The consumer did log while the producer ran. */
     CHECK_MSG(calls > 0, "the slow callback was never called");
     CHECK(atomic_load(&d.received) > 0);
-    CHECK_MSG(logging >= 0.9 * quiet, "a slow log callback cut the confirmed rate from %.0f/s to %.0f/s", quiet,
+    /* A callback run on the network thread stalls it 50 ms per record: the
+     * rate falls by orders of magnitude (0 confirmed in 20 s before the log
+     * queue). Off that thread the medians differ by noise alone, measured
+     * from -13 % to +8 % on a shared 2-core machine: the bound leaves room
+     * for that noise and none for a stalled thread. */
+    CHECK_MSG(logging >= 0.75 * quiet, "a slow log callback cut the confirmed rate from %.0f/s to %.0f/s", quiet,
               logging);
     kmq_producer_free(p);
     kmq_consumer_free(c);
