@@ -106,7 +106,7 @@ count() {
 # run SUITE COMMAND...: runs one suite with its output kept; a suite that
 # exits non-zero without counting a failure counts one.
 run() {
-    local suite=$1 log=$out/logs/$1.log status=0
+    local suite=$1 log=$out/logs/$1.log status=0 failed_before=$failed
     shift
     mkdir -p "$out/logs"
     echo "realmq: === $suite: $*"
@@ -125,7 +125,8 @@ run() {
             echo "realmq: rust: of those passed, $skips skipped themselves" ;;
         interop) count "$suite" "$log" '^\d+(?= passed, \d+ failed)' '(?<= passed, )\d+(?= failed)' 'x^' ;;
     esac
-    if [[ $status -ne 0 && $failed -eq 0 ]]; then
+    # Judged by this suite's own count, not by earlier suites' failures.
+    if [[ $status -ne 0 && $failed -eq $failed_before ]]; then
         echo "realmq: $suite exited with status $status (see $log)"
         failed=$((failed + 1))
     fi
