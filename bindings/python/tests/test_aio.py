@@ -1,6 +1,5 @@
 """kapokmq.aio: asyncio clients that wait on the library's readiness
-descriptors. Tests that talk to a broker need a library that exports
-kmq_consumer_fd and kmq_producer_fd; the module itself imports with any."""
+descriptors."""
 
 from __future__ import annotations
 
@@ -14,22 +13,8 @@ import pytest
 import kapokmq
 from kapokmq import aio
 
-needs_descriptors = pytest.mark.skipif(
-    aio._CONSUMER_FD is None or aio._PRODUCER_FD is None,
-    reason=f"{kapokmq.LIBRARY_PATH} has no kmq_consumer_fd / kmq_producer_fd",
-)
-
-
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-def test_without_descriptors_the_clients_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aio.Producer, "_FD", None)
-    monkeypatch.setattr(aio.Consumer, "_FD", None)
-    for cls, name in ((aio.Producer, "kmq_producer_fd"), (aio.Consumer, "kmq_consumer_fd")):
-        with pytest.raises(kapokmq.InternalError, match=f"needs {name}, which .* does not export"):
-            run(cls.connect(topic="t", producer_id="p", consumer_id="c", mq_port=1))
 
 
 def test_a_client_used_before_connecting_is_an_error() -> None:
@@ -41,7 +26,6 @@ def test_a_client_used_before_connecting_is_an_error() -> None:
     run(main())
 
 
-@needs_descriptors
 def test_round_trip_of_1000_concurrent_sends(broker: Any, topic: str) -> None:
     async def main() -> None:
         cfg = broker.config(topic)
@@ -65,7 +49,6 @@ def test_round_trip_of_1000_concurrent_sends(broker: Any, topic: str) -> None:
     run(main())
 
 
-@needs_descriptors
 def test_a_waiting_receive_leaves_the_event_loop_free(broker: Any, topic: str) -> None:
     async def main() -> None:
         ticks = 0
@@ -90,7 +73,6 @@ def test_a_waiting_receive_leaves_the_event_loop_free(broker: Any, topic: str) -
     run(main())
 
 
-@needs_descriptors
 def test_close_wakes_a_waiting_receive_and_ends_async_for(broker: Any, topic: str) -> None:
     async def main() -> None:
         c = await aio.Consumer.connect(consumer_id="c1", **broker.config(topic))
@@ -111,7 +93,6 @@ def test_close_wakes_a_waiting_receive_and_ends_async_for(broker: Any, topic: st
     run(main())
 
 
-@needs_descriptors
 def test_close_flushes_sends_nobody_awaited(broker: Any, topic: str) -> None:
     async def main() -> None:
         p = await aio.Producer.connect(producer_id="p1", **broker.config(topic))
@@ -127,7 +108,6 @@ def test_close_flushes_sends_nobody_awaited(broker: Any, topic: str) -> None:
     run(main())
 
 
-@needs_descriptors
 def test_unconfirmed_sends_fail_on_close_and_close_names_the_flush(start_broker: Callable[..., Any], topic: str) -> None:
     stalled = start_broker("--stall-acks")
 
@@ -148,7 +128,6 @@ def test_unconfirmed_sends_fail_on_close_and_close_names_the_flush(start_broker:
     run(main())
 
 
-@needs_descriptors
 def test_a_full_queue_raises_at_once(start_broker: Callable[..., Any], topic: str) -> None:
     stalled = start_broker("--stall-acks")
 

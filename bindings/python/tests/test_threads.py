@@ -8,7 +8,7 @@ import queue
 import signal
 import threading
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import pytest
 
@@ -178,6 +178,88 @@ def test_ctrl_c_interrupts_a_producer_wait_without_limit(start_broker, topic, ca
     for helper in [t for t in threading.enumerate() if t.name == "kapokmq-wait"]:
         helper.join(2)
         assert not helper.is_alive()
+
+
+class CallCounter:
+    """Stands in for the library object a module calls, counting the calls
+    of one function and passing every call through."""
+
+    def __init__(self, lib: object, name: str, replace: Optional[Callable[..., int]] = None) -> None:
+        self._lib = lib
+        self._name = name
+        self._replace = replace
+        self.calls = 0
+
+    def __getattr__(self, attr: str) -> object:
+        fn = getattr(self._lib, attr)
+        if attr != self._name:
+            return fn
+
+        def counted(*args: object) -> object:
+            self.calls += 1
+            return (self._replace or fn)(*args)
+
+        return counted
+
+
+def test_a_waiting_receive_on_the_main_thread_sleeps_on_the_descriptor(
+    broker, topic, monkeypatch
+) -> None:
+    from kapokmq import consumer as consumer_module
+
+    counter = CallCounter(consumer_module.lib, "kmq_receive")
+    monkeypatch.setattr(consumer_module, "lib", counter)
+    with broker.clients(topic) as (c, p):
+        cpu = time.process_time()
+        started = time.monotonic()
+        assert c.receive(timeout=1.0) is None
+        waited, cpu = time.monotonic() - started, time.process_time() - cpu
+        print(f"idle 1 s receive: {counter.calls} library calls, {cpu * 1000:.1f} ms of process CPU")
+        assert waited >= 1.0
+        # One call before the wait and one when the time is up; short slices
+        # would make one call per 200 ms.
+        assert counter.calls <= 3
+        # A message sent during the wait ends it at once.
+        threading.Timer(0.3, lambda: p.send("wake")).start()
+        started = time.monotonic()
+        m = c.receive(timeout=5.0)
+        assert m is not None and m.text == "wake"
+        assert time.monotonic() - started < 0.3 + 0.15
+        c.ack(m)
+
+
+def test_a_waiting_poll_on_the_main_thread_sleeps_on_the_descriptor(start_broker, topic, monkeypatch) -> None:
+    from kapokmq import producer as producer_module
+
+    counter = CallCounter(producer_module.lib, "kmq_poll_reports")
+    monkeypatch.setattr(producer_module, "lib", counter)
+    broker = start_broker("--ack-delay-ms", "1000")
+    with kapokmq.Producer(producer_id="p", **broker.config(topic)) as p:
+        outcome: List[object] = []
+        p.send("late", on_delivery=lambda err, ident: outcome.append(err))
+        started = time.monotonic()
+        assert p.poll(timeout=5.0) == 1
+        waited = time.monotonic() - started
+        assert outcome == [None] and 0.8 <= waited < 2.5
+        assert counter.calls <= 3
+
+
+def test_without_a_descriptor_waits_still_end_and_ctrl_c_still_works(broker, topic, monkeypatch) -> None:
+    from kapokmq import consumer as consumer_module
+
+    # The library could not make a descriptor (say, out of file descriptors).
+    counter = CallCounter(consumer_module.lib, "kmq_consumer_fd", replace=lambda ptr: -1)
+    monkeypatch.setattr(consumer_module, "lib", counter)
+    with broker.clients(topic) as (c, p):
+        started = time.monotonic()
+        assert c.receive(timeout=0.5) is None
+        assert 0.5 <= time.monotonic() - started < 1.5
+        assert counter.calls == 1
+        p.send("x")
+        m = c.receive(timeout=5.0)
+        assert m is not None and m.text == "x"
+        c.ack(m)
+        assert_interrupted_within_a_second(lambda: c.receive(timeout=None), c.close)
 
 
 def test_closing_twice_is_harmless(broker, topic) -> None:

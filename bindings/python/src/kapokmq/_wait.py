@@ -1,14 +1,19 @@
 """Waiting without losing Ctrl-C.
 
 A thread inside a foreign call runs no Python signal handler, and only the
-main thread receives signals. So a wait of unknown length is never one long
-foreign call on the main thread: it is cut into slices of at most
-:data:`SLICE_S`, between which ``KeyboardInterrupt`` can be raised.
+main thread runs them. So on the main thread a wait of unknown length is
+never one long foreign call: it waits in ``poll()`` on the handle's
+readiness descriptor (which a signal interrupts, so ``KeyboardInterrupt``
+is raised at once) and then takes what is ready with a call that does not
+wait. Other threads make the one waiting call directly. Only when the
+library cannot make a descriptor (out of file descriptors) does the main
+thread fall back to foreign calls of at most :data:`SLICE_S` each.
 """
 
 from __future__ import annotations
 
 import math
+import select
 import threading
 import time
 from typing import Any, Callable, List, Optional, Tuple
@@ -48,6 +53,54 @@ def expired(until: Optional[float]) -> bool:
     return until is not None and time.monotonic() >= until
 
 
+def _left_ms(until: Optional[float]) -> int:
+    """Milliseconds until ``until`` (-1: no limit)."""
+    if until is None:
+        return -1
+    return max(0, math.ceil((until - time.monotonic()) * 1000))
+
+
+class Waiter:
+    """How one call on one handle waits, until ``until``: pass
+    :meth:`call_ms` as the library call's timeout and, when the call timed
+    out with time left, call :meth:`wait` before the next.
+
+    ``descriptor`` gives the handle's readiness descriptor (negative when
+    the library could not make one); it is asked for only on the main
+    thread, and only once a call found nothing ready.
+    """
+
+    def __init__(self, until: Optional[float], descriptor: Callable[[], int]) -> None:
+        self._until = until
+        self._descriptor = descriptor
+        self._main = threading.current_thread() is threading.main_thread()
+        self._poll: Optional["select.poll"] = None
+        self._sliced = False
+
+    def call_ms(self) -> int:
+        """The timeout for the next library call."""
+        if not self._main:
+            return _left_ms(self._until)
+        if self._sliced:
+            return slice_ms(self._until)
+        return 0
+
+    def wait(self) -> None:
+        """On the main thread, waits until the descriptor polls readable
+        or the time is up; a signal handler's exception (Ctrl-C) ends the
+        wait. Elsewhere the library call itself waited: returns at once."""
+        if not self._main or self._sliced:
+            return
+        if self._poll is None:
+            fd = self._descriptor()
+            if fd < 0:
+                self._sliced = True
+                return
+            self._poll = select.poll()
+            self._poll.register(fd, select.POLLIN)
+        self._poll.poll(_left_ms(self._until))
+
+
 def _finish(handle: Handle, status: int) -> None:
     """Gives the handle back and raises the call's error, read first: the
     release may free the handle, a library call that would replace it."""
@@ -66,7 +119,9 @@ def run_blocking(
     message, or fixes which messages a flush waits for), and raises its error.
 
     On the main thread the call runs on a helper thread while the main
-    thread waits for it in slices; after Ctrl-C the helper finishes the call
+    thread waits for it in ``join()``, which a signal interrupts (the
+    library has no descriptor that says when such a call would return);
+    after Ctrl-C the helper finishes the call
     by itself (bounded by its timeout, ``message_timeout_ms``, or a close),
     and the handle stays alive until it has. ``no_wait``, when given, are
     arguments for a first attempt that does not wait, made on the calling
@@ -97,8 +152,7 @@ def run_blocking(
     except BaseException:
         handle.release()
         raise
-    while helper.is_alive():
-        helper.join(SLICE_S)
+    helper.join()
     if not outcome:
         raise InternalError(f"{getattr(fn, '__name__', 'call')}: the waiting thread failed")
     if outcome[0] is not None:

@@ -17,8 +17,6 @@ readiness descriptors (``kmq_consumer_fd``: a message can be taken;
 makes do not wait. Only connecting and closing, which wait on the network
 once, run on the loop's default executor.
 
-This module imports with any library; the clients need one that exports
-the two descriptor functions, and say so when it does not.
 """
 
 from __future__ import annotations
@@ -31,10 +29,10 @@ from typing import Any, Callable, Optional, Set, Type, TypeVar
 from . import consumer as _consumer
 from . import producer as _producer
 from ._handle import Handle
-from ._lib import LIBRARY_PATH, ConsumerP, ProducerP, last_error, lib
+from ._lib import last_error, lib
 from ._wait import to_ms
 from .consumer import ConsumerStats, Message
-from .errors import ClosedError, InternalError, KapokMQError, Status, TimeoutError, error_for
+from .errors import ClosedError, KapokMQError, Status, TimeoutError, error_for
 from .producer import Data, ProducerStats
 
 __all__ = ["ClusterConsumer", "ClusterProducer", "Consumer", "Producer"]
@@ -42,30 +40,6 @@ __all__ = ["ClusterConsumer", "ClusterProducer", "Consumer", "Producer"]
 #: How long ``close()`` of a producer flushes when not told, as the
 #: blocking producer's.
 CLOSE_FLUSH_S = 5.0
-
-
-def _declare(name: str, handle_type: Any) -> Optional[Callable[[Any], int]]:
-    """The library's ``int name(handle)``, or None when it lacks it."""
-    try:
-        fn = getattr(lib, name)
-    except AttributeError:
-        return None
-    fn.restype = ctypes.c_int
-    fn.argtypes = [handle_type]
-    return fn
-
-
-_CONSUMER_FD = _declare("kmq_consumer_fd", ConsumerP)
-_PRODUCER_FD = _declare("kmq_producer_fd", ProducerP)
-
-
-def _require(fn: Optional[Callable[[Any], int]], name: str) -> Callable[[Any], int]:
-    if fn is None:
-        raise InternalError(
-            f"kapokmq.aio needs {name}, which {LIBRARY_PATH} does not export: "
-            "the library is older than this package"
-        )
-    return fn
 
 
 def _descriptor(fn: Callable[[Any], int], handle: Handle) -> int:
@@ -140,8 +114,7 @@ class _Client:
     """Connecting, closing and ``async with``, shared by both clients."""
 
     _SYNC: Any  # the blocking class that connects
-    _FD: Optional[Callable[[Any], int]]
-    _FD_NAME: str
+    _FD: Callable[[Any], int]  # the library's readiness descriptor function
     _WHAT: str
 
     def __init__(self, **config: Any) -> None:
@@ -162,11 +135,10 @@ class _Client:
             return
         if self._closing:
             raise ClosedError(f"the {self._WHAT} is closed")
-        fd_fn = _require(self._FD, self._FD_NAME)
         loop = asyncio.get_running_loop()
         sync = await loop.run_in_executor(None, functools.partial(self._SYNC, **self._config))
         try:
-            self._readiness = _Readiness(loop, _descriptor(fd_fn, sync._handle))
+            self._readiness = _Readiness(loop, _descriptor(self._FD, sync._handle))
         except BaseException:
             sync.close()
             raise
@@ -220,8 +192,7 @@ class Consumer(_Client):
     arguments are the config keys, as for :class:`kapokmq.Consumer`."""
 
     _SYNC = _consumer.Consumer
-    _FD = _CONSUMER_FD
-    _FD_NAME = "kmq_consumer_fd"
+    _FD = lib.kmq_consumer_fd
     _WHAT = "consumer"
 
     async def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
@@ -292,8 +263,7 @@ class Producer(_Client):
     as for :class:`kapokmq.Producer`."""
 
     _SYNC = _producer.Producer
-    _FD = _PRODUCER_FD
-    _FD_NAME = "kmq_producer_fd"
+    _FD = lib.kmq_producer_fd
     _WHAT = "producer"
 
     def __init__(self, **config: Any) -> None:

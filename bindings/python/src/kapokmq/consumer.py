@@ -10,7 +10,7 @@ from typing import Any, Iterator, Optional, Union
 from . import _config
 from ._handle import Handle, read_stats
 from ._lib import ConsumerP, ConsumerStatsStruct, MessageP, last_error, lib, stats_from
-from ._wait import deadline, expired, slice_ms
+from ._wait import Waiter, deadline, expired
 from .errors import ClosedError, InvalidArgumentError, Status
 
 
@@ -135,9 +135,9 @@ class Consumer:
         ptr = handle.acquire()
         out = MessageP()
         try:
+            waiter = Waiter(until, lambda: lib.kmq_consumer_fd(ptr))
             while True:
-                # Short slices: between them Python can raise KeyboardInterrupt.
-                status = lib.kmq_receive(ptr, slice_ms(until), ctypes.byref(out))
+                status = lib.kmq_receive(ptr, waiter.call_ms(), ctypes.byref(out))
                 if status == Status.OK:
                     try:
                         return Message._copy(out)
@@ -147,6 +147,7 @@ class Consumer:
                     raise last_error(status)
                 if expired(until):
                     return None
+                waiter.wait()
         finally:
             handle.release()
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple, Union
 from . import _config
 from ._handle import Handle, read_stats
 from ._lib import DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
-from ._wait import deadline, expired, run_blocking, slice_ms, to_ms
+from ._wait import Waiter, deadline, expired, run_blocking, to_ms
 from .errors import ClosedError, KapokMQError, Status, error_for
 
 Data = Union[str, bytes, bytearray, memoryview]
@@ -189,9 +189,10 @@ class Producer:
         handle = self._handle
         ptr = handle.acquire()
         try:
+            waiter = Waiter(until, lambda: lib.kmq_producer_fd(ptr))
             while True:
                 # Wait only while nothing is at hand; then take what is there.
-                wait_ms = 0 if self._reports else slice_ms(until)
+                wait_ms = 0 if self._reports else waiter.call_ms()
                 status, count = self._take_reports(ptr, wait_ms)
                 if status == Status.OK:
                     if count < _REPORT_BATCH:
@@ -199,6 +200,7 @@ class Producer:
                 elif status == Status.TIMEOUT:
                     if self._reports or expired(until):
                         break
+                    waiter.wait()
                 elif status == Status.CLOSED and self._reports:
                     break
                 else:
