@@ -11,10 +11,12 @@
  *       thread kmq_receive + kmq_ack until N messages came back: the time
  *       from the first send to the last message received.
  *
- * Prints one line "RESULT key=value ..." for kmq bench to parse; errors go
+ * Prints one line "RESULT key=value ..." for kmq bench to parse (cpu_secs:
+ * the CPU this process used while timed, start-up left out); errors go
  * to stderr with the library's message, and the exit code is 1. */
 #define _POSIX_C_SOURCE 199309L
 #include <kapokmq.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,13 @@ static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU seconds this process has used (every thread, user and system). */
+static double cpu_secs(void) {
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+    return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
 }
 
 /* What one pair of clock reads costs, included in every timed call. */
@@ -87,6 +96,7 @@ int main(int argc, char **argv) {
 
     int rc = 0;
     if (strcmp(mode, "throughput") == 0) {
+        double cpu0 = cpu_secs();
         uint64_t t0 = now_ns();
         for (long long i = 0; i < n; i++) {
             s = kmq_send(p, payload, len, 0);
@@ -94,11 +104,12 @@ int main(int argc, char **argv) {
         }
         s = kmq_flush(p, -1);
         uint64_t took = now_ns() - t0;
+        double cpu = cpu_secs() - cpu0;
         if (s != KMQ_OK) { rc = fail("kmq_flush", s); goto out; }
         kmq_producer_stats st;
         kmq_producer_get_stats(p, &st);
-        printf("RESULT secs=%.6f count=%llu failed=%llu\n", took / 1e9,
-               (unsigned long long)st.confirmed, (unsigned long long)st.failed);
+        printf("RESULT secs=%.6f count=%llu failed=%llu cpu_secs=%.6f\n", took / 1e9,
+               (unsigned long long)st.confirmed, (unsigned long long)st.failed, cpu);
     } else if (strcmp(mode, "percall") == 0) {
         uint64_t *ns = malloc((size_t)n * sizeof *ns);
         if (!ns) { fprintf(stderr, "bench: out of memory\n"); rc = 1; goto out; }
@@ -123,6 +134,7 @@ int main(int argc, char **argv) {
     } else if (c != NULL) {
         /* Sends are interleaved with receives, as a pipeline stage would
          * do: the queue never holds the whole run. */
+        double cpu0 = cpu_secs();
         uint64_t t0 = now_ns();
         long long sent = 0, got = 0;
         while (got < n) {
@@ -140,7 +152,7 @@ int main(int argc, char **argv) {
             if (s == KMQ_ERR_TIMEOUT && sent >= n) { rc = fail("kmq_receive", s); goto out; }
         }
         uint64_t took = now_ns() - t0;
-        printf("RESULT secs=%.6f count=%lld\n", took / 1e9, got);
+        printf("RESULT secs=%.6f count=%lld cpu_secs=%.6f\n", took / 1e9, got, cpu_secs() - cpu0);
     } else {
         fprintf(stderr, "bench: unknown mode %s\n", mode);
         rc = 2;

@@ -5,7 +5,8 @@
 //	bench fire      HOST PORT TOPIC N PAYLOAD KEY   sends only, nothing confirmed
 //	bench e2e       HOST PORT TOPIC N PAYLOAD KEY   produce -> consume (-> ack)
 //
-// Prints one "RESULT key=value ..." line for kmq bench to parse. The client
+// Prints one "RESULT key=value ..." line for kmq bench to parse (cpu_secs:
+// the CPU this process used while timed, start-up left out). The client
 // writes its own log lines to stdout too; kmq bench reads only RESULT.
 package main
 
@@ -13,12 +14,22 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
 func die(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// cpuSecs is the CPU time this process has used (every thread, user and system).
+func cpuSecs() float64 {
+	var u syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &u) != nil {
+		return 0
+	}
+	return float64(u.Utime.Sec+u.Stime.Sec) + float64(u.Utime.Usec+u.Stime.Usec)/1e6
 }
 
 func main() {
@@ -44,6 +55,7 @@ func main() {
 		if mode == "fire" {
 			drainAcks("go-bench-p")
 		}
+		cpu0 := cpuSecs()
 		start := time.Now()
 		done := 0
 		for i := 0; i < n; i++ {
@@ -55,7 +67,7 @@ func main() {
 			}
 			done++
 		}
-		fmt.Printf("RESULT secs=%.6f count=%d\n", time.Since(start).Seconds(), done)
+		fmt.Printf("RESULT secs=%.6f count=%d cpu_secs=%.6f\n", time.Since(start).Seconds(), done, cpuSecs()-cpu0)
 
 	case "e2e":
 		if err := server.connectConsumer("go-bench-c"); err != nil {
@@ -67,6 +79,7 @@ func main() {
 		// The producer at its fastest: sends back to back, "ok"s drained
 		// apart (waiting for each would cap it at the send+ack rate).
 		drainAcks("go-bench-p")
+		cpu0 := cpuSecs()
 		start := time.Now()
 		go func() {
 			for i := 0; i < n; i++ {
@@ -81,7 +94,7 @@ func main() {
 		if hasAck {
 			acked = 1
 		}
-		fmt.Printf("RESULT secs=%.6f count=%d acked=%d\n", time.Since(start).Seconds(), n, acked)
+		fmt.Printf("RESULT secs=%.6f count=%d acked=%d cpu_secs=%.6f\n", time.Since(start).Seconds(), n, acked, cpuSecs()-cpu0)
 
 	default:
 		die("unknown mode %q", mode)

@@ -72,10 +72,26 @@ impl Broker {
     }
 
     /// CPU time the broker and the processes it started have used so far
-    /// (user + system), in seconds.
+    /// (user + system), in seconds: the threads' run time from the
+    /// scheduler, in nanoseconds (`/proc/.../stat` counts 10 ms ticks,
+    /// too coarse for a run of 100 ms).
     pub fn cpu_seconds(&self) -> f64 {
-        process_tree(self.child.id()).into_iter().map(|pid| cpu_seconds(&format!("/proc/{pid}/stat"))).sum()
+        process_tree(self.child.id()).into_iter().map(process_cpu_seconds).sum()
     }
+}
+
+/// The run time of the live threads of `pid`; for a process without
+/// schedstat files (a kernel without schedstats), its `stat` ticks.
+fn process_cpu_seconds(pid: u32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    let mut ns = None;
+    for task in tasks {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        if let Some(run) = stat.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
+            *ns.get_or_insert(0.0) += run;
+        }
+    }
+    ns.map_or_else(|| cpu_seconds(&format!("/proc/{pid}/stat")), |ns| ns / 1e9)
 }
 
 /// `pid` and its descendants that are alive now.
@@ -94,7 +110,7 @@ fn process_tree(pid: u32) -> Vec<u32> {
 }
 
 /// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).
-pub fn cpu_seconds(stat_path: &str) -> f64 {
+fn cpu_seconds(stat_path: &str) -> f64 {
     let Ok(stat) = std::fs::read_to_string(stat_path) else {
         return 0.0;
     };

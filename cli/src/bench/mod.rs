@@ -119,14 +119,15 @@ struct Cpu {
     own: f64,
     children: f64,
     broker: f64,
-    at: Instant,
 }
 
-fn children_cpu() -> f64 {
+/// CPU seconds (user + system) from getrusage: this process's own
+/// (every thread, also those that ended) or its finished children's.
+fn rusage_cpu(who: libc::c_int) -> f64 {
     // SAFETY: getrusage writes into the struct it is given.
     unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) != 0 {
+        if libc::getrusage(who, &mut u) != 0 {
             return 0.0;
         }
         let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -137,17 +138,16 @@ fn children_cpu() -> f64 {
 impl Cpu {
     fn now(b: &Broker) -> Cpu {
         Cpu {
-            own: broker::cpu_seconds("/proc/self/stat"),
-            children: children_cpu(),
+            own: rusage_cpu(libc::RUSAGE_SELF),
+            children: rusage_cpu(libc::RUSAGE_CHILDREN),
             broker: b.cpu_seconds(),
-            at: Instant::now(),
         }
     }
-    /// (broker cores, client cores) used since `self`.
-    fn since(self, b: &Broker) -> (f64, f64) {
+    /// CPU seconds (broker, client: this process and its finished
+    /// children) used since `self`.
+    fn used(&self, b: &Broker) -> (f64, f64) {
         let now = Cpu::now(b);
-        let wall = now.at.duration_since(self.at).as_secs_f64().max(1e-9);
-        ((now.broker - self.broker) / wall, (now.own - self.own + now.children - self.children) / wall)
+        (now.broker - self.broker, now.own - self.own + now.children - self.children)
     }
 }
 
@@ -223,21 +223,48 @@ fn rate(n: u64, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64().max(1e-9)
 }
 
+/// What one throughput run measured: the time it took and, for a program
+/// run on its own, the CPU it used in that time (its own getrusage), which
+/// leaves out its start-up and connecting.
+struct Timed {
+    took: Duration,
+    own_cpu_s: Option<f64>,
+}
+
+impl From<Duration> for Timed {
+    fn from(took: Duration) -> Self {
+        Timed { took, own_cpu_s: None }
+    }
+}
+
 /// One throughput row: runs `f` (which returns the measured time) and
 /// records msg/s and the CPU used meanwhile.
-fn throughput(ctx: &Ctx, section: Section, client: &str, n: u64, f: impl FnOnce() -> Result<Duration, String>) -> Row {
+fn throughput<T: Into<Timed>>(
+    ctx: &Ctx,
+    section: Section,
+    client: &str,
+    n: u64,
+    f: impl FnOnce() -> Result<T, String>,
+) -> Row {
     let mut row = Row::new(section, client, "throughput", "msg/s");
     row.messages = Some(n);
     let cpu = Cpu::now(&ctx.broker);
-    row.value = f().map(|took| rate(n, took));
-    if row.value.is_ok() {
-        let (b, c) = cpu.since(&ctx.broker);
-        row.broker_cpu = Some(b);
-        row.client_cpu = Some(c);
+    let timed = f().map(Into::into);
+    row.value = timed.as_ref().map(|t| rate(n, t.took)).map_err(Clone::clone);
+    if let Ok(t) = &timed {
+        // Cores while timed: CPU over the timed part, not over the whole
+        // step (connecting and closing take wall time but little CPU).
+        // A program run on its own reports its CPU, start-up left out.
+        let (broker, client) = cpu.used(&ctx.broker);
+        let secs = t.took.as_secs_f64().max(1e-9);
+        row.broker_cpu = Some(broker / secs);
+        row.client_cpu = Some(t.own_cpu_s.unwrap_or(client) / secs);
     }
     row
 }
 
+/// Runs a C or Go bench program; its RESULT line gives the time and,
+/// when it prints cpu_secs, the CPU it used meanwhile.
 fn external_throughput(
     program: &Path,
     mode: &str,
@@ -245,7 +272,7 @@ fn external_throughput(
     topic: &str,
     n: u64,
     payload: &str,
-) -> Result<Duration, String> {
+) -> Result<Timed, String> {
     let mut cmd = Command::new(program);
     cmd.args([mode, HOST, &port.to_string(), topic, &n.to_string(), payload, KEY]);
     let out = external::run(cmd, Duration::from_secs(180))?;
@@ -254,7 +281,8 @@ fn external_throughput(
     if confirmed < n as f64 {
         return Err(format!("only {confirmed} of {n} done"));
     }
-    Ok(Duration::from_secs_f64(external::field(&fields, "secs")?))
+    let took = Duration::from_secs_f64(external::field(&fields, "secs")?);
+    Ok(Timed { took, own_cpu_s: fields.get("cpu_secs").copied() })
 }
 
 fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
