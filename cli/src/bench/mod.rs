@@ -137,11 +137,7 @@ fn rusage_cpu(who: libc::c_int) -> f64 {
 
 impl Cpu {
     fn now(b: &Broker) -> Cpu {
-        Cpu {
-            own: rusage_cpu(libc::RUSAGE_SELF),
-            children: rusage_cpu(libc::RUSAGE_CHILDREN),
-            broker: b.cpu_seconds(),
-        }
+        Cpu { own: rusage_cpu(libc::RUSAGE_SELF), children: rusage_cpu(libc::RUSAGE_CHILDREN), broker: b.cpu_seconds() }
     }
     /// CPU seconds (broker, client: this process and its finished
     /// children) used since `self`.
