@@ -397,8 +397,9 @@ async fn run_link(
     acks: mpsc::UnboundedReceiver<String>,
     retired: Arc<Membership>,
 ) {
-    // Shared with each run, so that the queue of acks outlives a panic.
-    let acks = Arc::new(tokio::sync::Mutex::new(acks));
+    // Shared with each run, so that the acks queued and those taken but
+    // not yet written outlive a panic.
+    let acks = Arc::new(tokio::sync::Mutex::new(Acks { queued: acks, unwritten: VecDeque::new() }));
     let mut first = first;
     let run = || {
         let (shared, url, first, acks, retired) =
@@ -414,16 +415,16 @@ async fn run_link(
     shared.link_ended.notify_all();
 }
 
-async fn keep_link(
-    shared: &Shared,
-    link: u32,
-    url: &str,
-    first: Option<Ws>,
-    acks: &mut mpsc::UnboundedReceiver<String>,
-    member: &Membership,
-) {
+/// A link's acks: queued by `ack`, and taken from the queue but not yet
+/// written (written first on the next connection).
+struct Acks {
+    queued: mpsc::UnboundedReceiver<String>,
+    unwritten: VecDeque<String>,
+}
+
+async fn keep_link(shared: &Shared, link: u32, url: &str, first: Option<Ws>, acks: &mut Acks, member: &Membership) {
     let stop = shared.stop.subscribe();
-    let mut this = ConsumerLink { shared, link, acks, unwritten: VecDeque::new(), member };
+    let mut this = ConsumerLink { shared, link, acks, member };
     if let Some(rejected) =
         conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await
     {
@@ -436,8 +437,7 @@ async fn keep_link(
 struct ConsumerLink<'a> {
     shared: &'a Shared,
     link: u32,
-    acks: &'a mut mpsc::UnboundedReceiver<String>,
-    unwritten: VecDeque<String>,
+    acks: &'a mut Acks,
     member: &'a Membership,
 }
 
@@ -451,7 +451,8 @@ impl conn::Link for ConsumerLink<'_> {
     }
 
     fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
-        serve(self.shared, self.link, ws, self.acks, &mut self.unwritten, self.member, stop)
+        let Acks { queued, unwritten } = &mut *self.acks;
+        serve(self.shared, self.link, ws, queued, unwritten, self.member, stop)
     }
 
     fn lost(&mut self, _why: &Error) {}
@@ -537,6 +538,7 @@ async fn serve(
                                 break;
                             }
                         }
+                        runtime::injected_ack_panic_point();
                     }
                     None => return,
                 },

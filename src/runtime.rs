@@ -168,6 +168,7 @@ fn route_own_panics_to_the_log() {
 }
 
 static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static INJECTED_ACK_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Test hook: the next link that handles a frame from its server panics
 /// there, once. For the tests of what a panicking link task leaves behind.
@@ -176,9 +177,27 @@ pub fn inject_link_panic() {
     INJECTED_PANIC.store(true, Ordering::Relaxed);
 }
 
+/// Test hook: the next consumer link that takes acks to write panics
+/// before writing them, once.
+#[doc(hidden)]
+pub fn inject_ack_writer_panic() {
+    INJECTED_ACK_PANIC.store(true, Ordering::Relaxed);
+}
+
+fn take_injected(flag: &std::sync::atomic::AtomicBool) -> bool {
+    flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed)
+}
+
 /// Panics when a test asked for it (see `inject_link_panic`).
 pub(crate) fn injected_panic_point() {
-    if INJECTED_PANIC.load(Ordering::Relaxed) && INJECTED_PANIC.swap(false, Ordering::Relaxed) {
+    if take_injected(&INJECTED_PANIC) {
         panic!("injected link panic (test hook)");
+    }
+}
+
+/// Panics when a test asked for it (see `inject_ack_writer_panic`).
+pub(crate) fn injected_ack_panic_point() {
+    if take_injected(&INJECTED_ACK_PANIC) {
+        panic!("injected ack writer panic (test hook)");
     }
 }

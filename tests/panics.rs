@@ -7,9 +7,11 @@
 mod common;
 
 use common::{topic, Broker};
+use kapokmq::console::Console;
 use kapokmq::log::{self, Level};
 use kapokmq::{Consumer, Producer};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_panicking_link_is_logged_cleaned_up_and_started_again() {
@@ -39,8 +41,26 @@ fn a_panicking_link_is_logged_cleaned_up_and_started_again() {
     let consumer = Consumer::connect(&cfg).unwrap();
     let m = consumer.receive(10_000).expect("the message arrives after the link started over");
     assert!(m.data == "through a panic", "{m:?}");
-    consumer.ack(&m.code).unwrap();
     let logged = lines.lock().unwrap().join("\n");
     assert!(logged.contains("consumer link") && logged.contains("injected link panic"), "{logged}");
+
+    // The link panics after taking the ack from its queue, before writing
+    // it: the ack is written on the next connection, and the server marks
+    // the message consumed.
+    lines.lock().unwrap().clear();
+    kapokmq::runtime::inject_ack_writer_panic();
+    consumer.ack(&m.code).unwrap();
+    let console = Console::new(&cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let status = loop {
+        let status = console.message(&m.code).unwrap()["Status"].as_i64();
+        if status == Some(1) || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status, Some(1), "the server never got the ack");
+    let logged = lines.lock().unwrap().join("\n");
+    assert!(logged.contains("injected ack writer panic"), "{logged}");
     log::set_sink(Level::Error, None);
 }
