@@ -13,6 +13,7 @@ pub mod conn;
 pub mod console;
 pub mod consumer;
 pub mod error;
+pub(crate) mod frames;
 pub mod ffi;
 pub(crate) mod http;
 pub(crate) mod inbox;

@@ -11,18 +11,19 @@ use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
 use crate::error::{Error, Result};
+use crate::frames::{self, Frame};
 use crate::log;
 use crate::outbox::{Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
 use crate::runtime;
 use crate::wire::{self, Role};
-use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use crate::outbox::{DeliveryReport, ProducerStats};
 
@@ -424,6 +425,11 @@ impl conn::Link for ProducerLink<'_> {
 
 /// Runs one open connection until it fails or the producer stops; returns why.
 /// `room` wakes the writer when `ok`s make room in a full window.
+///
+/// Past the handshake the connection carries only the producer's frames,
+/// framed by `frames` rather than tungstenite (see there why). The server
+/// has sent nothing tungstenite could have read ahead: it answers only
+/// messages, and none was written yet.
 async fn serve(
     shared: &Shared,
     link: u32,
@@ -432,62 +438,65 @@ async fn serve(
     member: &Membership,
     stop: &mut watch::Receiver<bool>,
 ) -> Error {
-    let (mut sink, mut stream) = ws.split();
+    let (mut rd, mut wr) = tokio::io::split(ws.into_inner());
     let last_seen = conn::LastSeen::now();
     let check = shared.config.check_time;
+    // A ping of the server's, for the writer to answer.
+    let pong: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+    let pong_due = Notify::new();
 
     let reader = async {
-        // A frame read ahead while counting `ok`s, handled next.
-        let mut ahead = None;
+        let mut frames = frames::Reader::new();
         loop {
-            let frame = match ahead.take() {
-                Some(frame) => frame,
-                None => stream.next().await,
-            };
-            let frame = match frame {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => return Error::connect(format!("connection lost: {}", conn::describe(&e))),
-                None => return Error::connect("the server closed the connection"),
-            };
+            match frames.fill(&mut rd).await {
+                Ok(0) => return Error::connect("the server closed the connection"),
+                Ok(_) => {}
+                Err(e) => return Error::connect(format!("connection lost: {e}")),
+            }
             last_seen.touch();
             runtime::injected_panic_point();
-            let text: &[u8] = match &frame {
-                Message::Text(t) => t.as_bytes(),
-                Message::Binary(b) => b,
-                Message::Close(_) => return Error::connect("the server closed the connection"),
-                _ => continue,
-            };
-            if text != wire::SEND_ACK.as_bytes() {
-                return Error::protocol(format!(
-                    "expected \"ok\", got {:?}",
-                    wire::preview(&String::from_utf8_lossy(text))
-                ));
-            }
-            // Confirm every `ok` already received under one lock.
-            let mut oks = 1;
-            while let Some(next) = stream.next().now_or_never() {
-                match &next {
-                    Some(Ok(Message::Text(t))) if t.as_str() == wire::SEND_ACK => oks += 1,
-                    _ => {
-                        ahead = Some(next);
-                        break;
+            // Confirm every `ok` of this read under one lock; an `ok` read
+            // before a bad frame still counts.
+            let mut oks = 0;
+            let ended = loop {
+                match frames.next_frame() {
+                    Ok(None) => break None,
+                    Ok(Some(Frame::Data(b"ok"))) => oks += 1,
+                    Ok(Some(Frame::Data(other))) => {
+                        break Some(Error::protocol(format!(
+                            "expected \"ok\", got {:?}",
+                            wire::preview(&String::from_utf8_lossy(other))
+                        )))
                     }
+                    Ok(Some(Frame::Ping(payload))) => {
+                        *pong.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload.to_vec());
+                        pong_due.notify_one();
+                    }
+                    Ok(Some(Frame::Pong)) => {}
+                    Ok(Some(Frame::Close)) => break Some(Error::connect("the server closed the connection")),
+                    Err(e) => break Some(e),
+                }
+            };
+            if oks > 0 {
+                let opened = shared.with_outbox(|ob| match ob.ok(link, oks) {
+                    Ok(wake) => (Ok(wake.room), wake),
+                    Err(e) => (Err(e), Wake::default()),
+                });
+                match opened {
+                    Ok(true) => room.notify_one(),
+                    Ok(false) => {}
+                    Err(e) => return e,
                 }
             }
-            let opened = shared.with_outbox(|ob| match ob.ok(link, oks) {
-                Ok(wake) => (Ok(wake.room), wake),
-                Err(e) => (Err(e), Wake::default()),
-            });
-            match opened {
-                Ok(true) => room.notify_one(),
-                Ok(false) => {}
-                Err(e) => return e,
+            if let Some(e) = ended {
+                return e;
             }
         }
     };
 
     let writer = async {
         let mut batch = Vec::with_capacity(256);
+        let mut out = frames::Writer::new();
         let mut ping = tokio::time::interval(check);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
@@ -515,32 +524,34 @@ async fn serve(
                 Ok(t) if t.more_for_others => shared.work.notify_waiters(),
                 Ok(_) => {}
             }
-            let sent = if batch.is_empty() {
-                tokio::select! {
-                    _ = work => continue,
-                    _ = room.notified() => continue,
-                    _ = retiring => continue,
-                    _ = ping.tick() => sink.send(Message::Ping(Default::default())).await,
-                }
-            } else {
-                let mut r = Ok(());
-                for frame in batch.drain(..) {
-                    r = sink.feed(Message::Text(frame)).await;
-                    if r.is_err() {
-                        break;
+            for frame in batch.drain(..) {
+                out.text(frame.as_bytes());
+                if out.len() >= frames::WRITE_CHUNK {
+                    if let Err(e) = write_out(&mut wr, &mut out, false).await {
+                        return e;
                     }
                 }
-                let flushed = match r {
-                    Ok(()) => sink.flush().await,
-                    e => e,
-                };
-                // Let the other links of a cluster take their share.
-                tokio::task::yield_now().await;
-                flushed
-            };
-            if let Err(e) = sent {
-                return Error::connect(format!("connection lost while writing: {}", conn::describe(&e)));
             }
+            if let Some(payload) = pong.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                out.pong(&payload);
+            }
+            if out.is_empty() {
+                tokio::select! {
+                    _ = work => {}
+                    _ = room.notified() => {}
+                    _ = retiring => {}
+                    _ = pong_due.notified() => {}
+                    _ = ping.tick() => out.ping(),
+                }
+                if out.is_empty() {
+                    continue;
+                }
+            }
+            if let Err(e) = write_out(&mut wr, &mut out, true).await {
+                return e;
+            }
+            // Let the other links of a cluster take their share.
+            tokio::task::yield_now().await;
         }
     };
 
@@ -554,9 +565,26 @@ async fn serve(
         _ = stop.changed() => Error::closed("the producer was closed"),
     };
     if *stop.borrow() {
-        let _ = tokio::time::timeout(Duration::from_millis(200), sink.send(Message::Close(None))).await;
+        let mut close = frames::Writer::new();
+        close.close();
+        let _ = tokio::time::timeout(Duration::from_millis(200), wr.write_all(close.bytes())).await;
     }
     why
+}
+
+/// Writes what `out` holds (and flushes it through TLS when `flush`), then
+/// empties it.
+async fn write_out(wr: &mut (impl AsyncWrite + Unpin), out: &mut frames::Writer, flush: bool) -> Result<()> {
+    let written = async {
+        wr.write_all(out.bytes()).await?;
+        if flush {
+            wr.flush().await?;
+        }
+        std::io::Result::Ok(())
+    };
+    written.await.map_err(|e| Error::connect(format!("connection lost while writing: {e}")))?;
+    out.clear();
+    Ok(())
 }
 
 /// The node of `link` left the registry's list: it takes no new messages,
