@@ -319,9 +319,10 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 .map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
         })
         .collect();
-    for (n, run) in runs {
+    for (round, (n, run)) in runs.into_iter().enumerate() {
         let run = run.as_str();
-        plans.push(Plan {
+        let (mut producers, mut e2e) = (Vec::new(), Vec::new());
+        producers.push(Plan {
             label: format!("{RAW}, {} messages{run}", report::thousands(n)),
             n: Some(n),
             job: Box::new(move |ctx, done| {
@@ -331,7 +332,7 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 vec![throughput(ctx, Section::Producer, RAW, n, || raw::producer(&t, n, &payload, done))]
             }),
         });
-        plans.push(Plan {
+        producers.push(Plan {
             label: format!("{RUST}, {} messages{run}", report::thousands(n)),
             n: Some(n),
             job: Box::new(move |ctx, done| {
@@ -345,7 +346,7 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
         for (client, program, mode) in
             [(C, c.clone(), "throughput"), (GO_ACK, go_ack.clone(), "confirmed"), (GO_FIRE, go.clone(), "fire")]
         {
-            plans.push(Plan {
+            producers.push(Plan {
                 label: format!("{client}, {} messages{run}", report::thousands(n)),
                 n: None,
                 job: Box::new(move |ctx, _| {
@@ -363,7 +364,7 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 }),
             });
         }
-        plans.push(Plan {
+        e2e.push(Plan {
             label: format!("end to end, {RAW_E2E}, {} messages{run}", report::thousands(n)),
             n: Some(n),
             job: Box::new(move |ctx, done| {
@@ -373,7 +374,7 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 vec![throughput(ctx, Section::EndToEnd, RAW_E2E, n, || raw::end_to_end(&t, n, &payload, done))]
             }),
         });
-        plans.push(Plan {
+        e2e.push(Plan {
             label: format!("end to end, {RUST_E2E}, {} messages{run}", report::thousands(n)),
             n: Some(n),
             job: Box::new(move |ctx, done| {
@@ -385,7 +386,7 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
             }),
         });
         for (client, program) in [(C_E2E, c.clone()), (GO_E2E, go.clone())] {
-            plans.push(Plan {
+            e2e.push(Plan {
                 label: format!("end to end, {client}, {} messages{run}", report::thousands(n)),
                 n: None,
                 job: Box::new(move |ctx, _| {
@@ -398,6 +399,15 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
                 }),
             });
         }
+        // Each round starts with another client, so that whatever the
+        // broker does at a given point of the run (its store growing and
+        // rehashing, a collection in the real node) does not always fall
+        // on the same client.
+        let (p, e) = (round % producers.len(), round % e2e.len());
+        producers.rotate_left(p);
+        e2e.rotate_left(e);
+        plans.extend(producers);
+        plans.extend(e2e);
     }
     if args.only_throughput {
         return plans;
