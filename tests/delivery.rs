@@ -193,8 +193,17 @@ fn broker_killed_and_restarted_loses_nothing() {
 fn producers_and_consumers_on_several_threads() {
     let broker = Broker::start(&[]);
     let cfgs: Vec<_> = (0..2).map(|i| broker.config(&topic(&format!("threads{i}")))).collect();
+    // The consumers first, and listed by the server before anything is sent:
+    // the real node registers a consumer a moment after its handshake, and a
+    // message sent in that moment comes later, out of order.
+    let consumers: Vec<_> = cfgs.iter().map(|cfg| Consumer::connect(cfg).unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::console(broker.port, "/Console/GetClients").matches("ConsumerId").count() < 2 {
+        assert!(Instant::now() < deadline, "the server never listed both consumers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::scope(|s| {
-        for cfg in &cfgs {
+        for (cfg, c) in cfgs.iter().zip(&consumers) {
             s.spawn(move || {
                 let p = Producer::connect(cfg).unwrap();
                 for i in 0..2000 {
@@ -203,7 +212,6 @@ fn producers_and_consumers_on_several_threads() {
                 p.flush(30_000).unwrap();
             });
             s.spawn(move || {
-                let c = Consumer::connect(cfg).unwrap();
                 for i in 0..2000 {
                     let m = c.receive(20_000).unwrap();
                     assert_eq!(m.data, i.to_string());

@@ -43,6 +43,21 @@ fn find_broker() -> Result<PathBuf, String> {
 /// ready line (tests/real/kmq-real-broker, for the real node).
 const UNSUPPORTED: &str = "kmq-broker unsupported:";
 
+/// `pid` and the processes below it, parents first.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", all[i])).into_iter().flatten().flatten();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        }
+        i += 1;
+    }
+    all
+}
+
 /// A broker process, killed when dropped.
 pub struct Broker {
     child: Child,
@@ -80,12 +95,16 @@ impl Broker {
             .unwrap_or_else(|e| panic!("{e} (build it with cargo build --release --workspace, or set KMQ_BROKER)"))
     }
 
-    /// Freezes the broker (SIGSTOP): it reads, stores and answers nothing
-    /// until killed, while its connections stay open.
+    /// Freezes the broker (SIGSTOP), and the processes it started (the real
+    /// node behind tests/real's kmq-real-broker): it reads, stores and
+    /// answers nothing until killed, while its connections stay open.
     pub fn freeze(&mut self) {
-        // SAFETY: kill(2) on our own child's pid, which has not been reaped.
-        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGSTOP) };
-        assert_eq!(r, 0, "SIGSTOP to broker on port {}: {}", self.port, std::io::Error::last_os_error());
+        for pid in process_tree(self.child.id()) {
+            // SAFETY: kill(2) on our own child, which has not been reaped, or
+            // on one of its children, which it has not reaped either.
+            let r = unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+            assert_eq!(r, 0, "SIGSTOP to {pid} (broker on port {}): {}", self.port, std::io::Error::last_os_error());
+        }
     }
 
     /// Kills the broker with SIGKILL and waits for it.
