@@ -14,6 +14,7 @@
 // running poll(): the owner keeps the handle alive (NativeHandle.begin)
 // until then.
 
+const { isMainThread } = require('node:worker_threads');
 const { koffi } = require('./native');
 
 // The same values on Linux, macOS and the BSDs.
@@ -28,6 +29,14 @@ const FD_CLOEXEC = 1;
 const POLLFD_WORDS = 2;
 /** poll() failing this many times in a row (it never should) fails the watches. */
 const MAX_POLL_FAILURES = 3;
+/**
+ * How long one poll() may wait. Node ends a worker thread (terminate(),
+ * process.exit() there) only once the pool calls it started have returned,
+ * and no JavaScript runs then that could wake a poll(): in a worker a
+ * poll() that waits without limit would keep it from ever ending. So there
+ * it returns at least this often, and the main thread waits without limit.
+ */
+const POLL_TIMEOUT_MS = isMainThread ? -1 : 200;
 
 let sys = null;
 
@@ -162,7 +171,7 @@ class Poller {
     });
     this.#polling = { fds, entries };
     try {
-      sys.poll.async(fds, entries.length + 1, -1, (err, rc) => this.#returned(err, rc));
+      sys.poll.async(fds, entries.length + 1, POLL_TIMEOUT_MS, (err, rc) => this.#returned(err, rc));
     } catch (e) {
       // koffi refuses new async calls past its max_async_calls.
       this.#returned(new Error(`kapokmq: poll(): ${e.message}`), -1);
