@@ -8,6 +8,11 @@
 const { KapokMQError } = require('./errors');
 const { poller } = require('./poller');
 
+/** Any failure as a KapokMQError, as every error of the package is. */
+function asKapokMQError(e) {
+  return e instanceof KapokMQError ? e : new KapokMQError('KMQ_ERR_INTERNAL', e.message);
+}
+
 class Readiness {
   #h;
   #kind;
@@ -49,7 +54,7 @@ class Readiness {
       this.#watch();
     } catch (e) {
       this.#stop();
-      this.#hooks.failed(e);
+      this.#hooks.failed(asKapokMQError(e));
     }
   }
 
@@ -78,7 +83,7 @@ class Readiness {
     this.#cancel = null;
     try {
       if (err) {
-        this.#hooks.failed(new KapokMQError('KMQ_ERR_INTERNAL', err.message));
+        this.#hooks.failed(asKapokMQError(err));
       } else {
         if (ready) this.#hooks.ready(this.#ptr);
         if (this.#hooks.wanted()) {
@@ -87,7 +92,7 @@ class Readiness {
         }
       }
     } catch (e) {
-      this.#hooks.failed(e instanceof KapokMQError ? e : new KapokMQError('KMQ_ERR_INTERNAL', e.message));
+      this.#hooks.failed(asKapokMQError(e));
     }
     this.#stop();
   }
