@@ -1,19 +1,21 @@
 'use strict';
-// The consumer. Waiting receives are served by one fetch loop per consumer:
-// kmq_receive on a pool thread (koffi .async) in short slices while someone
-// waits, so a consumer holds at most one pool thread, none when nobody
-// waits, and close() (which wakes the native call with KMQ_ERR_CLOSED) lets
-// the process exit at once.
+// The consumer. Waiting receives are served on the event loop: while someone
+// waits, the consumer's readiness descriptor (kmq_consumer_fd) is watched by
+// the process's one poller (poller.js), and when it polls readable the
+// messages are taken with kmq_receive(c, 0), which never waits. So a waiting
+// consumer holds no pool thread of its own and does nothing until a message
+// comes, and close() (which makes the descriptor readable) lets the process
+// exit at once.
 
 const { native, Status } = require('./native');
-const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
+const { KapokMQError, fromLastError, invalidArgument, closedError } = require('./errors');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
 const { Message, takeMessage } = require('./message');
 const { parseTimeout } = require('./args');
+const { Readiness } = require('./readiness');
 
 const KIND = 'consumer';
-const RECEIVE_SLICE_MS = 200;
 const INTERNAL = Symbol('kapokmq.internal');
 
 class Consumer {
@@ -21,9 +23,8 @@ class Consumer {
   #fns;
   /** Pending receive() calls, oldest first: { resolve, reject, timer }. */
   #waiters = [];
-  /** Messages taken from the library after their receive() timed out. */
-  #ready = [];
-  #fetching = false;
+  /** Waits for the library to have a message while receive() calls wait. */
+  #readiness;
   #out = new BigUint64Array(1);
   /** The counters as they were when the consumer closed. */
   #finalStats = null;
@@ -40,6 +41,11 @@ class Consumer {
     this.#fns = native();
     const fns = this.#fns;
     this.#h = new NativeHandle(KIND, ptr, { close: fns.consumerClose, free: fns.consumerFree }, this);
+    this.#readiness = new Readiness(this.#h, KIND, fns, 'consumerFd', 'kmq_consumer_fd', {
+      ready: () => this.#takeReady(),
+      wanted: () => this.#waiters.length > 0 && !this.#h.closed,
+      failed: (e) => this.#rejectWaiters(e),
+    });
   }
 
   /** True once close() was called or the library closed the consumer for good. */
@@ -59,9 +65,8 @@ class Consumer {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.#ready.length > 0) return Promise.resolve(this.#ready.shift());
     // With nobody queued before us, a message the library already holds is
-    // taken at once, without a trip to a pool thread.
+    // taken at once.
     if (this.#waiters.length === 0) {
       let m;
       try {
@@ -77,11 +82,13 @@ class Consumer {
         waiter.timer = setTimeout(() => {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
+          // Nobody left to wait for: no poll() is kept going for nothing.
+          if (this.#waiters.length === 0) this.#readiness.cancel();
           resolve(null);
         }, timeout);
       }
       this.#waiters.push(waiter);
-      if (!this.#fetching) this.#fetch();
+      this.#readiness.start();
     });
   }
 
@@ -111,10 +118,9 @@ class Consumer {
       this.#finalStats = this.#readStats(closedPtr);
     });
     if (first) {
-      // Messages taken but not handed out were never acked: the server
-      // delivers them again.
-      this.#ready.length = 0;
       this.#rejectWaiters(closedError('receive: the consumer'));
+      // The closed descriptor polls readable anyway; this does not rely on it.
+      this.#readiness.cancel();
     }
     return closing;
   }
@@ -165,49 +171,22 @@ class Consumer {
     throw e;
   }
 
-  #fetch() {
-    const ptr = this.#h.begin(KIND);
-    if (ptr === null) return;
-    this.#fetching = true;
-    const out = new BigUint64Array(1);
-    const stop = () => {
-      this.#fetching = false;
-      this.#h.end();
-    };
-    const step = () => {
+  // The descriptor polled readable: hands messages to the waiters, oldest
+  // first, while there are both. What nobody waits for stays in the library.
+  #takeReady() {
+    while (this.#waiters.length > 0 && !this.#h.closed) {
+      let m;
       try {
-        this.#fns.receive.async(ptr, RECEIVE_SLICE_MS, out, onReceived);
+        m = this.#receiveNow();
       } catch (e) {
-        // koffi refuses new async calls past its max_async_calls.
-        this.#rejectWaiters(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_receive: ${e.message}`));
-        stop();
+        this.#rejectWaiters(e);
+        return;
       }
-    };
-    const onReceived = (err, status) => {
-      if (err) {
-        this.#rejectWaiters(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_receive: ${err.message}`));
-      } else if (status === Status.KMQ_OK) {
-        this.#deliver(takeMessage(this.#fns, out[0]));
-      } else if (status === Status.KMQ_ERR_CLOSED) {
-        this.close();
-      } else if (status !== Status.KMQ_ERR_TIMEOUT) {
-        this.#rejectWaiters(new KapokMQError(statusName(status), `receive: ${statusName(status)}`));
-      }
-      if (!err && this.#waiters.length > 0 && !this.#h.closed) step();
-      else stop();
-    };
-    step();
-  }
-
-  #deliver(message) {
-    if (this.#h.closed) return;
-    const w = this.#waiters.shift();
-    if (w === undefined) {
-      this.#ready.push(message);
-      return;
+      if (m === null) return;
+      const w = this.#waiters.shift();
+      clearTimeout(w.timer);
+      w.resolve(m);
     }
-    clearTimeout(w.timer);
-    w.resolve(message);
   }
 
   #rejectWaiters(error) {

@@ -4,13 +4,16 @@
 // this object: it is tagged with its kind when made, and the kind is checked
 // when used.
 //
-// Freeing must wait for async calls still running on another thread with the
-// pointer (freeing under them is a use-after-free), so close() closes at
-// once (which wakes those calls) and the free happens when the last of them
-// has returned. The native close itself may wait (a consumer writes out its
-// last acks), so it too runs on a pool thread and counts as such a call. A FinalizationRegistry frees a handle whose owner was
-// garbage-collected without close(); the owner is reachable from every
-// pending async callback, so that only happens when nothing is in flight.
+// Freeing must wait for every use of the pointer that outlives one call: a
+// readiness descriptor of the handle inside a running poll() (the free
+// closes it; see readiness.js) and the native close on a pool thread.
+// Freeing under them is a use-after-free, so close() closes at once (which
+// makes the descriptor poll readable) and the free happens when the last of
+// them has ended. The native close itself may wait (a consumer writes out
+// its last acks), so it runs on a pool thread and counts as such a use. A
+// FinalizationRegistry frees a handle whose owner was garbage-collected
+// without close(); the owner is reachable from every pending callback, so
+// that only happens when nothing is in flight.
 
 const registry = new FinalizationRegistry((handle) => handle.close());
 
@@ -45,7 +48,7 @@ class NativeHandle {
     return this.#closed ? null : this.#ptr;
   }
 
-  /** Marks the start of an async call that uses the pointer. */
+  /** Marks the start of a use of the pointer that outlives this call (see above). */
   begin(kind) {
     const p = this.ptr(kind);
     if (p !== null) this.#busy++;

@@ -103,6 +103,7 @@ const PROTOTYPES = {
   producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
   producerClose: 'void kmq_producer_close(void *p)',
   producerFree: 'void kmq_producer_free(void *p)',
+  producerFd: 'int kmq_producer_fd(void *p)',
 
   consumerNew: 'int kmq_consumer_new(void *cfg, void *out)',
   clusterConsumerNew: 'int kmq_cluster_consumer_new(void *cfg, void *out)',
@@ -111,6 +112,7 @@ const PROTOTYPES = {
   consumerStats: 'int kmq_consumer_get_stats(void *c, void *out)',
   consumerClose: 'void kmq_consumer_close(void *c)',
   consumerFree: 'void kmq_consumer_free(void *c)',
+  consumerFd: 'int kmq_consumer_fd(void *c)',
 
   messageCode: 'const char *kmq_message_code(void *m)',
   messageData: 'void *kmq_message_data(void *m, void *len)',

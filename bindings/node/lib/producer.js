@@ -1,20 +1,23 @@
 'use strict';
 // The producer. send() only enqueues (kmq_send_tracked returns at once) and
-// keeps the promise's resolvers under the message's id. One report pump per
-// producer waits for delivery reports on a pool thread (kmq_poll_reports via
-// koffi .async) and settles promises in batches, so a producer holds at most
-// one pool thread however many sends are in flight, and none when idle.
+// keeps the promise's resolvers under the message's id. While sends are
+// pending, the producer's readiness descriptor (kmq_producer_fd) is watched
+// by the process's one poller (poller.js); when it polls readable, the
+// delivery reports are taken with kmq_poll_reports(p, ..., 0), which never
+// waits, and promises are settled in batches. So a producer holds no pool
+// thread of its own however many sends are in flight, and an idle one is
+// not watched at all.
 
 const { native, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
 const { parseTimeout, parseDelay } = require('./args');
+const { Readiness } = require('./readiness');
 
 const KIND = 'producer';
-/** Reports taken per poll, and how long one poll waits on its thread. */
+/** Reports taken per kmq_poll_reports call. */
 const BATCH = 1024;
-const POLL_SLICE_MS = 200;
 /** How long close() flushes when not told (as the Python binding's close). */
 const CLOSE_FLUSH_MS = 5000;
 const INTERNAL = Symbol('kapokmq.internal');
@@ -39,7 +42,8 @@ class Producer {
   #pending = new Map();
   #seq = 0;
   #flushes = new Set();
-  #pumping = false;
+  /** Waits for the library to have delivery reports while sends are pending. */
+  #readiness;
   #idOut = new BigUint64Array(1);
   #idWords = new Uint32Array(this.#idOut.buffer);
   #reports = new Uint8Array(BATCH * REPORT_SIZE);
@@ -62,6 +66,11 @@ class Producer {
     this.#fns = native();
     const fns = this.#fns;
     this.#h = new NativeHandle(KIND, ptr, { close: fns.producerClose, free: fns.producerFree }, this);
+    this.#readiness = new Readiness(this.#h, KIND, fns, 'producerFd', 'kmq_producer_fd', {
+      ready: (begunPtr) => this.#takeReports(begunPtr),
+      wanted: () => this.#pending.size > 0,
+      failed: (e) => this.#failAll(e),
+    });
   }
 
   /** True once close() was called or the library closed the producer for good. */
@@ -97,7 +106,7 @@ class Producer {
     const promise = new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, seq });
     });
-    if (!this.#pumping) this.#pump();
+    this.#readiness.start();
     return promise;
   }
 
@@ -168,7 +177,8 @@ class Producer {
       }
     }
     await this.#closeHandle();
-    // The report pump takes the last reports and fails what is left.
+    // The last reports are taken (the closed descriptor polls readable),
+    // and what is left fails.
     await this.#flush(Infinity).catch(() => {});
     if (flushError !== null && flushError.code !== 'KMQ_ERR_CLOSED') {
       throw new KapokMQError(flushError.code,
@@ -201,43 +211,30 @@ class Producer {
     return { enqueued, confirmed, failed, resent, reconnects, inFlight };
   }
 
-  // The report pump: one kmq_poll_reports at a time on a pool thread. It
-  // keeps running after close() until the library says CLOSED, so that the
-  // last reports (confirmations that raced the close included) are taken.
-  #pump() {
-    const ptr = this.#h.begin(KIND);
-    if (ptr === null) return;
-    this.#pumping = true;
-    const stop = () => {
-      this.#pumping = false;
-      this.#h.end();
-    };
-    const poll = () => {
-      try {
-        this.#fns.pollReports.async(ptr, this.#reports, BATCH, POLL_SLICE_MS, this.#count, onReports);
-      } catch (e) {
-        // koffi refuses new async calls past its max_async_calls.
-        this.#failAll(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_poll_reports: ${e.message}`));
-        stop();
-      }
-    };
-    const onReports = (err, status) => {
-      if (err) {
-        this.#failAll(new KapokMQError('KMQ_ERR_INTERNAL', `kmq_poll_reports: ${err.message}`));
-      } else if (status === Status.KMQ_OK) {
-        this.#settle(Number(this.#count[0]));
+  // The descriptor polled readable. The reports are taken with the pointer
+  // of the wait (begun before any close()): after close() the last reports,
+  // confirmations that raced the close included, are still taken, until
+  // the library says CLOSED.
+  #takeReports(ptr) {
+    for (;;) {
+      const status = this.#fns.pollReports(ptr, this.#reports, BATCH, 0, this.#count);
+      if (status === Status.KMQ_OK) {
+        const n = Number(this.#count[0]);
+        this.#settle(n);
+        if (n < BATCH) return;
+      } else if (status === Status.KMQ_ERR_TIMEOUT) {
+        return;
       } else if (status === Status.KMQ_ERR_CLOSED) {
         // Closed (by close(), or the connection is lost for good) and every
         // report taken: what is still pending will never be reported.
         this.#closeHandle();
         this.#failAll(deliveryError(status, 'the producer was closed before the server confirmed the message'));
-      } else if (status !== Status.KMQ_ERR_TIMEOUT) {
-        this.#failAll(new KapokMQError(statusName(status), `kmq_poll_reports: ${statusName(status)}`));
+        return;
+      } else {
+        this.#failAll(fromLastError(this.#fns, status));
+        return;
       }
-      if (!err && this.#pending.size > 0 && status !== Status.KMQ_ERR_CLOSED) poll();
-      else stop();
-    };
-    poll();
+    }
   }
 
   #settle(n) {
