@@ -5,7 +5,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Producer, Consumer, Console } = require('..');
-const { startBroker, uniqueTopic } = require('../testing/broker');
+const { startBroker, startBrokerOrSkip, uniqueTopic } = require('../testing/broker');
 
 let broker;
 before(async () => {
@@ -64,7 +64,8 @@ test('close() flushes first: 1000 unawaited sends are all confirmed, none fails'
 });
 
 test('close({ timeout }) bounds the flush, and rejects naming the messages that failed', async (t) => {
-  const stalled = await startBroker(['--stall-acks']);
+  const stalled = await startBrokerOrSkip(t, ['--stall-acks']);
+  if (!stalled) return;
   t.after(() => stalled.stop());
   const p = await Producer.connect({ topic: uniqueTopic(), producerId: 'p1', mqPort: stalled.port });
   // Its failure comes while close() is awaited: caught from the start.
@@ -87,7 +88,7 @@ test('close() waits off the event loop for a broker that stopped reading', async
   const p = await Producer.connect({ topic, producerId: 'p1', mqPort: frozen.port });
   // A stopped broker reads nothing: once the socket buffers are full of
   // acks, the native close waits (up to its grace period) to write the rest.
-  process.kill(frozen.pid, 'SIGSTOP');
+  frozen.freeze();
   for (let n = 0; n < 300000; n++) c.ack(n.toString(16).padStart(32, '0'));
   const big = Buffer.alloc(1 << 20, 97);
   const sends = Array.from({ length: 20 }, () => p.send(big).catch((e) => e.code));

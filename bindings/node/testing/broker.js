@@ -2,6 +2,7 @@
 // Starts a real kmq-broker for a test file and stops it afterwards.
 
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
 
@@ -53,6 +54,10 @@ function startBroker(extraArgs = []) {
         host: m[1],
         port: Number(m[2]),
         pid: child.pid,
+        /** SIGSTOP to the broker and the processes it started (the real node behind kmq-real-broker). */
+        freeze() {
+          for (const pid of processTree(child.pid)) process.kill(pid, 'SIGSTOP');
+        },
         stop() {
           process.off('exit', reap);
           lines.close();
@@ -65,6 +70,28 @@ function startBroker(extraArgs = []) {
       });
     });
   });
+}
+
+/** `pid` and the processes below it, parents first (Linux /proc). */
+function processTree(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${all[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        const children = fs.readFileSync(`/proc/${all[i]}/task/${task}/children`, 'utf8');
+        all.push(...children.split(/\s+/).filter(Boolean).map(Number));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return all;
 }
 
 /**
