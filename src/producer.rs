@@ -524,6 +524,7 @@ async fn serve(
                 Ok(t) if t.more_for_others => shared.work.notify_waiters(),
                 Ok(_) => {}
             }
+            let took = !batch.is_empty();
             for frame in batch.drain(..) {
                 out.text(frame.as_bytes());
                 if out.len() >= frames::WRITE_CHUNK {
@@ -535,7 +536,9 @@ async fn serve(
             if let Some(payload) = pong.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 out.pong(&payload);
             }
-            if out.is_empty() {
+            // Nothing taken: wait for something to do. (A batch taken may
+            // have been written already, in pieces: `out` is then empty.)
+            if !took && out.is_empty() {
                 tokio::select! {
                     _ = work => {}
                     _ = room.notified() => {}

@@ -47,6 +47,25 @@ fn ten_thousand_messages_confirmed_and_received_in_order() {
 }
 
 #[test]
+fn large_messages_keep_flowing_whatever_the_batch_boundaries() {
+    // 16 KiB messages: a batch (1 MiB) is written in whole 128 KiB pieces
+    // and ends exactly on one. Nothing may then wait for the next ping
+    // (every check_time, 10 s here) to write what is still queued.
+    let broker = Broker::start(&[]);
+    let mut cfg = broker.config(&topic("large"));
+    cfg.set("check_time", "10").unwrap();
+    let producer = Producer::connect(&cfg).unwrap();
+    let data = "x".repeat(16 << 10);
+    for _ in 0..400 {
+        producer.send(&data, 0).unwrap();
+    }
+    let started = Instant::now();
+    producer.flush(8_000).unwrap();
+    eprintln!("400 messages of 16 KiB confirmed in {:?}", started.elapsed());
+    assert_eq!(producer.stats().confirmed, 400);
+}
+
+#[test]
 fn wrong_key_is_an_auth_error_not_a_hang() {
     let broker = Broker::start(&["--secret-key", "right"]);
     let mut cfg = broker.config("auth");
