@@ -43,20 +43,9 @@ fn find_broker() -> Result<PathBuf, String> {
 /// ready line (tests/real/kmq-real-broker, for the real node).
 const UNSUPPORTED: &str = "kmq-broker unsupported:";
 
-/// `pid` and the processes below it, parents first.
-fn process_tree(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", all[i])).into_iter().flatten().flatten();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
-        }
-        i += 1;
-    }
-    all
-}
+#[path = "../../cli/src/bench/process_tree.rs"]
+mod process_tree;
+use process_tree::process_tree;
 
 /// A broker process, killed when dropped.
 pub struct Broker {

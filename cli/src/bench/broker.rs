@@ -1,6 +1,7 @@
 //! A kmq-broker process owned by the benchmark: started on a free port,
 //! killed when dropped.
 
+use super::process_tree::process_tree;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -92,21 +93,6 @@ fn process_cpu_seconds(pid: u32) -> f64 {
         }
     }
     ns.map_or_else(|| cpu_seconds(&format!("/proc/{pid}/stat")), |ns| ns / 1e9)
-}
-
-/// `pid` and its descendants that are alive now.
-fn process_tree(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", all[i])).into_iter().flatten().flatten();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
-        }
-        i += 1;
-    }
-    all
 }
 
 /// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).
