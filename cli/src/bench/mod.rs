@@ -6,6 +6,7 @@
 mod broker;
 mod external;
 mod library;
+mod process_tree;
 mod raw;
 mod report;
 
@@ -87,8 +88,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub producers: usize,
 
-    /// Runs of each throughput figure (interleaved); the table shows the median.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    /// Runs of each throughput figure (interleaved, each round starting
+    /// with another client); the table shows the median. A run takes well
+    /// under a second, and single runs here vary by 2x.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repeat: u32,
 
     /// Leave out the Python and Node binding benchmarks.
