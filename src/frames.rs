@@ -32,7 +32,7 @@ const MAX_FRAME: u64 = 64 << 20;
 const READ_CHUNK: usize = 16 << 10;
 /// How much is buffered before it is written: a batch of large messages
 /// goes out in pieces of about this size instead of as one buffer.
-pub const WRITE_CHUNK: usize = 128 << 10;
+pub(crate) const WRITE_CHUNK: usize = 128 << 10;
 
 /// Frames to send, appended to one buffer.
 pub struct Writer {
