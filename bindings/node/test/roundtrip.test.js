@@ -15,6 +15,7 @@ async function pair(topic = uniqueTopic()) {
   const common = { topic, mqAddr: '127.0.0.1', mqPort: broker.port, secretKey: 'test' };
   const p = await Producer.connect({ ...common, producerId: 'p1' });
   const c = await Consumer.connect({ ...common, consumerId: 'c1' });
+  await broker.consumerListed(topic);
   return { p, c, topic };
 }
 

@@ -54,6 +54,24 @@ function startBroker(extraArgs = []) {
         host: m[1],
         port: Number(m[2]),
         pid: child.pid,
+        /**
+         * Resolves once the server lists a consumer on `topic`. The real node
+         * registers a consumer a moment after its handshake succeeded, and a
+         * message sent in that moment waits for the node's push retry.
+         */
+        async consumerListed(topic, timeoutMs = 5000) {
+          const until = Date.now() + timeoutMs;
+          for (;;) {
+            const r = await fetch(`http://${m[1]}:${m[2]}/Console/GetClients`, {
+              method: 'POST',
+              headers: { secretkey: 'test' },
+            });
+            const { consumers } = await r.json();
+            if ((consumers || []).some((c) => c.Topic === topic)) return;
+            if (Date.now() > until) throw new Error(`no consumer on ${topic} listed within ${timeoutMs} ms`);
+            await new Promise((done) => setTimeout(done, 20));
+          }
+        },
         /** SIGSTOP to the broker and the processes it started (the real node behind kmq-real-broker). */
         freeze() {
           for (const pid of processTree(child.pid)) process.kill(pid, 'SIGSTOP');
