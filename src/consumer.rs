@@ -11,13 +11,13 @@ use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::log;
 use crate::readiness::Readiness;
-use crate::runtime;
+use crate::runtime::{self, lock};
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -120,10 +120,6 @@ const DELIVER_BATCH: usize = 256;
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
     shared: Arc<Shared>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

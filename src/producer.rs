@@ -15,11 +15,11 @@ use crate::frames::{self, Frame};
 use crate::log;
 use crate::outbox::{Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
-use crate::runtime;
+use crate::runtime::{self, lock};
 use crate::wire::{self, Role};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
@@ -59,12 +59,6 @@ pub(crate) struct Shared {
 /// A KapokMQ producer. Cheap to share between threads (`&self` methods).
 pub struct Producer {
     shared: Arc<Shared>,
-}
-
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic while holding the lock leaves the state consistent enough to
-    // report and close; poisoning must not turn into a second panic.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -461,7 +455,7 @@ async fn serve(
             let ended = loop {
                 match frames.next_frame() {
                     Ok(None) => break None,
-                    Ok(Some(Frame::Data(b"ok"))) => oks += 1,
+                    Ok(Some(Frame::Data(d))) if d == wire::SEND_ACK.as_bytes() => oks += 1,
                     Ok(Some(Frame::Data(other))) => {
                         break Some(Error::protocol(format!(
                             "expected \"ok\", got {:?}",
@@ -469,7 +463,7 @@ async fn serve(
                         )))
                     }
                     Ok(Some(Frame::Ping(payload))) => {
-                        *pong.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload.to_vec());
+                        *lock(&pong) = Some(payload.to_vec());
                         pong_due.notify_one();
                     }
                     Ok(Some(Frame::Pong)) => {}
@@ -533,7 +527,7 @@ async fn serve(
                     }
                 }
             }
-            if let Some(payload) = pong.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(payload) = lock(&pong).take() {
                 out.pong(&payload);
             }
             // Nothing taken: wait for something to do. (A batch taken may

@@ -167,6 +167,13 @@ fn route_own_panics_to_the_log() {
     }));
 }
 
+/// Locks `m`, also when a thread panicked while holding it: the library's
+/// state stays consistent enough to report and close, and poisoning must
+/// not turn into a second panic.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static INJECTED_ACK_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
