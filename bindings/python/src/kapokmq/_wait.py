@@ -41,23 +41,21 @@ def deadline(timeout: Optional[float]) -> Optional[float]:
     return None if ms < 0 else time.monotonic() + ms / 1000
 
 
-def slice_ms(until: Optional[float]) -> int:
-    """How long the next slice of a wait ending at ``until`` may last."""
-    if until is None:
-        return _SLICE_MS
-    left = math.ceil((until - time.monotonic()) * 1000)
-    return max(0, min(_SLICE_MS, left))
-
-
-def expired(until: Optional[float]) -> bool:
-    return until is not None and time.monotonic() >= until
-
-
 def _left_ms(until: Optional[float]) -> int:
     """Milliseconds until ``until`` (-1: no limit)."""
     if until is None:
         return -1
     return max(0, math.ceil((until - time.monotonic()) * 1000))
+
+
+def slice_ms(until: Optional[float]) -> int:
+    """How long the next slice of a wait ending at ``until`` may last."""
+    left = _left_ms(until)
+    return _SLICE_MS if left < 0 else min(_SLICE_MS, left)
+
+
+def expired(until: Optional[float]) -> bool:
+    return until is not None and time.monotonic() >= until
 
 
 class Waiter:

@@ -16,13 +16,11 @@ readiness descriptors (``kmq_consumer_fd``: a message can be taken;
 ``kmq_producer_fd``: delivery reports can be taken), and the calls it then
 makes do not wait. Only connecting and closing, which wait on the network
 once, run on the loop's default executor.
-
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import functools
 from typing import Any, Callable, Optional, Set, Type, TypeVar
 
