@@ -689,6 +689,10 @@ void kmq_message_free(kmq_message *m);
  * has been taken. Wait on it for POLLIN, then call kmq_receive with
  * timeout 0 until it returns KMQ_ERR_TIMEOUT.
  *
+ * On Windows it is a SOCKET (cast to int without loss: Windows keeps a
+ * handle's significant bits in 32): wait on it with select() or WSAPoll()
+ * for readability, or hand it to an event loop that takes sockets.
+ *
  * The consumer owns the descriptor: never read, write or close it. It is
  * made on the first call (later calls return the same one) and stays
  * open until kmq_consumer_free. Never blocks.
@@ -702,7 +706,7 @@ void kmq_message_free(kmq_message *m);
 int kmq_consumer_fd(kmq_consumer *c);
 
 /**
- * As kmq_consumer_fd, for delivery reports: readable while
+ * As kmq_consumer_fd (a SOCKET on Windows), for delivery reports: readable while
  * kmq_poll_reports(p, ..., 0, ...) would hand out reports or the producer
  * is closed, not readable once every report has been taken.
  *

@@ -361,7 +361,7 @@ impl Consumer {
 
     /// A descriptor that polls readable while `receive(0)` would return a
     /// message or `Closed`; owned by the consumer.
-    pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd> {
+    pub fn readiness_fd(&self) -> Result<crate::readiness::Descriptor> {
         self.shared.ready.fd()
     }
 

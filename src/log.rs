@@ -192,11 +192,13 @@ pub fn debug(make: impl FnOnce() -> String) {
 
 /// The log's locks, held across fork() so that the child does not start
 /// with one taken by a thread it does not have (see `runtime`).
+#[cfg(unix)]
 pub(crate) struct ForkGuard {
     _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
     _progress: std::sync::MutexGuard<'static, u64>,
 }
 
+#[cfg(unix)]
 pub(crate) fn hold_for_fork() -> ForkGuard {
     // The order of `set_sink` and of the kmq-log thread: the sink, then the count.
     let sink = SINK.write().unwrap_or_else(|p| p.into_inner());

@@ -334,7 +334,7 @@ impl Producer {
 
     /// A descriptor that polls readable while `poll_reports(0)` would
     /// return reports or `Closed`; owned by the producer.
-    pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd> {
+    pub fn readiness_fd(&self) -> Result<crate::readiness::Descriptor> {
         self.shared.ready.fd()
     }
 

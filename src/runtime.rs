@@ -3,9 +3,8 @@
 //! pays for only what it uses.
 
 use crate::error::{Error, Result};
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Mutex, Once};
 use tokio::runtime::{Handle, Runtime};
 
 /// Worker threads unless `KAPOKMQ_THREADS` says otherwise. One is enough to
@@ -94,20 +93,23 @@ pub fn check_blocking_allowed(what: &str) -> Result<()> {
 // before the fork must fail there instead of waiting for them forever.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(unix)]
 /// The library's process-wide locks, taken by the thread that forks just
 /// before fork() and given back just after it, in parent and child: the
 /// child then never starts with one of them held by a thread it does not
 /// have (which would hang its first producer, or its first log line).
 struct HeldAcrossFork {
-    _runtime: MutexGuard<'static, Option<(u64, &'static Runtime)>>,
-    _abandoned: MutexGuard<'static, Vec<&'static Runtime>>,
+    _runtime: std::sync::MutexGuard<'static, Option<(u64, &'static Runtime)>>,
+    _abandoned: std::sync::MutexGuard<'static, Vec<&'static Runtime>>,
     _log: crate::log::ForkGuard,
 }
 
+#[cfg(unix)]
 thread_local! {
-    static HELD: RefCell<Option<HeldAcrossFork>> = const { RefCell::new(None) };
+    static HELD: std::cell::RefCell<Option<HeldAcrossFork>> = const { std::cell::RefCell::new(None) };
 }
 
+#[cfg(unix)]
 extern "C" fn before_fork() {
     // Always in this order, the order the library itself takes them in.
     let held = HeldAcrossFork {
@@ -118,19 +120,23 @@ extern "C" fn before_fork() {
     let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| *h = Some(held)));
 }
 
+#[cfg(unix)]
 fn release_after_fork() {
     let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| h.take()));
 }
 
+#[cfg(unix)]
 extern "C" fn after_fork_in_parent() {
     release_after_fork();
 }
 
+#[cfg(unix)]
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
     release_after_fork();
 }
 
+#[cfg(unix)]
 fn register_fork_handler() {
     // SAFETY: handlers that take and give back the library's own locks;
     // none of them can panic (poisoned locks are taken as they are).
@@ -138,6 +144,11 @@ fn register_fork_handler() {
         libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(after_fork_in_child));
     }
 }
+
+/// Windows has no fork(): a child process starts with none of the
+/// parent's memory, so there is nothing to guard.
+#[cfg(not(unix))]
+fn register_fork_handler() {}
 
 /// Changes in a child process after fork(); handles record it when made.
 pub fn fork_generation() -> u64 {
