@@ -5,14 +5,15 @@ The library has no Python bindings, so the wheel is tagged for any Python 3
 and no Python ABI (``py3-none-<platform>``) and installs on every Python
 version of its platform. The library is:
 
-- ``$KAPOKMQ_PREBUILT_LIB`` when set (``make dist`` passes its glibc 2.17
-  build; ``$KAPOKMQ_WHEEL_PLAT`` then names the platform tag, such as
-  ``manylinux_2_17_x86_64.manylinux2014_x86_64``), or
+- ``$KAPOKMQ_PREBUILT_LIB`` when set, under its own file name (``make dist``
+  passes each platform's build, stripped; ``$KAPOKMQ_WHEEL_PLAT`` then names
+  the platform tag, such as ``manylinux_2_17_x86_64.manylinux2014_x86_64``,
+  ``musllinux_1_2_aarch64`` or ``win_amd64``), or
 - built with cargo from the crate: ``crate/`` inside an sdist (the sdist
   carries the sources it needs), or the repository root in a checkout.
   ``$CARGO_TARGET_DIR`` is honoured, so a checkout can reuse its build.
 
-The copy in the package is stripped of debug info.
+A library built here is stripped of debug info in the package.
 """
 
 import os
@@ -83,11 +84,14 @@ class build_py_with_library(build_py):
         source = Path(prebuilt) if prebuilt else build_library()
         if not source.is_file():
             raise SystemExit(f"kapokmq: no library at {source}")
-        target = Path(self.build_lib) / "kapokmq" / LIB_FILE
+        # A prebuilt library keeps its own name: `make dist` passes other
+        # platforms' libraries too (kapokmq.dll for win_amd64).
+        target = Path(self.build_lib) / "kapokmq" / (source.name if prebuilt else LIB_FILE)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         os.chmod(target, 0o755)
-        strip_debug_info(target)
+        if not prebuilt:  # `make dist` strips with the target's own strip
+            strip_debug_info(target)
 
 
 class NativeDistribution(Distribution):

@@ -6,17 +6,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const koffi = require('koffi');
+const { platformDir, libraryFile } = require('./platform');
 
-const LIB_FILE = {
-  linux: 'libkapokmq.so',
-  darwin: 'libkapokmq.dylib',
-  win32: 'kapokmq.dll',
-}[process.platform] || 'libkapokmq.so';
+const LIB_FILE = libraryFile();
 
 const PACKAGE_DIR = path.join(__dirname, '..');
-/** Where the published package carries the library: prebuilds/<platform>-<arch>/. */
+/** Where the published package carries the library: prebuilds/<platform>-<arch>[-musl]/. */
 const PREBUILDS_DIR = path.join(PACKAGE_DIR, 'prebuilds');
-const PLATFORM = `${process.platform}-${process.arch}`;
+const PLATFORM = platformDir();
 
 /** Where the library is looked for, in order. */
 function candidates() {

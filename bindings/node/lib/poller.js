@@ -200,7 +200,41 @@ class Poller {
   }
 }
 
-/** The process's poller. */
-const poller = new Poller();
+/**
+ * How often a watch is reported "look again" on Windows, where there is no
+ * poll() over these descriptors from here: they are SOCKETs, which only
+ * WSAPoll() takes. Each report costs the owner one call that does not wait.
+ */
+const CHECK_INTERVAL_MS = 10;
 
-module.exports = { poller, Poller };
+/**
+ * The poller on Windows: the same watch() contract, with each watch
+ * reported ready after CHECK_INTERVAL_MS (the owner then takes what is
+ * there with a call that does not wait, and watches again if nothing was).
+ */
+class IntervalPoller {
+  #watches = new Set();
+
+  watch(fd, callback) {
+    const entry = { callback, timer: null };
+    entry.timer = setTimeout(() => {
+      this.#watches.delete(entry);
+      callback(null, true);
+    }, CHECK_INTERVAL_MS);
+    this.#watches.add(entry);
+    return () => {
+      if (!this.#watches.delete(entry)) return;
+      clearTimeout(entry.timer);
+      process.nextTick(entry.callback, null, false);
+    };
+  }
+
+  get size() {
+    return this.#watches.size;
+  }
+}
+
+/** The process's poller. */
+const poller = process.platform === 'win32' ? new IntervalPoller() : new Poller();
+
+module.exports = { poller, Poller, IntervalPoller };

@@ -1,9 +1,11 @@
 'use strict';
 // `npm pack` / `npm publish` step: puts the built C library inside the
-// package, at prebuilds/<platform>-<arch>/, where lib/native.js looks first,
-// so that the tarball installs anywhere with nothing else. The library is
-// $KAPOKMQ_PREBUILT_LIB (`make dist` passes the glibc 2.17 build) or the
-// repository's release build; the copy is stripped of debug info.
+// package, at prebuilds/<platform>-<arch>[-musl]/, where lib/native.js looks
+// first, so that the tarball installs with nothing else. Either
+// $KAPOKMQ_PREBUILDS names a prebuilds/ tree to copy as it is (`make dist`
+// passes one with a stripped library for every platform it builds), or the
+// one library for this machine is $KAPOKMQ_PREBUILT_LIB or the repository's
+// release build, and the copy is stripped of debug info.
 // `node scripts/prepack.js --clean` (postpack) removes it again, so that a
 // checkout keeps loading its fresh build.
 
@@ -13,11 +15,9 @@ const { spawnSync } = require('node:child_process');
 
 const PACKAGE_DIR = path.join(__dirname, '..');
 const PREBUILDS_DIR = path.join(PACKAGE_DIR, 'prebuilds');
-const LIB_FILE = {
-  linux: 'libkapokmq.so',
-  darwin: 'libkapokmq.dylib',
-  win32: 'kapokmq.dll',
-}[process.platform] || 'libkapokmq.so';
+const { platformDir, libraryFile } = require('../lib/platform');
+
+const LIB_FILE = libraryFile();
 
 function fail(message) {
   console.error(`kapokmq prepack: ${message}`);
@@ -29,6 +29,16 @@ if (process.argv.includes('--clean')) {
   process.exit(0);
 }
 
+if (process.env.KAPOKMQ_PREBUILDS) {
+  const from = path.resolve(process.env.KAPOKMQ_PREBUILDS);
+  const platforms = fs.existsSync(from) ? fs.readdirSync(from) : [];
+  if (platforms.length === 0) fail(`KAPOKMQ_PREBUILDS names ${from}, which holds no platform directory`);
+  fs.rmSync(PREBUILDS_DIR, { recursive: true, force: true });
+  fs.cpSync(from, PREBUILDS_DIR, { recursive: true });
+  console.error(`kapokmq prepack: prebuilds/ for ${platforms.sort().join(', ')} from ${from}`);
+  process.exit(0);
+}
+
 const source = process.env.KAPOKMQ_PREBUILT_LIB
   ? path.resolve(process.env.KAPOKMQ_PREBUILT_LIB)
   : path.join(PACKAGE_DIR, '..', '..', 'target', 'release', LIB_FILE);
@@ -37,7 +47,7 @@ if (!fs.existsSync(source)) {
     'or set KAPOKMQ_PREBUILT_LIB to a built one');
 }
 
-const dir = path.join(PREBUILDS_DIR, `${process.platform}-${process.arch}`);
+const dir = path.join(PREBUILDS_DIR, platformDir());
 fs.rmSync(PREBUILDS_DIR, { recursive: true, force: true });
 fs.mkdirSync(dir, { recursive: true });
 const target = path.join(dir, LIB_FILE);

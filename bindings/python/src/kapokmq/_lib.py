@@ -155,10 +155,13 @@ def library_path() -> str:
     if override:
         return override
     here = Path(__file__).resolve().parent
-    # The package carries libkapokmq.so (older builds named it like an
-    # extension module: libkapokmq.cpython-311-x86_64-linux-gnu.so).
+    # The package carries libkapokmq.so, or kapokmq.dll on Windows (older
+    # builds named it like an extension module:
+    # libkapokmq.cpython-311-x86_64-linux-gnu.so).
     found = sorted(
-        p for p in here.iterdir() if p.name.startswith("libkapokmq") and p.suffix in _SUFFIXES
+        p
+        for p in here.iterdir()
+        if p.name.startswith(("libkapokmq", "kapokmq")) and p.suffix in _SUFFIXES
     )
     if not found:
         raise ImportError(

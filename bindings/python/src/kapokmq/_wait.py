@@ -72,6 +72,7 @@ class Waiter:
         self._until = until
         self._descriptor = descriptor
         self._main = threading.current_thread() is threading.main_thread()
+        self._fd: Optional[int] = None
         self._poll: Optional["select.poll"] = None
         self._sliced = False
 
@@ -89,14 +90,22 @@ class Waiter:
         wait. Elsewhere the library call itself waited: returns at once."""
         if not self._main or self._sliced:
             return
-        if self._poll is None:
+        if self._fd is None:
             fd = self._descriptor()
             if fd < 0:
                 self._sliced = True
                 return
-            self._poll = select.poll()
-            self._poll.register(fd, select.POLLIN)
-        self._poll.poll(_left_ms(self._until))
+            self._fd = fd
+            if hasattr(select, "poll"):
+                self._poll = select.poll()
+                self._poll.register(fd, select.POLLIN)
+        if self._poll is not None:
+            self._poll.poll(_left_ms(self._until))
+        else:
+            # Windows: no poll(), and the descriptor is a socket, which
+            # select() takes. A signal does not end select() there, so it
+            # waits in slices for Ctrl-C to be seen.
+            select.select([self._fd], [], [], slice_ms(self._until) / 1000)
 
 
 def _finish(handle: Handle, status: int) -> None:
