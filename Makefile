@@ -13,7 +13,7 @@ export KAPOKMQ_LIB := $(LIB)
 export KMQ_BROKER  := $(BROKER)
 
 .PHONY: test-real bench-real record real-loss
-.PHONY: all build demo docs header test test-lint test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme dist test-dist bench bench-quick profile clean
+.PHONY: all build demo docs header test test-lint test-rust test-header test-c test-memcheck test-python test-python-install test-node test-readme dist test-dist test-cross bench bench-quick profile clean
 
 all: build
 
@@ -94,17 +94,28 @@ test-readme: build
 	$(PYTHON) tests/readme/run.py $(READMES)
 	$(PYTHON) tests/readme/run.py --expect-failure tests/readme/wrong_order.md
 
-# What ships, in dist/: the Python wheel (py3-none-manylinux2014) and sdist,
-# the npm tarball and the C SDK tarball. One build of the library against
-# glibc 2.17 (cargo-zigbuild, the `dist` profile) serves all three;
-# scripts/dist-tools.sh installs the tools into a cache directory.
+# What ships, in dist/, for Linux x86_64 and aarch64 (glibc 2.17 and musl)
+# and Windows x64 (scripts/platforms.sh): a Python wheel per platform and the
+# sdist, one npm tarball with a library per platform, a C SDK per platform.
+# One build of the library per platform (the `dist` profile) serves its
+# wheel, npm prebuild and SDK. scripts/dist-tools.sh installs the tools into
+# a cache directory, scripts/cross-tools.sh Debian's Rust and the cross
+# tools (apt-get, as root). KMQ_PLATFORMS="linux-x86_64 ..." builds fewer.
 dist:
 	bash scripts/dist.sh
 
 # Each artifact installed outside the checkout as a user would, then a round
-# trip against kmq-broker (tests/dist/run.sh).
+# trip against kmq-broker: this machine's natively (tests/dist/run.sh), the
+# other platforms' under qemu-aarch64, musl's loader and Wine
+# (tests/dist/cross.sh).
 test-dist: build dist
 	bash tests/dist/run.sh
+	bash tests/dist/cross.sh
+
+# The whole C suite against the aarch64, x86_64 musl and aarch64 musl
+# libraries, under emulation (tests/c/cross.sh).
+test-cross: build dist
+	bash tests/c/cross.sh
 
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper. Doxygen prints a warning for every

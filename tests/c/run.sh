@@ -17,7 +17,12 @@
 # honoured), running cargo build --release --workspace first when it is
 # older than its sources (tests/artifacts.sh).
 # Env: KAPOKMQ_LIB (the .so; the .a is looked for next to it), KMQ_BROKER,
-#      CC (default cc), KEEP_BUILD=1 (keep the build directory).
+#      CC (default cc), CXX (default c++), KEEP_BUILD=1 (keep the build
+#      directory). For a library of another platform (tests/cross/run.sh):
+#      KMQ_TEST_RUNNER (a command that runs the programs, such as
+#      qemu-aarch64-static), KMQ_STATIC_LIBS (what a static link adds,
+#      instead of bindings/c/native-static-libs.txt), KMQ_CROSS (the
+#      platform's name: tests that measure this machine are left out).
 # Prints one line per test case and, last, "N passed, M failed".
 set -euo pipefail
 
@@ -36,10 +41,11 @@ lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
 lib_a="$lib_dir/libkapokmq.a"
 export KMQ_REPO=$repo # test_tls finds tests/tls/make_certs.sh there
 cc=${CC:-cc}
+read -ra cross_runner <<<"${KMQ_TEST_RUNNER:-}"
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")
 variants=(shared static)
-runner=()
+runner=("${cross_runner[@]}")
 program_timeout=180
 case $mode in
     valgrind)
@@ -59,6 +65,9 @@ esac
 shared_link=(-L"$lib_dir" -lkapokmq -Wl,-rpath,"$lib_dir")
 # From `cargo rustc --release -p kapokmq --crate-type staticlib -- --print native-static-libs`.
 static_link=("$lib_a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+if [[ -n ${KMQ_STATIC_LIBS:-} ]]; then
+    read -ra static_link <<<"$lib_a $KMQ_STATIC_LIBS"
+fi
 
 for f in "$lib_so" "$lib_a" "$KMQ_BROKER"; do
     if [[ ! -f $f ]]; then
@@ -129,6 +138,11 @@ for src in "$here"/test_*.c; do
     if [[ $mode == valgrind && $name == test_logging ]]; then
         continue
     fi
+    # Under an emulator, RSS is the emulator's and throughput its pace.
+    if [[ ${#cross_runner[@]} -gt 0 && ($name == test_soak || $name == test_logging) ]]; then
+        skip "[${KMQ_CROSS:-cross}] $name: measures this machine (RSS, throughput), not the library, under ${cross_runner[0]}"
+        continue
+    fi
     if [[ ${#selected[@]} -gt 0 ]]; then
         wanted=0
         for s in "${selected[@]}"; do
@@ -187,20 +201,27 @@ examples_smoke() {
     fi
     export KAPOKMQ_PORT=$port KAPOKMQ_TOPIC=examples
     # The consumer connects first: the server pushes only to consumers
-    # connected when a message arrives.
-    timeout -s KILL 30 "$build/consumer" 5 10 >"$build/consumer.out" 2>&1 &
+    # it has registered when a message arrives.
+    registered() {
+        for ((i = 0; i < 300; i++)); do
+            curl -fsS -X POST -H 'secretKey: test' "http://127.0.0.1:$port/Console/GetClients" 2>/dev/null |
+                grep -q "\"Topic\":\"$1\"" && return
+            sleep 0.1
+        done
+    }
+    timeout -s KILL 30 "${cross_runner[@]}" "$build/consumer" 5 10 >"$build/consumer.out" 2>&1 &
     local consumer_pid=$! consumer_status=0 producer_status=0
-    sleep 0.5
-    out=$(timeout -s KILL 30 "$build/producer" hello "kapok mq" 'ünïcode' 2>&1 &&
-        timeout -s KILL 30 "$build/producer" -n 2 2>&1) || producer_status=$?
+    registered examples
+    out=$(timeout -s KILL 30 "${cross_runner[@]}" "$build/producer" hello "kapok mq" 'ünïcode' 2>&1 &&
+        timeout -s KILL 30 "${cross_runner[@]}" "$build/producer" -n 2 2>&1) || producer_status=$?
     wait "$consumer_pid" || consumer_status=$?
     # The event loop: messages in through kmq_consumer_fd, replies' reports
     # through kmq_producer_fd.
     local loop_status=0
-    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "$build/event_loop" 2 10 >"$build/event_loop.out" 2>&1 &
+    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "${cross_runner[@]}" "$build/event_loop" 2 10 >"$build/event_loop.out" 2>&1 &
     local loop_pid=$!
-    sleep 0.5
-    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "$build/producer" one two >/dev/null 2>&1 || true
+    registered loop
+    KAPOKMQ_TOPIC=loop timeout -s KILL 30 "${cross_runner[@]}" "$build/producer" one two >/dev/null 2>&1 || true
     wait "$loop_pid" || loop_status=$?
     kill -KILL "$broker_pid" 2>/dev/null || true
     wait "$broker_pid" 2>/dev/null || true

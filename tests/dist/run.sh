@@ -40,46 +40,7 @@ for f in "$wheel" "$sdist" "$npm_tgz" "$sdk" "$broker_bin"; do
     [[ -f $f ]] || { echo "missing $f: run make dist (and make build)" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/kapokmq-dist.XXXXXX)
-broker_pid=
-cleanup() {
-    if [[ -n $broker_pid ]]; then
-        kill -KILL "$broker_pid" 2>/dev/null || true
-        wait "$broker_pid" 2>/dev/null || true
-    fi
-    if [[ ${KEEP_BUILD:-} == 1 ]]; then echo "work directory: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-indent() { sed 's/^/    /' "$@"; }
-
-# The PATH users without Rust have: this one less every directory holding
-# cargo or rustc.
-no_rust_path=
-IFS=: read -ra path_dirs <<<"$PATH"
-for d in "${path_dirs[@]}"; do
-    [[ -x $d/cargo || -x $d/rustc ]] || no_rust_path+="${no_rust_path:+:}$d"
-done
-# Runs a command as a user would: from $work, nothing pointing into the checkout.
-as_user() {
-    (cd "$work" && env -u KAPOKMQ_LIB -u PYTHONPATH -u LD_LIBRARY_PATH -u KMQ_BROKER PATH="$no_rust_path" "$@")
-}
-# Runs "$@" with its output in $work/out; passes if it exits 0 and its
-# output matches $1.
-check() {
-    local name=$1 expect=$2
-    shift 2
-    if "$@" >"$work/out" 2>&1 && grep -Eq -- "$expect" "$work/out"; then
-        pass "$name: $(grep -E -- "$expect" "$work/out" | head -n 1)"
-    else
-        fail "$name"
-        indent "$work/out"
-    fi
-}
+source "$here/common.sh"
 
 # ---------------------------------------------------------------------------
 # The library each artifact carries
@@ -130,17 +91,7 @@ fi
 # ---------------------------------------------------------------------------
 # A broker for the round trips
 
-"$broker_bin" --port 0 >"$work/broker.log" 2>&1 &
-broker_pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^kmq-broker listening on [0-9.]*:\([0-9]*\)$/\1/p' "$work/broker.log")
-    [[ -n $port ]] && break
-    kill -0 "$broker_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n $port ]] || { echo "kmq-broker did not start:"; indent "$work/broker.log"; exit 1; }
-topic() { echo "dist-$1-$$"; }
+start_broker
 
 # ---------------------------------------------------------------------------
 # Python: the wheel, then the sdist

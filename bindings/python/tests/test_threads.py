@@ -262,6 +262,38 @@ def test_without_a_descriptor_waits_still_end_and_ctrl_c_still_works(broker, top
         assert_interrupted_within_a_second(lambda: c.receive(timeout=None), c.close)
 
 
+def test_without_poll_the_main_thread_waits_on_the_descriptor_with_select(
+    broker, topic, monkeypatch
+) -> None:
+    import select
+
+    from kapokmq import consumer as consumer_module
+
+    # Windows' select module has no poll(); its descriptor is a socket,
+    # which select() takes (here, the eventfd).
+    monkeypatch.delattr(select, "poll")
+    selected: List[object] = []
+    real_select = select.select
+    monkeypatch.setattr(select, "select", lambda *a: selected.append(a[0]) or real_select(*a))
+    counter = CallCounter(consumer_module.lib, "kmq_receive")
+    monkeypatch.setattr(consumer_module, "lib", counter)
+    with broker.clients(topic) as (c, p):
+        started = time.monotonic()
+        assert c.receive(timeout=0.5) is None
+        assert 0.5 <= time.monotonic() - started < 1.5
+        # Every wait was on the one descriptor of the consumer.
+        assert selected and all(fds == selected[0] and len(fds) == 1 and fds[0] >= 0 for fds in selected)
+        # A slice is at most 200 ms (a signal does not end select() on
+        # Windows): a 0.5 s wait makes a few calls, not one per millisecond.
+        assert counter.calls <= 6
+        threading.Timer(0.3, lambda: p.send("wake")).start()
+        started = time.monotonic()
+        m = c.receive(timeout=5.0)
+        assert m is not None and m.text == "wake"
+        assert time.monotonic() - started < 0.3 + 0.15
+        c.ack(m)
+
+
 def test_closing_twice_is_harmless(broker, topic) -> None:
     with broker.clients(topic) as (c, p):
         p.send_wait("x", timeout=5)
