@@ -25,7 +25,7 @@ build:
 demo: build
 	bash examples/demo.sh
 
-test: build test-lint test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install test-dist
+test: build test-lint test-header test-rust test-c test-memcheck test-python test-python-install test-node test-readme test-install test-dist test-cross
 
 # Formatting (rustfmt.toml) and clippy with every warning an error.
 test-lint:

@@ -11,7 +11,8 @@
 #   gcc-aarch64-linux-gnu, musl-tools, gcc-mingw-w64-x86-64
 #                                   C compilers for the test programs
 #   qemu-user-static                runs aarch64 programs on x86_64
-#   libc6:arm64, musl, musl:arm64   the C libraries (and loaders) they run on
+#   libc6:arm64, musl, musl:arm64,  the C libraries (and loaders) they run on,
+#   musl-dev:arm64                  and arm64 musl's headers and gcc specs
 #   wine                            runs Windows programs
 # zig (through cargo-zigbuild) links every library: see dist-tools.sh.
 #
@@ -23,7 +24,7 @@ packages=(
     rustc-web cargo-web libstd-rust-web-dev:arm64 rust-web-src
     binutils-aarch64-linux-gnu binutils-mingw-w64-x86-64
     gcc-aarch64-linux-gnu g++-aarch64-linux-gnu musl-tools gcc-mingw-w64-x86-64
-    qemu-user-static libc6:arm64 musl musl:arm64 wine wine64
+    qemu-user-static libc6:arm64 musl musl:arm64 musl-dev:arm64 wine wine64
 )
 
 installed() {

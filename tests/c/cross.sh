@@ -42,16 +42,24 @@ for name in "${platforms[@]}"; do
             settings+=(CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ KMQ_TEST_RUNNER=qemu-aarch64-static)
             ;;
         linux-*-musl)
-            # zig's compilers target musl; its libunwind takes the place of
-            # libgcc_s in a static link.
+            # Debian's musl (1.2.3, the one that runs the programs here)
+            # through gcc's specs file for programs linked with the shared
+            # library. Its gcc's libgcc_eh is glibc's, so the static ones
+            # are linked by zig with its libunwind instead (on Alpine, gcc's
+            # libgcc_s serves).
             arch=${name#linux-}
             arch=${arch%-musl}
-            printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$tools/python" >"$work/zig"
-            chmod +x "$work/zig"
-            settings+=(CC="$work/zig-cc-$arch" CXX="$work/zig-c++-$arch" KMQ_STATIC_LIBS="-lunwind")
-            printf '#!/bin/sh\nexec "%s" cc -target %s-linux-musl "$@"\n' "$work/zig" "$arch" >"$work/zig-cc-$arch"
-            printf '#!/bin/sh\nexec "%s" c++ -target %s-linux-musl "$@"\n' "$work/zig" "$arch" >"$work/zig-c++-$arch"
-            chmod +x "$work/zig-cc-$arch" "$work/zig-c++-$arch"
+            gcc=gcc
+            [[ $arch == aarch64 ]] && gcc=aarch64-linux-gnu-gcc
+            # -mno-outline-atomics: the cross libgcc's atomics ask glibc for
+            # the CPU's features.
+            printf '#!/bin/sh\nexec %s "$@" -specs /usr/lib/%s-linux-musl/musl-gcc.specs %s\n' "$gcc" "$arch" \
+                "$([[ $arch == aarch64 ]] && echo -mno-outline-atomics)" >"$work/musl-gcc-$arch"
+            printf '#!/bin/sh\nexec "%s" -m ziglang cc -target %s-linux-musl "$@"\n' "$tools/python" "$arch" \
+                >"$work/zig-cc-$arch"
+            chmod +x "$work/musl-gcc-$arch" "$work/zig-cc-$arch"
+            settings+=(CC="$work/musl-gcc-$arch" KMQ_STATIC_CC="$work/zig-cc-$arch" KMQ_STATIC_LIBS="-lunwind"
+                KMQ_NO_CXX="Debian has no C++ library for musl (the header compiles as C++ on glibc)")
             [[ $arch == aarch64 ]] && settings+=(KMQ_TEST_RUNNER=qemu-aarch64-static)
             ;;
         *) echo "cross.sh: no C suite for $name" >&2; exit 2 ;;

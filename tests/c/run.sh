@@ -20,9 +20,11 @@
 #      CC (default cc), CXX (default c++), KEEP_BUILD=1 (keep the build
 #      directory). For a library of another platform (tests/cross/run.sh):
 #      KMQ_TEST_RUNNER (a command that runs the programs, such as
-#      qemu-aarch64-static), KMQ_STATIC_LIBS (what a static link adds,
-#      instead of bindings/c/native-static-libs.txt), KMQ_CROSS (the
-#      platform's name: tests that measure this machine are left out).
+#      qemu-aarch64-static), KMQ_STATIC_CC (the compiler for the programs
+#      linked with the static library; default CC), KMQ_STATIC_LIBS (what
+#      a static link adds, instead of bindings/c/native-static-libs.txt),
+#      KMQ_CROSS (the platform's name), KMQ_NO_CXX (why the header is not
+#      compiled as C++: no C++ compiler for the platform).
 # Prints one line per test case and, last, "N passed, M failed".
 set -euo pipefail
 
@@ -41,6 +43,7 @@ lib_dir=$(cd "$(dirname "$lib_so")" && pwd)
 lib_a="$lib_dir/libkapokmq.a"
 export KMQ_REPO=$repo # test_tls finds tests/tls/make_certs.sh there
 cc=${CC:-cc}
+read -ra static_cc <<<"${KMQ_STATIC_CC:-$cc}"
 read -ra cross_runner <<<"${KMQ_TEST_RUNNER:-}"
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include")
@@ -119,10 +122,12 @@ run_program() {
 }
 
 # Compiles $1 (a .c file) to $2 with the link flags that follow.
+# A program linked with the static library is compiled by $static_cc.
 compile() {
-    local src=$1 exe=$2
+    local src=$1 exe=$2 compiler=("$cc")
     shift 2
-    "$cc" "${cflags[@]}" "$src" -o "$exe" "$@" 2>"$exe.log"
+    [[ $exe != *.static ]] || compiler=("${static_cc[@]}")
+    "${compiler[@]}" "${cflags[@]}" "$src" -o "$exe" "$@" 2>"$exe.log"
 }
 
 selected=("$@")
@@ -255,6 +260,10 @@ header_standards() {
     local std compiler exe
     local strict=(-pedantic -Wall -Wextra -Werror -I"$repo/include")
     for std in c89 c99 c11 c++98 c++11; do
+        if [[ $std == c++* && -n ${KMQ_NO_CXX:-} ]]; then
+            skip "[$std] header: $KMQ_NO_CXX"
+            continue
+        fi
         case $std in
             c++*) compiler=(${CXX:-c++} -x c++) ;;
             *) compiler=("$cc") ;;

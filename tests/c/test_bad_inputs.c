@@ -429,7 +429,7 @@ static const row table[] = {
     CONFIG_OK("mq_port", "65535", "65535"),
     CONFIG_OK("check_time", "86400", "a day"),
     CONFIG_OK("tls_verify", "false", "false"),
-    CONFIG_OK("topic", LONG_NAME + 1, "of 255 bytes"),
+    CONFIG_OK("topic", &LONG_NAME[1], "of 255 bytes"),
 
     /* Names: each character that does not survive the server's routing,
      * empty, path steps, too long. */

@@ -202,6 +202,16 @@ class CallCounter:
         return counted
 
 
+def assert_a_send_ends_the_wait(c: kapokmq.Consumer, p: kapokmq.Producer) -> None:
+    """A message sent during a waiting receive ends the wait at once."""
+    threading.Timer(0.3, lambda: p.send("wake")).start()
+    started = time.monotonic()
+    m = c.receive(timeout=5.0)
+    assert m is not None and m.text == "wake"
+    assert time.monotonic() - started < 0.3 + 0.15
+    c.ack(m)
+
+
 def test_a_waiting_receive_on_the_main_thread_sleeps_on_the_descriptor(
     broker, topic, monkeypatch
 ) -> None:
@@ -219,13 +229,7 @@ def test_a_waiting_receive_on_the_main_thread_sleeps_on_the_descriptor(
         # One call before the wait and one when the time is up; short slices
         # would make one call per 200 ms.
         assert counter.calls <= 3
-        # A message sent during the wait ends it at once.
-        threading.Timer(0.3, lambda: p.send("wake")).start()
-        started = time.monotonic()
-        m = c.receive(timeout=5.0)
-        assert m is not None and m.text == "wake"
-        assert time.monotonic() - started < 0.3 + 0.15
-        c.ack(m)
+        assert_a_send_ends_the_wait(c, p)
 
 
 def test_a_waiting_poll_on_the_main_thread_sleeps_on_the_descriptor(start_broker, topic, monkeypatch) -> None:
@@ -286,12 +290,7 @@ def test_without_poll_the_main_thread_waits_on_the_descriptor_with_select(
         # A slice is at most 200 ms (a signal does not end select() on
         # Windows): a 0.5 s wait makes a few calls, not one per millisecond.
         assert counter.calls <= 6
-        threading.Timer(0.3, lambda: p.send("wake")).start()
-        started = time.monotonic()
-        m = c.receive(timeout=5.0)
-        assert m is not None and m.text == "wake"
-        assert time.monotonic() - started < 0.3 + 0.15
-        c.ack(m)
+        assert_a_send_ends_the_wait(c, p)
 
 
 def test_closing_twice_is_harmless(broker, topic) -> None:
