@@ -52,5 +52,4 @@ fi
 echo "cross-tools: installing ${missing[*]}" >&2
 dpkg --add-architecture arm64
 apt-get update -qq >&2
-# Recommends would bring a desktop's worth of multimedia libraries with wine.
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
