@@ -113,9 +113,11 @@ test-dist: build dist
 	bash tests/dist/cross.sh
 
 # The whole C suite against the aarch64, x86_64 musl and aarch64 musl
-# libraries, under emulation (tests/c/cross.sh).
+# libraries, under emulation (tests/c/cross.sh); the library type-checked
+# for macOS, which cannot be linked here (scripts/check-macos.sh).
 test-cross: build dist
 	bash tests/c/cross.sh
+	bash scripts/check-macos.sh
 
 # API reference: rustdoc for the Rust API, Doxygen (when installed) for
 # the C header and the C++ wrapper. Doxygen prints a warning for every
