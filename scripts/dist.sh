@@ -101,9 +101,9 @@ collect_library() {
     if [[ $plat_triple == *-musl ]]; then
         "$tools/patchelf" --replace-needed libc.so "libc.musl-${plat_triple%%-*}.so.1" "$dir/libkapokmq.so"
     fi
-    # A DLL's exports are its export table, not its symbol table.
-    [[ $plat_os != windows ]] || "$plat_strip" --strip-unneeded "$dir/kapokmq.dll"
     if [[ $plat_os == windows ]]; then
+        # A DLL's exports are its export table, not its symbol table.
+        "$plat_strip" --strip-unneeded "$dir/kapokmq.dll"
         bash scripts/def-file.sh "$dir/kapokmq.dll" >"$dir/kapokmq.def"
         x86_64-w64-mingw32-dlltool -d "$dir/kapokmq.def" -D kapokmq.dll -l "$dir/kapokmq.lib"
     fi
@@ -113,8 +113,7 @@ collect_library() {
 check_glibc() {
     local lib=$1 newest
     [[ $plat_triple == *-linux-gnu ]] || return 0
-    newest=$(bash scripts/glibc-needed.sh "$lib")
-    if [[ $(printf '%s\n%s\n' "$newest" 2.17 | sort -V | tail -n 1) != 2.17 ]]; then
+    if ! newest=$(bash scripts/glibc-needed.sh --at-most 2.17 "$lib"); then
         echo "dist: $lib needs GLIBC_$newest, newer than 2.17" >&2
         exit 1
     fi
@@ -175,7 +174,7 @@ bin\\       kapokmq.dll (needs only DLLs that ship with Windows)
 lib\\       kapokmq.lib        import library for MSVC (link.exe, clang-cl)
            libkapokmq.dll.a   import library for MinGW-w64 (gcc, clang)
            libkapokmq.a       static library for MinGW-w64; a static link also needs
-                              -lws2_32 -lbcrypt -lntdll -luserenv -ladvapi32 -lkernel32
+                              $KMQ_WINDOWS_STATIC_LIBS
            kapokmq.def        the DLL's exports
 
   cl app.c /I include lib\\kapokmq.lib

@@ -17,6 +17,10 @@ linux-aarch64-musl  aarch64-unknown-linux-musl          build-std  musllinux_1_2
 windows-x86_64      x86_64-pc-windows-gnu               build-std  win_amd64                                    win32-x64
 '
 
+# What a program linked with the Windows libkapokmq.a also needs (the C
+# SDK's README says it; the tests link with it).
+KMQ_WINDOWS_STATIC_LIBS="-lws2_32 -lbcrypt -lntdll -luserenv -ladvapi32 -lkernel32 -lcrypt32 -lsynchronization"
+
 # The platforms' names, in the table's order.
 kmq_platforms() {
     awk 'NF { print $1 }' <<<"$KMQ_PLATFORM_TABLE"
