@@ -27,6 +27,14 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use crate::outbox::{DeliveryReport, ProducerStats};
 
+/// What a batch send enqueued: `accepted` messages with the ids
+/// `first_id .. first_id + accepted`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub accepted: usize,
+    pub first_id: u64,
+}
+
 /// Largest delay accepted, in seconds (the server adds it to a Unix time).
 pub const MAX_DELAY_S: i64 = i32::MAX as i64;
 /// Largest message accepted, in bytes of UTF-8.
@@ -124,29 +132,65 @@ impl Shared {
     }
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
-        if data.is_empty() {
-            return Err(Error::invalid("message data is empty"));
-        }
-        if data.len() > MAX_MESSAGE_BYTES {
-            return Err(Error::invalid(format!(
-                "message data is {} bytes; at most {MAX_MESSAGE_BYTES} are allowed",
-                data.len()
-            )));
-        }
-        if delay_s > MAX_DELAY_S {
-            return Err(Error::invalid(format!("delay of {delay_s} s is larger than the maximum of {MAX_DELAY_S} s")));
-        }
-        // Encoding happens on the caller's thread, outside the lock.
-        let frame = Utf8Bytes::from(wire::encode_send(data, delay_s.max(0)));
+        let frame = encode(data, delay_s)?;
         let deadline = Instant::now() + self.config.message_timeout;
         let done = lock(&self.state).outbox.enqueue(frame, track, deadline)?;
-        if done.wake_link {
+        self.after_enqueue(done.wake_link, done.start_timer);
+        Ok(done.id)
+    }
+
+    /// Enqueues `msgs` in order under one lock (each with a delivery report
+    /// when `tracked`); stops at the first one refused. Returns how many
+    /// were accepted, the id of the first (the others follow it one by
+    /// one), and why it stopped.
+    fn enqueue_many<S: AsRef<str>>(&self, msgs: &[S], delay_s: i64, tracked: bool) -> (Batch, Result<()>) {
+        // Encoded on the caller's thread, outside the lock; a message that
+        // is refused ends the run where it stands.
+        let mut refused = Ok(());
+        let mut frames = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            match encode(m.as_ref(), delay_s) {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    refused = Err(e);
+                    break;
+                }
+            }
+        }
+        let deadline = Instant::now() + self.config.message_timeout;
+        let (mut batch, mut wake_link, mut start_timer) = (Batch::default(), false, false);
+        let mut st = lock(&self.state);
+        for frame in frames {
+            let track = if tracked { Track::Report(0) } else { Track::None };
+            match st.outbox.enqueue(frame, track, deadline) {
+                Ok(done) => {
+                    if batch.accepted == 0 {
+                        batch.first_id = done.id;
+                    }
+                    batch.accepted += 1;
+                    wake_link |= done.wake_link;
+                    start_timer |= done.start_timer;
+                }
+                Err(e) => {
+                    refused = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(st);
+        self.after_enqueue(wake_link, start_timer);
+        (batch, refused)
+    }
+
+    /// Wakes an idle link for a queue that was empty, and the expiry task
+    /// for a producer that held nothing.
+    fn after_enqueue(&self, wake_link: bool, start_timer: bool) {
+        if wake_link {
             self.work.notify_waiters();
         }
-        if done.start_timer {
+        if start_timer {
             self.expiry.notify_one();
         }
-        Ok(done.id)
     }
 
     /// Fails every message whose time is up; returns the earliest deadline
@@ -203,6 +247,23 @@ impl Shared {
     }
 }
 
+/// Checks one message and encodes its frame.
+fn encode(data: &str, delay_s: i64) -> Result<Utf8Bytes> {
+    if data.is_empty() {
+        return Err(Error::invalid("message data is empty"));
+    }
+    if data.len() > MAX_MESSAGE_BYTES {
+        return Err(Error::invalid(format!(
+            "message data is {} bytes; at most {MAX_MESSAGE_BYTES} are allowed",
+            data.len()
+        )));
+    }
+    if delay_s > MAX_DELAY_S {
+        return Err(Error::invalid(format!("delay of {delay_s} s is larger than the maximum of {MAX_DELAY_S} s")));
+    }
+    Ok(Utf8Bytes::from(wire::encode_send(data, delay_s.max(0))))
+}
+
 impl Producer {
     /// Connects to the node in `config` and completes the handshake before
     /// it returns: a rejected key is `Auth`, an unreachable server `Connect`.
@@ -240,6 +301,25 @@ impl Producer {
     /// later. `delay_s` of 0 or less delivers at once.
     pub fn send(&self, data: &str, delay_s: i64) -> Result<()> {
         self.shared.enqueue(data, delay_s, Track::None).map(|_| ())
+    }
+
+    /// Enqueues every message of `msgs` (in order, with one delay) under
+    /// one lock and returns at once: `send` for many messages at the cost
+    /// of one call. On a refusal (a bad message, a full queue, a closed
+    /// producer) the messages before it stay enqueued and the error says
+    /// how many they were; the rest are not sent.
+    pub fn send_many<S: AsRef<str>>(&self, msgs: &[S], delay_s: i64) -> Result<()> {
+        self.send_batch(msgs, delay_s, false).1
+    }
+
+    /// `send_many` with a delivery report for each message enqueued (see
+    /// [`Producer::poll_reports`]; their `opaque` is 0). Also returns how
+    /// many were enqueued and the first one's id: the ids run on from it
+    /// one by one.
+    pub fn send_batch<S: AsRef<str>>(&self, msgs: &[S], delay_s: i64, tracked: bool) -> (Batch, Result<()>) {
+        let (batch, result) = self.shared.enqueue_many(msgs, delay_s, tracked);
+        let context = || format!("send_many: {} of {} messages enqueued", batch.accepted, msgs.len());
+        (batch, result.map_err(|e| e.context(context())))
     }
 
     /// Like `send`, and its outcome arrives later as a [`DeliveryReport`]
