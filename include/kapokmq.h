@@ -137,6 +137,21 @@ typedef enum kmq_log_level {
 } kmq_log_level;
 
 /**
+ * One message for kmq_send_many: len bytes of UTF-8 at data, as
+ * kmq_send takes them (not NUL-terminated; may contain NUL).
+ */
+typedef struct kmq_buf {
+  /**
+   * The message's bytes; read only during the call that takes them.
+   */
+  const char *data;
+  /**
+   * How many bytes data holds (more than 0).
+   */
+  size_t len;
+} kmq_buf;
+
+/**
  * The outcome of one message sent with kmq_send_tracked or
  * kmq_send_tracked_opaque.
  */
@@ -397,6 +412,56 @@ enum kmq_status kmq_send_tracked_opaque(kmq_producer *p,
                                         int64_t delay_s,
                                         void *opaque,
                                         uint64_t *id);
+
+/**
+ * Enqueues the count messages of msgs, in order and with one delay,
+ * and returns at once: kmq_send for many messages at the cost of one call
+ * (one lock, one wake-up of the connection). The server confirms them
+ * later; kmq_flush waits for that. accepted (may be NULL) gets how many
+ * were enqueued.
+ *
+ * On the first message refused the call stops and returns why: the
+ * messages before it stay enqueued (*accepted says how many: the index
+ * of the refused one), the rest are not sent. kmq_last_error names the
+ * index, e.g. "3 of 10 messages enqueued, stopped at msgs[3]: ...".
+ * count 0 does nothing and returns KMQ_OK.
+ *
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (p NULL, msgs NULL with count > 0, a
+ * message NULL, empty, over 16 MiB or not UTF-8, delay too large),
+ * KMQ_ERR_QUEUE_FULL (queue_max messages held), KMQ_ERR_CLOSED.
+ *
+ * Never blocks: it does not wait for the network or for room in the queue.
+ *
+ * Requires:
+ * p must be NULL or a live producer; msgs NULL or count readable
+ * entries, each with data NULL or len readable bytes; accepted NULL
+ * or writable.
+ */
+enum kmq_status kmq_send_many(kmq_producer *p,
+                              const struct kmq_buf *msgs,
+                              size_t count,
+                              int64_t delay_s,
+                              size_t *accepted);
+
+/**
+ * Like kmq_send_many, with a delivery report for each message enqueued:
+ * kmq_poll_reports hands them out under the ids *first_id,
+ * *first_id + 1, ... *first_id + *accepted - 1 (msgs[i] has
+ * *first_id + i), with opaque NULL. On failure the messages enqueued
+ * before the refused one are tracked as well: *accepted says how many.
+ *
+ * Never blocks. Errors: as kmq_send_many; KMQ_ERR_INVALID_ARGUMENT when
+ * first_id is NULL (*first_id is 0 when nothing was enqueued).
+ *
+ * Requires:
+ * As kmq_send_many; first_id NULL or writable.
+ */
+enum kmq_status kmq_send_many_tracked(kmq_producer *p,
+                                      const struct kmq_buf *msgs,
+                                      size_t count,
+                                      int64_t delay_s,
+                                      size_t *accepted,
+                                      uint64_t *first_id);
 
 /**
  * Takes up to capacity delivery reports of tracked messages into

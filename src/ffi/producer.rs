@@ -262,6 +262,156 @@ unsafe fn send_tracked(
     }
 }
 
+/// One message for kmq_send_many: `len` bytes of UTF-8 at `data`, as
+/// kmq_send takes them (not NUL-terminated; may contain NUL).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct kmq_buf {
+    /// The message's bytes; read only during the call that takes them.
+    pub data: *const c_char,
+    /// How many bytes `data` holds (more than 0).
+    pub len: usize,
+}
+
+/// Enqueues the `count` messages of `msgs`, in order and with one delay,
+/// and returns at once: kmq_send for many messages at the cost of one call
+/// (one lock, one wake-up of the connection). The server confirms them
+/// later; kmq_flush waits for that. `accepted` (may be NULL) gets how many
+/// were enqueued.
+///
+/// On the first message refused the call stops and returns why: the
+/// messages before it stay enqueued (`*accepted` says how many: the index
+/// of the refused one), the rest are not sent. kmq_last_error names the
+/// index, e.g. "3 of 10 messages enqueued, stopped at msgs[3]: ...".
+/// `count` 0 does nothing and returns KMQ_OK.
+///
+/// Errors: KMQ_ERR_INVALID_ARGUMENT (p NULL, msgs NULL with count > 0, a
+/// message NULL, empty, over 16 MiB or not UTF-8, delay too large),
+/// KMQ_ERR_QUEUE_FULL (queue_max messages held), KMQ_ERR_CLOSED.
+///
+/// Never blocks: it does not wait for the network or for room in the queue.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `msgs` NULL or `count` readable
+/// entries, each with `data` NULL or `len` readable bytes; `accepted` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_many(
+    p: *mut kmq_producer,
+    msgs: *const kmq_buf,
+    count: usize,
+    delay_s: i64,
+    accepted: *mut usize,
+) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe { call("kmq_send_many", || send_many(p, msgs, count, delay_s, accepted, None)) }
+}
+
+/// Like kmq_send_many, with a delivery report for each message enqueued:
+/// kmq_poll_reports hands them out under the ids `*first_id`,
+/// `*first_id + 1`, ... `*first_id + *accepted - 1` (msgs[i] has
+/// `*first_id + i`), with opaque NULL. On failure the messages enqueued
+/// before the refused one are tracked as well: `*accepted` says how many.
+///
+/// Never blocks. Errors: as kmq_send_many; KMQ_ERR_INVALID_ARGUMENT when
+/// first_id is NULL (*first_id is 0 when nothing was enqueued).
+///
+/// # Safety
+/// As `kmq_send_many`; `first_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_send_many_tracked(
+    p: *mut kmq_producer,
+    msgs: *const kmq_buf,
+    count: usize,
+    delay_s: i64,
+    accepted: *mut usize,
+    first_id: *mut u64,
+) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe { call("kmq_send_many_tracked", || send_many(p, msgs, count, delay_s, accepted, Some(first_id))) }
+}
+
+/// The body of both batch sends; tracked when `first_id` is given.
+///
+/// # Safety
+/// As `kmq_send_many_tracked`.
+unsafe fn send_many(
+    p: *mut kmq_producer,
+    msgs: *const kmq_buf,
+    count: usize,
+    delay_s: i64,
+    accepted: *mut usize,
+    first_id: Option<*mut u64>,
+) -> Result<()> {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        if !accepted.is_null() {
+            put(accepted, 0);
+        }
+        if let Some(first_id) = first_id {
+            non_null(first_id, "first_id")?;
+            put(first_id, 0);
+        }
+        let p = producer(p)?;
+        if count == 0 {
+            return if p.is_closed() { Err(crate::Error::closed("the producer is closed")) } else { Ok(()) };
+        }
+        non_null(msgs, "msgs")?;
+        if count > isize::MAX as usize / std::mem::size_of::<kmq_buf>() {
+            return Err(crate::Error::invalid(format!("count {count} is not a valid number of messages")));
+        }
+        // SAFETY: non-NULL, `count` readable entries by the caller's
+        // contract, and their size fits a slice.
+        let bufs = std::slice::from_raw_parts(msgs, count);
+        // Borrowed, not copied: the core encodes each into its frame.
+        let mut texts = Vec::with_capacity(count);
+        let mut bad = None;
+        for (i, b) in bufs.iter().enumerate() {
+            match message_text(b) {
+                Ok(text) => texts.push(text),
+                Err(why) => {
+                    bad = Some((i, why));
+                    break;
+                }
+            }
+        }
+        let (batch, result) = p.send_batch(&texts, delay_s, first_id.is_some());
+        if !accepted.is_null() {
+            put(accepted, batch.accepted);
+        }
+        if let Some(first_id) = first_id {
+            put(first_id, if batch.accepted > 0 { batch.first_id } else { 0 });
+        }
+        let why = match (result, bad) {
+            (Ok(()), None) => return Ok(()),
+            (Err(e), _) => {
+                // The core's count is of the valid prefix; say it of all.
+                let core = format!("send_many: {} of {} messages enqueued: ", batch.accepted, texts.len());
+                let text = e.message().strip_prefix(core.as_str()).unwrap_or(e.message()).to_string();
+                crate::Error::new(e.kind(), text)
+            }
+            (Ok(()), Some((_, why))) => why,
+        };
+        let at = batch.accepted;
+        Err(crate::Error::new(
+            why.kind(),
+            format!("{at} of {count} messages enqueued, stopped at msgs[{at}]: {}", why.message()),
+        ))
+    }
+}
+
+/// The text of one message of a batch, borrowed from the caller's memory.
+///
+/// # Safety
+/// `b.data` must be NULL or point to `b.len` readable bytes that outlive `'a`.
+unsafe fn message_text<'a>(b: &kmq_buf) -> Result<&'a str> {
+    if b.len == 0 {
+        return Err(crate::Error::invalid("message data is empty"));
+    }
+    // SAFETY: the caller's contract above.
+    unsafe { bytes_arg(b.data, b.len, "data") }
+}
+
 /// Takes up to `capacity` delivery reports of tracked messages into
 /// `reports`, waiting up to `timeout_ms` (-1: no limit, 0: no wait) for the
 /// first, and writes how many to `*count`. `KMQ_ERR_TIMEOUT` when none came;
