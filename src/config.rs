@@ -32,6 +32,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Messages a producer holds at once (queued and unconfirmed).
     pub queue_max: usize,
+    /// Connections a producer keeps to each node: the node serves each
+    /// connection on one goroutine, so more of them confirm more per second.
+    pub connections: usize,
     /// Messages written and not yet confirmed, per producer connection.
     pub max_in_flight: usize,
     /// Bytes of messages written and not yet confirmed, per producer
@@ -70,6 +73,7 @@ impl Default for Config {
             message_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             queue_max: 1_000_000,
+            connections: 1,
             max_in_flight: 4096,
             max_in_flight_bytes: 8 << 20,
             receive_buffer: 10_000,
@@ -100,6 +104,7 @@ impl fmt::Debug for Config {
             .field("message_timeout", &self.message_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("queue_max", &self.queue_max)
+            .field("connections", &self.connections)
             .field("max_in_flight", &self.max_in_flight)
             .field("max_in_flight_bytes", &self.max_in_flight_bytes)
             .field("receive_buffer", &self.receive_buffer)
@@ -111,6 +116,9 @@ impl fmt::Debug for Config {
             .finish()
     }
 }
+
+/// Most connections a producer keeps to one node (`connections`).
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// Every key `Config::set` accepts, in the order the docs list them.
 pub const KEYS: &[&str] = &[
@@ -128,6 +136,7 @@ pub const KEYS: &[&str] = &[
     "message_timeout_ms",
     "connect_timeout_ms",
     "queue_max",
+    "connections",
     "max_in_flight",
     "max_in_flight_bytes",
     "receive_buffer",
@@ -203,6 +212,7 @@ impl Config {
             "message_timeout_ms" => self.message_timeout = Duration::from_millis(whole(key, value, 1, 7 * 86_400_000)?),
             "connect_timeout_ms" => self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?),
             "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
+            "connections" => self.connections = whole(key, value, 1, MAX_CONNECTIONS as u64)? as usize,
             "max_in_flight" => self.max_in_flight = whole(key, value, 1, 1_000_000)? as usize,
             "max_in_flight_bytes" => self.max_in_flight_bytes = whole(key, value, 1024, 1 << 32)? as usize,
             "receive_buffer" => self.receive_buffer = whole(key, value, 1, 10_000_000)? as usize,
@@ -270,6 +280,7 @@ mod tests {
             ("message_timeout_ms", "100"),
             ("connect_timeout_ms", "100"),
             ("queue_max", "10"),
+            ("connections", "4"),
             ("max_in_flight", "10"),
             ("max_in_flight_bytes", "65536"),
             ("receive_buffer", "10"),
@@ -281,7 +292,8 @@ mod tests {
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 22);
+        assert_eq!(KEYS.len(), 23);
+        assert_eq!(c.connections, 4);
         assert_eq!(c.tls_pin_sha256, vec![[0xab; 32]]);
         assert_eq!(c.mq_port, 9000);
         assert!(!format!("{c:?}").contains("\"k\""));
@@ -303,6 +315,8 @@ mod tests {
             ("tls_pin_sha256", "abcd"),
             ("tls_pin_sha256", "g".repeat(64).as_str()),
             ("tls_pin_sha256", format!("{},", "ab".repeat(32)).as_str()),
+            ("connections", "0"),
+            ("connections", "65"),
             ("max_in_flight", "0"),
             ("max_in_flight_bytes", "100"),
         ] {

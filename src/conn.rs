@@ -9,7 +9,7 @@ use crate::wire::{self, Handshake};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -127,16 +127,17 @@ pub fn describe(e: &tungstenite::Error) -> String {
     }
 }
 
-/// A link's place in a cluster: retired when its node leaves the
-/// registry's list (it then finishes what it holds and closes), taken back
-/// when the node returns before the link has ended, ended when its task is
-/// over. The list follower keeps one per node, so that a node never has two
-/// links.
+/// A node's place in a client: retired when the node leaves the
+/// registry's list (its links then finish what they hold and close), taken
+/// back when the node returns before its links have ended, ended when the
+/// last of its link tasks is over. The list follower keeps one per node, so
+/// that a node never has two sets of links.
 #[derive(Default)]
 pub struct Membership {
     retired: AtomicBool,
-    ended: AtomicBool,
-    /// Wakes the link when `retired` changes.
+    /// Link tasks started for the node and not yet over.
+    live: AtomicUsize,
+    /// Wakes the links when `retired` changes.
     pub changed: tokio::sync::Notify,
 }
 
@@ -148,11 +149,17 @@ impl Membership {
         self.retired.store(retired, Ordering::Release);
         self.changed.notify_waiters();
     }
+    /// Whether every link task of the node is over.
     pub fn ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
+        self.live.load(Ordering::Acquire) == 0
     }
+    /// A link task of the node starts (before it is spawned).
+    pub fn join(&self) {
+        self.live.fetch_add(1, Ordering::AcqRel);
+    }
+    /// A link task of the node is over.
     pub fn end(&self) {
-        self.ended.store(true, Ordering::Release);
+        self.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -147,6 +147,7 @@ impl Shared {
         let (acks, acks_rx) = mpsc::unbounded_channel();
         lock(&self.links).insert(link, acks);
         if let Ok(rt) = runtime::handle() {
+            retired.join();
             rt.spawn(run_link(self.clone(), link, url, ws, acks_rx, retired.clone()));
         }
         retired

@@ -29,7 +29,7 @@ pub mod wire;
 pub use config::Config;
 pub use consumer::{Consumer, ConsumerStats, Message};
 pub use error::{Error, ErrorKind, Result};
-pub use producer::{Batch, DeliveryReport, Producer, ProducerStats};
+pub use producer::{Batch, ConnectionStats, DeliveryReport, Producer, ProducerStats};
 
 /// The library's version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -92,11 +92,22 @@ struct Flight {
     window: usize,
     confirmed_since_change: usize,
     connected: bool,
+    /// This link's share of the producer's counters.
+    counts: ConnectionStats,
 }
 
 impl Flight {
-    fn new(max: usize) -> Flight {
-        Flight { fifo: VecDeque::new(), bytes: 0, live: 0, window: max, confirmed_since_change: 0, connected: false }
+    fn new(max: usize, node: &str) -> Flight {
+        let counts = ConnectionStats { node: node.to_string(), ..ConnectionStats::default() };
+        Flight {
+            fifo: VecDeque::new(),
+            bytes: 0,
+            live: 0,
+            window: max,
+            confirmed_since_change: 0,
+            connected: false,
+            counts,
+        }
     }
 
     fn has_room(&self, limits: &Limits) -> bool {
@@ -185,6 +196,25 @@ impl ProducerStats {
     }
 }
 
+/// One connection's counters (see `Producer::connection_stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// The node, as `host:port`.
+    pub node: String,
+    /// Whether the connection is open now.
+    pub connected: bool,
+    /// Messages written on it, resends included.
+    pub written: u64,
+    /// Messages the node confirmed on it.
+    pub confirmed: u64,
+    /// Messages written on it again after a drop.
+    pub resent: u64,
+    /// Times it was opened again after the first.
+    pub reconnects: u64,
+    /// Messages written on it and awaiting their `ok` now.
+    pub in_flight: u64,
+}
+
 pub(crate) struct Outbox {
     limits: Limits,
     queue: VecDeque<Outgoing>,
@@ -243,8 +273,28 @@ impl Outbox {
         ProducerStats { in_flight: self.ledger.held as u64, ..self.ledger.stats }
     }
 
-    pub fn note_reconnect(&mut self) {
+    /// Each link's counters, in the order the links were added.
+    pub fn connection_stats(&self) -> Vec<ConnectionStats> {
+        let mut links: Vec<_> = self.links.iter().collect();
+        links.sort_unstable_by_key(|(&l, _)| l);
+        links
+            .into_iter()
+            .map(|(_, f)| ConnectionStats { connected: f.connected, in_flight: f.live as u64, ..f.counts.clone() })
+            .collect()
+    }
+
+    /// A link to `node` (`host:port`) will write messages.
+    pub fn add_link(&mut self, link: u32, node: &str) {
+        let max = self.limits.max_in_flight;
+        self.links.entry(link).or_insert_with(|| Flight::new(max, node));
+    }
+
+    /// `link` opened a connection again after a drop.
+    pub fn note_reconnect(&mut self, link: u32) {
         self.ledger.stats.reconnects += 1;
+        if let Some(f) = self.links.get_mut(&link) {
+            f.counts.reconnects += 1;
+        }
     }
 
     pub fn note_link_error(&mut self, why: &Error) {
@@ -285,7 +335,7 @@ impl Outbox {
         // Each connected link takes its share, so that a burst spreads over
         // the nodes of a cluster instead of going to whichever woke first.
         let share = self.queue.len().div_ceil(connected).clamp(1, BATCH_MESSAGES);
-        let flight = self.links.entry(link).or_insert_with(|| Flight::new(limits.max_in_flight));
+        let flight = self.links.entry(link).or_insert_with(|| Flight::new(limits.max_in_flight, ""));
         let mut taken = 0;
         let mut bytes = 0;
         let ready = flight.ready(&limits);
@@ -298,6 +348,8 @@ impl Outbox {
             flight.live += 1;
             out.push(m.frame.clone());
             self.ledger.stats.resent += m.written as u64;
+            flight.counts.resent += m.written as u64;
+            flight.counts.written += 1;
             m.written = true;
             flight.fifo.push_back(Slot::Live(m));
             taken += 1;
@@ -330,6 +382,7 @@ impl Outbox {
             if let Some(Slot::Live(m)) = flight.fifo.pop_front() {
                 flight.bytes -= m.frame.len();
                 flight.live -= 1;
+                flight.counts.confirmed += 1;
                 wake.merge(self.ledger.settle(m, Ok(())));
             }
         }
@@ -345,7 +398,7 @@ impl Outbox {
     /// `link` has an open connection now.
     pub fn connected(&mut self, link: u32) {
         let max = self.limits.max_in_flight;
-        self.links.entry(link).or_insert_with(|| Flight::new(max)).connected = true;
+        self.links.entry(link).or_insert_with(|| Flight::new(max, "")).connected = true;
     }
 
     /// The connection of `link` is gone: its unsettled messages go back to
@@ -613,6 +666,34 @@ mod tests {
         assert_eq!(reports(&mut ob), [(3, None), (4, None)]);
         ob.ok(0, 1).unwrap();
         assert_eq!(reports(&mut ob), [(1, None)]);
+    }
+
+    #[test]
+    fn each_link_counts_its_own_share() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 4, t0);
+        ob.add_link(0, "a:1");
+        ob.add_link(1, "b:2");
+        ob.connected(0);
+        ob.connected(1);
+        take(&mut ob, 0);
+        take(&mut ob, 1);
+        ob.ok(0, 1).unwrap();
+        ob.dropped(1, &Error::connect("gone"));
+        ob.note_reconnect(1);
+        ob.connected(1);
+        take(&mut ob, 1);
+        let counts = |s: &ConnectionStats| {
+            (s.node.clone(), s.connected, s.written, s.confirmed, s.resent, s.reconnects, s.in_flight)
+        };
+        let stats: Vec<_> = ob.connection_stats().iter().map(counts).collect();
+        assert_eq!(
+            stats,
+            [("a:1".to_string(), true, 2, 1, 0, 0, 1), ("b:2".to_string(), true, 2, 0, 1, 1, 1)],
+            "link 1 wrote m2, lost it, wrote it again on its new connection"
+        );
+        let total = ob.stats();
+        assert_eq!((total.resent, total.reconnects), (1, 1));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-pub use crate::outbox::{DeliveryReport, ProducerStats};
+pub use crate::outbox::{ConnectionStats, DeliveryReport, ProducerStats};
 
 /// What a batch send enqueued: `accepted` messages with the ids
 /// `first_id .. first_id + accepted`.
@@ -90,28 +90,51 @@ impl Shared {
         }
     }
 
-    /// Starts a link to `url` (connected already when `ws` is given);
-    /// returns its membership, which retires it.
+    /// Starts the links to `url` (the first connected already when `ws` is
+    /// given); returns their membership, which retires them.
     fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<Membership> {
+        self.start_links(url, ws.into_iter().collect())
+    }
+
+    /// Starts `connections` links to `url`, handing them the connections
+    /// already open (the others dial in the background); returns their
+    /// membership, which retires them all.
+    fn start_links(self: &Arc<Self>, url: String, opened: Vec<Ws>) -> Arc<Membership> {
         let member = Arc::new(Membership::default());
-        let link = self.next_link.fetch_add(1, Ordering::Relaxed);
-        if let Ok(rt) = runtime::handle() {
-            let (shared, member) = (self.clone(), member.clone());
-            rt.spawn(async move {
-                let mut first = ws;
-                let run = || run_link(shared.clone(), link, url.clone(), first.take(), member.clone());
-                let cleanup = |why: &Error| {
-                    let _ = lock(&shared.state).outbox.dropped(link, why);
-                    shared.work.notify_waiters();
-                };
-                conn::supervise("producer", &url, shared.stop.subscribe(), run, cleanup).await;
-                // Gone for good (closed, or its node left the cluster).
-                let _ = lock(&shared.state).outbox.remove_link(link, &Error::closed("the link ended"));
-                shared.work.notify_waiters();
-                member.end();
-            });
+        let Ok(rt) = runtime::handle() else {
+            return member;
+        };
+        let mut opened = opened.into_iter();
+        for _ in 0..self.config.connections {
+            let link = self.next_link.fetch_add(1, Ordering::Relaxed);
+            let ws = opened.next();
+            let mut st = lock(&self.state);
+            st.outbox.add_link(link, wire::authority(&url));
+            if ws.is_some() {
+                // Open already: it counts (and takes its share) at once.
+                st.outbox.connected(link);
+            }
+            drop(st);
+            member.join();
+            rt.spawn(self.clone().link_task(link, url.clone(), ws, member.clone()));
         }
         member
+    }
+
+    /// One link's task: runs it (again after a panic) until the producer
+    /// closes or its node leaves, then takes it out of the outbox.
+    async fn link_task(self: Arc<Self>, link: u32, url: String, ws: Option<Ws>, member: Arc<Membership>) {
+        let mut first = ws;
+        let run = || run_link(self.clone(), link, url.clone(), first.take(), member.clone());
+        let cleanup = |why: &Error| {
+            let _ = lock(&self.state).outbox.dropped(link, why);
+            self.work.notify_waiters();
+        };
+        conn::supervise("producer", &url, self.stop.subscribe(), run, cleanup).await;
+        // Gone for good (closed, or its node left the cluster).
+        let _ = lock(&self.state).outbox.remove_link(link, &Error::closed("the link ended"));
+        self.work.notify_waiters();
+        member.end();
     }
 
     /// Runs `event` on the outbox under the lock and wakes the callers its
@@ -274,9 +297,9 @@ impl Producer {
         let url = wire::conn_url(&config.mq_protocol, &config.mq_addr, config.mq_port, Role::Producer, topic, id);
         let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
-        let ws = rt.block_on(dialer.open(&url))?;
+        let opened = rt.block_on(open_connections(&dialer, &url, config.connections))?;
         let shared = Arc::new(Shared::new(config.clone(), dialer));
-        shared.start_link(url, Some(ws));
+        shared.start_links(url, opened);
         rt.spawn(run_expiry(shared.clone()));
         Ok(Producer { shared })
     }
@@ -421,11 +444,41 @@ impl Producer {
     pub fn stats(&self) -> ProducerStats {
         lock(&self.shared.state).outbox.stats()
     }
+
+    /// Each connection's counters: `connections` per node (see the config
+    /// key), in the order they were started. A cluster node's connections
+    /// leave the list when the node leaves the registry's list; the
+    /// totals in [`Producer::stats`] keep what they counted.
+    pub fn connection_stats(&self) -> Vec<ConnectionStats> {
+        lock(&self.shared.state).outbox.connection_stats()
+    }
 }
 
 impl Drop for Producer {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Opens `n` connections to `url` at once. The first error fails it all
+/// when none opened or the key was rejected; otherwise the links of those
+/// that failed keep dialling in the background.
+async fn open_connections(dialer: &Dialer, url: &str, n: usize) -> Result<Vec<Ws>> {
+    let results = futures_util::future::join_all((0..n).map(|_| dialer.open(url))).await;
+    let mut opened = Vec::with_capacity(n);
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(ws) => opened.push(ws),
+            Err(e) if e.kind() == crate::error::ErrorKind::Auth => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if opened.is_empty() => Err(e),
+        _ => Ok(opened),
     }
 }
 
@@ -478,7 +531,7 @@ impl conn::Link for ProducerLink<'_> {
     fn opened(&mut self, again: bool) {
         let mut st = lock(&self.shared.state);
         if again {
-            st.outbox.note_reconnect();
+            st.outbox.note_reconnect(self.link);
         }
         st.outbox.connected(self.link);
     }

@@ -137,6 +137,12 @@ pub fn conn_url(scheme: &str, host: &str, port: u16, role: Role, topic: &str, id
     url
 }
 
+/// The `host:port` of a URL made by `conn_url` (`[::1]:8011` for IPv6).
+pub fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 /// `application/x-www-form-urlencoded` body of `pairs`.
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
@@ -427,6 +433,12 @@ mod tests {
         assert_eq!(classify_handshake(AUTH_OK), Handshake::Accepted);
         assert_eq!(classify_handshake(AUTH_ERROR), Handshake::Rejected);
         assert_eq!(classify_handshake("hi"), Handshake::Unexpected);
+    }
+    #[test]
+    fn authority_is_host_and_port() {
+        let url = conn_url("ws", "::1", 8011, Role::Producer, "t", "p");
+        assert_eq!(authority(&url), "[::1]:8011");
+        assert_eq!(authority(&conn_url("wss", "mq.example", 443, Role::Consumer, "a/b", "c")), "mq.example:443");
     }
 }
 

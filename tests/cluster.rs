@@ -344,3 +344,41 @@ fn a_node_that_leaves_the_list_loses_its_link_and_gets_exactly_one_back() {
     let _ = heartbeat.join();
     cluster.nodes.clear();
 }
+
+#[test]
+fn connections_per_node_in_a_cluster_and_a_node_that_leaves_takes_its_own() {
+    let mut cluster = Cluster::start(2, &[]);
+    let mut cfg = cluster.config(&topic("cluster-conns"));
+    cfg.set("connections", "2").unwrap();
+    let producer = Producer::connect_cluster(&cfg).unwrap();
+    // The first connection to each node opens before connect returns; the
+    // second dials at once in the background.
+    let started = Instant::now();
+    let connected = |p: &Producer| p.connection_stats().iter().filter(|l| l.connected).count();
+    while connected(&producer) < 4 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let links = producer.connection_stats();
+    assert_eq!(links.len(), 4, "{links:?}");
+    for node in &cluster.nodes {
+        let at = format!("127.0.0.1:{}", node.port);
+        assert_eq!(links.iter().filter(|l| l.node == at && l.connected).count(), 2, "{links:?}");
+    }
+    for i in 0..4000 {
+        producer.send(&i.to_string(), 0).unwrap();
+    }
+    producer.flush(30_000).unwrap();
+    assert_eq!(producer.connection_stats().iter().map(|l| l.confirmed).sum::<u64>(), 4000);
+
+    // A node gone from the registry's list takes both its connections.
+    cluster.nodes[1].kill();
+    let gone = format!("127.0.0.1:{}", cluster.nodes[1].port);
+    let started = Instant::now();
+    while producer.connection_stats().iter().any(|l| l.node == gone) && started.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let links = producer.connection_stats();
+    assert_eq!(links.len(), 2, "{links:?}");
+    producer.send_wait("after", 0, 10_000).unwrap();
+    assert_eq!(producer.stats().confirmed, 4001);
+}

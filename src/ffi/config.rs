@@ -40,7 +40,10 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// `producer_id`, `consumer_id`, `secret_key`, `check_time` (s),
 /// `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 /// `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
-/// 5000), `queue_max` (default 1000000), `max_in_flight` (messages written
+/// 5000), `queue_max` (default 1000000), `connections` (connections a
+/// producer keeps to each node, 1 to 64, default 1; more confirm more per
+/// second from a node that serves each connection on one thread, and order
+/// then holds per connection only), `max_in_flight` (messages written
 /// and not yet confirmed per producer connection, default 4096),
 /// `max_in_flight_bytes` (their bytes, default 8388608), `receive_buffer`
 /// (default 10000),

@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 // In the order of the C header's parts (cbindgen follows it).
 pub mod config;
 pub mod producer;
+pub mod stats;
 pub mod consumer;
 pub mod events;
 pub mod console;
@@ -232,6 +233,22 @@ pub(crate) unsafe fn free_handle<T: Tagged>(p: *mut T, made_here: impl FnOnce(&T
 pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
     // SAFETY: the caller's contract above.
     unsafe { out.write(value) }
+}
+
+/// Copies `text` into a fixed-size C string: NUL-terminated, cut at a
+/// character boundary when longer, an interior NUL shown as a space.
+pub(crate) fn copy_text(dst: &mut [c_char], text: &str) {
+    let Some(room) = dst.len().checked_sub(1) else {
+        return;
+    };
+    let mut end = text.len().min(room);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for (d, &b) in dst.iter_mut().zip(&text.as_bytes()[..end]) {
+        *d = if b == 0 { b' ' } else { b } as c_char;
+    }
+    dst[end] = 0;
 }
 
 /// Copies `text` into a NUL-terminated string the caller frees with
