@@ -72,6 +72,12 @@ class DeliveryReport(ctypes.Structure):
     ]
 
 
+class Buf(ctypes.Structure):
+    """``kmq_buf``: one message of a batch (``data`` is a plain address)."""
+
+    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+
+
 ConfigP = POINTER(Config)
 ProducerP = POINTER(ProducerHandle)
 ConsumerP = POINTER(ConsumerHandle)
@@ -131,6 +137,11 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_send_tracked_opaque": (
         c_int,
         [ProducerP, c_char_p, c_size_t, c_int64, c_void_p, POINTER(c_uint64)],
+    ),
+    "kmq_send_many": (c_int, [ProducerP, POINTER(Buf), c_size_t, c_int64, POINTER(c_size_t)]),
+    "kmq_send_many_tracked": (
+        c_int,
+        [ProducerP, POINTER(Buf), c_size_t, c_int64, POINTER(c_size_t), POINTER(c_uint64)],
     ),
     "kmq_producer_fd": (c_int, [ProducerP]),
     "kmq_poll_reports": (

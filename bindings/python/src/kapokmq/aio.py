@@ -5,6 +5,7 @@
     async with aio.Producer(topic="t", producer_id="p1") as p:
         await p.send(b"x")             # resolves when the server confirms it
         await asyncio.gather(*(p.send(f"m{i}") for i in range(1000)))
+        await p.send_many([f"m{i}" for i in range(1000)])   # the same, in one call
         await p.flush(timeout=10.0)
     async with aio.Consumer(topic="t", consumer_id="c1") as c:
         m = await c.receive(timeout=5.0)   # a Message, or None on timeout
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Optional, Set, Type, TypeVar
+import threading
+from typing import Any, Callable, Iterable, Optional, Set, Tuple, Type, TypeVar
 
 from . import consumer as _consumer
 from . import producer as _producer
@@ -256,6 +258,59 @@ def _settle(fut: "asyncio.Future[None]", error: Optional[KapokMQError]) -> None:
         fut.set_exception(error)
 
 
+class _BatchOutcome:
+    """Settles one future for a whole ``send_many`` once every message it
+    enqueued is confirmed or failed: with the refusal that stopped the
+    batch, else the first failure (by position), else ``None``. Delivery
+    callbacks count here; only the last one touches the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[None]") -> None:
+        self._loop = loop
+        self._fut = fut
+        self._lock = threading.Lock()
+        self._settled = 0
+        self._failures = 0
+        self._first_failure: Optional[Tuple[int, KapokMQError]] = None
+        # Known once the library said how many it took (see start).
+        self._expected: Optional[int] = None
+        self._first_id = 0
+        self._total = 0
+        self._refused: Optional[KapokMQError] = None
+
+    def on_delivery(self, error: Optional[KapokMQError], ident: int) -> None:
+        # Runs where the reports are taken: the loop, or the executor
+        # thread of close().
+        with self._lock:
+            self._settled += 1
+            if error is not None:
+                self._failures += 1
+                if self._first_failure is None or ident < self._first_failure[0]:
+                    self._first_failure = (ident, error)
+            done = self._settled == self._expected
+        if done:
+            self._finish()
+
+    def start(self, first_id: int, accepted: int, total: int, refused: Optional[KapokMQError]) -> None:
+        with self._lock:
+            self._first_id, self._total, self._refused = first_id, total, refused
+            self._expected = accepted
+            done = self._settled == accepted
+        if done:
+            self._finish()
+
+    def _finish(self) -> None:
+        error = self._refused
+        if error is None and self._first_failure is not None:
+            ident, first = self._first_failure
+            error = error_for(
+                first.status,
+                f"send_many: {self._failures} of {self._total} messages failed; "
+                f"the first, messages[{ident - self._first_id}]: {first}",
+            )
+            error.accepted = self._total
+        self._loop.call_soon_threadsafe(_settle, self._fut, error)
+
+
 class Producer(_Client):
     """Sends messages to one topic. Keyword arguments are the config keys,
     as for :class:`kapokmq.Producer`."""
@@ -288,6 +343,30 @@ class Producer(_Client):
         fut.add_done_callback(self._pending.discard)
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._take_reports())
+        await fut
+
+    async def send_many(self, messages: Iterable[Data], delay: int = 0) -> None:
+        """Sends every message of ``messages`` in one call into the library
+        (see :meth:`kapokmq.Producer.send_many`); returns once each is
+        confirmed. If some failed, raises the first failure (by position)
+        after all are settled, saying how many failed; if the batch was
+        refused part-way (a bad message, the queue full, closed), raises
+        that refusal once the messages enqueued before it are settled.
+        The error's ``accepted`` says how many were enqueued."""
+        sync = self._live()
+        batch = _producer.Batch(messages)
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[None]" = loop.create_future()
+        outcome = _BatchOutcome(loop, fut)
+        first, accepted, refused = sync._send_many_tracked(
+            batch, _producer.delay_arg(delay), outcome.on_delivery
+        )
+        outcome.start(first, accepted, batch.count, refused)
+        if accepted:
+            self._pending.add(fut)
+            fut.add_done_callback(self._pending.discard)
+            if self._pump is None or self._pump.done():
+                self._pump = loop.create_task(self._take_reports())
         await fut
 
     async def _take_reports(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from typing import Dict, Type
+from typing import Dict, Optional, Type
 
 
 class Status(enum.IntEnum):
@@ -45,6 +45,9 @@ class KapokMQError(Exception):
     """
 
     status: Status = Status.INTERNAL
+    #: For a batch send (``send_many``): how many of its messages were
+    #: enqueued before it stopped; ``None`` for every other call.
+    accepted: Optional[int] = None
 
     def __init__(self, message: str) -> None:
         # One argument only: OSError (a base of TimeoutError) reads two

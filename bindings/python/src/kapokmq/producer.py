@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import itertools
 import operator
 import threading
 import weakref
+from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _config
 from ._handle import Handle, read_stats
-from ._lib import DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
+from ._lib import Buf, DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
 from ._wait import Waiter, deadline, expired, run_blocking, to_ms
-from .errors import ClosedError, KapokMQError, Status, error_for
+from .errors import ClosedError, InvalidArgumentError, KapokMQError, Status, error_for
 
 Data = Union[str, bytes, bytearray, memoryview]
 #: ``callback(error, id)``: ``error`` is None when the server confirmed the
@@ -36,6 +38,80 @@ def payload(data: Data) -> bytes:
     if isinstance(data, str):
         return data.encode("utf-8")
     raise TypeError(f"message data must be str or bytes, not {type(data).__name__}")
+
+
+# A kmq_buf is two machine words (address, length): an array of these
+# words is an array of kmq_buf.
+_WORD = "Q" if ctypes.sizeof(ctypes.c_void_p) == 8 else "I"
+assert array(_WORD).itemsize == ctypes.sizeof(ctypes.c_void_p) == ctypes.sizeof(ctypes.c_size_t)
+assert ctypes.sizeof(Buf) == 2 * ctypes.sizeof(ctypes.c_void_p)
+
+
+class Batch:
+    """Messages laid out for ``kmq_send_many``: their bytes one after the
+    other in one buffer, and a ``kmq_buf`` array pointing into it. Both live
+    as long as this object, so it must be kept until the call returns."""
+
+    __slots__ = ("count", "bufs", "_blob", "_words")
+
+    def __init__(self, messages: Iterable[Data]) -> None:
+        if isinstance(messages, (str, bytes, bytearray, memoryview)):
+            raise TypeError("send_many takes a list of messages, not one message")
+        items = messages if type(messages) is list else list(messages)
+        try:
+            raws = [m.encode() if type(m) is str else m if type(m) is bytes else payload(m) for m in items]
+        except (TypeError, UnicodeError):
+            raws = _checked(items)  # raises, naming the message at fault
+        self.count = n = len(raws)
+        self.bufs: Any = None
+        if n == 0:
+            return
+        # One copy of the bytes; the C side borrows them without another.
+        self._blob = blob = b"".join(raws)
+        lens = list(map(len, raws))
+        starts = list(itertools.accumulate(lens, initial=ctypes.cast(blob, ctypes.c_void_p).value or 0))
+        starts.pop()
+        words: List[int] = [0] * (2 * n)
+        words[0::2] = starts
+        words[1::2] = lens
+        self._words = array(_WORD, words)
+        self.bufs = (Buf * n).from_buffer(self._words)
+
+
+def _checked(items: List[Any]) -> List[bytes]:
+    """``payload`` of each message, or an error naming the first that has none."""
+    raws = []
+    for i, m in enumerate(items):
+        try:
+            raws.append(payload(m))
+        except TypeError as e:
+            raise TypeError(f"send_many: messages[{i}]: {e}") from None
+        except UnicodeError as e:
+            error = InvalidArgumentError(f"send_many: messages[{i}] is not valid text ({e}); nothing was sent")
+            error.accepted = 0
+            raise error from None
+    return raws
+
+
+def delay_arg(delay: Any) -> int:
+    """``delay`` as an int (whole seconds)."""
+    return delay if type(delay) is int else operator.index(delay)
+
+
+def _acquire_for_batch(handle: Handle) -> Any:
+    """``handle.acquire()``; once closed, its error says none was enqueued."""
+    try:
+        return handle.acquire()
+    except ClosedError as e:
+        e.accepted = 0
+        raise
+
+
+def _refused(status: int, accepted: int) -> KapokMQError:
+    """The error of a batch send that stopped after ``accepted`` messages."""
+    error = last_error(status)
+    error.accepted = accepted
+    return error
 
 
 @dataclass(frozen=True)
@@ -139,6 +215,75 @@ class Producer:
         finally:
             self._handle.release()
         return ident.value
+
+    def send_many(
+        self,
+        messages: Iterable[Data],
+        delay: int = 0,
+        on_delivery: Optional[DeliveryCallback] = None,
+    ) -> Optional[int]:
+        """Enqueues every message of ``messages`` (``str`` or UTF-8 bytes), in
+        order and with one ``delay``, in one call into the library, and
+        returns at once: :meth:`send` for a batch, at a fraction of its
+        cost per message.
+
+        If a message is refused (empty or bad data, the queue full at
+        ``queue_max``, the producer closed), the ones before it stay
+        enqueued and the rest are not sent: the error raised (the usual
+        ``KapokMQError`` subclass) has ``accepted``, how many were
+        enqueued, and its message names the index of the refused one. A
+        message that is not ``str`` or bytes-like raises ``TypeError``
+        before anything is sent.
+
+        With ``on_delivery``, each message is tracked as by :meth:`send`:
+        ``on_delivery(error_or_None, id)`` runs for each enqueued one from a
+        later :meth:`poll`, :meth:`flush` or :meth:`close`, and the first
+        one's id is returned (the others follow it one by one).
+        """
+        batch = Batch(messages)
+        delay = delay_arg(delay)
+        if on_delivery is not None:
+            first, _, error = self._send_many_tracked(batch, delay, on_delivery)
+            if error is not None:
+                raise error
+            return first
+        accepted = ctypes.c_size_t()
+        handle = self._handle
+        ptr = _acquire_for_batch(handle)
+        try:
+            status = lib.kmq_send_many(ptr, batch.bufs, batch.count, delay, ctypes.byref(accepted))
+            if status:
+                raise _refused(status, accepted.value)
+        finally:
+            handle.release()
+        return None
+
+    def _send_many_tracked(
+        self, batch: Batch, delay: int, on_delivery: DeliveryCallback
+    ) -> Tuple[int, int, Optional[KapokMQError]]:
+        """Sends ``batch`` tracked, with ``on_delivery`` for each message
+        enqueued; returns the first id, how many were enqueued and, if the
+        batch stopped short, why."""
+        if not callable(on_delivery):
+            raise TypeError("on_delivery must be callable")
+        accepted = ctypes.c_size_t()
+        first = ctypes.c_uint64()
+        error: Optional[KapokMQError] = None
+        ptr = _acquire_for_batch(self._handle)
+        try:
+            with self._track_lock:
+                status = lib.kmq_send_many_tracked(
+                    ptr, batch.bufs, batch.count, delay, ctypes.byref(accepted), ctypes.byref(first)
+                )
+                if status:
+                    error = _refused(status, accepted.value)
+                count, start = accepted.value, first.value
+                if count:
+                    ids = range(start, start + count)
+                    self._callbacks.update(zip(ids, itertools.repeat(on_delivery)))
+        finally:
+            self._handle.release()
+        return start, count, error
 
     def send_wait(self, data: Data, timeout: Optional[float] = None, *, delay: int = 0) -> None:
         """Sends one message and returns once the server has confirmed it.
