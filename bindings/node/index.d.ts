@@ -27,6 +27,11 @@ export declare class KapokMQError extends Error {
   readonly code: ErrorCode;
   /** The status number in the C API. */
   readonly status: number;
+  /**
+   * Set by sendMany(): how many of the batch's messages were enqueued
+   * (before the refused one, or all of them when some failed later).
+   */
+  readonly accepted?: number;
 }
 
 /** The library's config keys in camelCase. Numbers may be given as numbers. */
@@ -90,7 +95,7 @@ export interface TimeoutOptions {
 }
 
 export interface ProducerStats {
-  /** Messages accepted by send(). */
+  /** Messages accepted by send() and sendMany(). */
   enqueued: number;
   /** Messages the server confirmed. */
   confirmed: number;
@@ -148,6 +153,15 @@ export declare class Producer {
    * Resolves when the server confirms it; rejects with a KapokMQError.
    */
   send(data: string | Uint8Array, options?: SendOptions): Promise<void>;
+  /**
+   * Enqueues every message, in order, in one call into the library (far
+   * cheaper per message than send()). Resolves once every one is
+   * confirmed. Rejects with a KapokMQError whose `accepted` says how many
+   * were enqueued: with the refusal that stopped the batch part-way (bad
+   * data, KMQ_ERR_QUEUE_FULL, KMQ_ERR_CLOSED) once the messages before it
+   * are settled, or with the first failure once all are settled.
+   */
+  sendMany(messages: Iterable<string | Uint8Array>, options?: SendOptions): Promise<void>;
   /** Resolves once every message sent before the call is confirmed. */
   flush(options?: TimeoutOptions): Promise<void>;
   /**

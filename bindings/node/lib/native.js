@@ -96,6 +96,10 @@ const PROTOTYPES = {
   // pointer to the Buffer's memory.
   sendTrackedStr: ['kmq_send_tracked', 'int', ['void *', 'const char *', 'size_t', 'int64_t', 'void *']],
   sendTrackedBuf: ['kmq_send_tracked', 'int', ['void *', 'const void *', 'size_t', 'int64_t', 'void *']],
+  // msgs is an array of kmq_buf { const char *data; size_t len; } the
+  // caller lays out in a typed array (see producer.js).
+  sendManyTracked:
+    'int kmq_send_many_tracked(void *p, const void *msgs, size_t count, int64_t delay_s, void *accepted, void *first_id)',
   pollReports: 'int kmq_poll_reports(void *p, void *reports, size_t capacity, int64_t timeout_ms, void *count)',
   producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
   producerClose: 'void kmq_producer_close(void *p)',

@@ -8,7 +8,8 @@
 // thread of its own however many sends are in flight, and an idle one is
 // not watched at all.
 
-const { native, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('./native');
+const os = require('node:os');
+const { native, koffi, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
@@ -35,6 +36,126 @@ function reportText(bytes, i) {
   return Buffer.from(field.buffer, field.byteOffset, end < 0 ? REPORT_ERROR_SIZE : end).toString('utf8');
 }
 
+/** Whether a kmq_buf can be written as four little-endian 32-bit words. */
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+const TWO_32 = 2 ** 32;
+
+/** Bytes of one kmq_buf { const char *data; size_t len; }. */
+const BUF_SIZE = 16;
+
+/**
+ * The messages of a batch laid out for kmq_send_many in one buffer of its
+ * own: the kmq_buf array first, then the messages' bytes it points to, so
+ * that the one argument keeps both alive during the call. Throws (nothing
+ * sent) on a message that is neither a string nor bytes.
+ */
+function layOut(messages) {
+  const n = messages.length;
+  let allStrings = true;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i];
+    if (typeof m !== 'string') {
+      if (!(m instanceof Uint8Array)) {
+        throw invalidArgument(`sendMany: messages[${i}] must be a string or a Buffer, got ${m === null ? 'null' : typeof m}`);
+      }
+      allStrings = false;
+    }
+  }
+  const lens = new Array(n);
+  const head = n * BUF_SIZE;
+  let out;
+  if (allStrings) {
+    // One encoding of all the text; ASCII needs no lengths of its own.
+    const joined = messages.join('');
+    const bytes = Buffer.byteLength(joined, 'utf8');
+    out = Buffer.allocUnsafeSlow(head + bytes);
+    out.write(joined, head, bytes, 'utf8');
+    const ascii = bytes === joined.length;
+    for (let i = 0; i < n; i++) lens[i] = ascii ? messages[i].length : Buffer.byteLength(messages[i], 'utf8');
+  } else {
+    const parts = new Array(n);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const m = messages[i];
+      parts[i] = typeof m === 'string' ? Buffer.from(m, 'utf8') : m;
+      lens[i] = parts[i].byteLength;
+      bytes += lens[i];
+    }
+    out = Buffer.allocUnsafeSlow(head + bytes);
+    for (let i = 0, at = head; i < n; at += lens[i], i++) out.set(parts[i], at);
+  }
+  // Its own ArrayBuffer (not the pool's), so the words are aligned.
+  const base = koffi.address(out) + BigInt(head);
+  if (LITTLE_ENDIAN) {
+    const words = new Uint32Array(out.buffer, out.byteOffset, 4 * n);
+    const lo = Number(base & 0xffffffffn);
+    const hi = Number(base >> 32n);
+    let offset = 0;
+    for (let i = 0, w = 0; i < n; i++, w += 4) {
+      const start = lo + offset;
+      words[w] = start % TWO_32;
+      words[w + 1] = hi + Math.floor(start / TWO_32);
+      words[w + 2] = lens[i];
+      words[w + 3] = 0;
+      offset += lens[i];
+    }
+  } else {
+    const bufs = new BigUint64Array(out.buffer, out.byteOffset, 2 * n);
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      bufs[2 * i] = base + BigInt(offset);
+      bufs[2 * i + 1] = BigInt(lens[i]);
+      offset += lens[i];
+    }
+  }
+  return out;
+}
+
+/**
+ * The outcome of one sendMany: settled once every message it enqueued is
+ * confirmed or failed, with the refusal that stopped the batch, else its
+ * first failure (by position), else nothing.
+ */
+class BatchOutcome {
+  constructor(total, firstId, accepted, refused, resolve, reject) {
+    this.total = total;
+    this.firstId = firstId;
+    this.left = accepted;
+    this.refused = refused;
+    this.failures = 0;
+    this.first = null;
+    this.resolveAll = resolve;
+    this.rejectAll = reject;
+    // The shape of the pending entries' callbacks (see #settle, #failAll).
+    this.resolve = () => this.#settled();
+    this.reject = (e, id) => {
+      this.failures++;
+      if (this.first === null || (id !== undefined && !(this.first.id <= id))) this.first = { id, e };
+      this.#settled();
+    };
+    if (this.left === 0) this.#finish();
+  }
+
+  #settled() {
+    if (--this.left === 0) this.#finish();
+  }
+
+  #finish() {
+    if (this.refused !== null) {
+      this.rejectAll(this.refused);
+    } else if (this.first !== null) {
+      const { id, e } = this.first;
+      const where = id === undefined ? '' : `, messages[${id - this.firstId}]`;
+      const error = new KapokMQError(e.code,
+        `sendMany: ${this.failures} of ${this.total} messages failed; the first${where}: ${e.message}`);
+      error.accepted = this.total;
+      this.rejectAll(error);
+    } else {
+      this.resolveAll();
+    }
+  }
+}
+
 class Producer {
   #h;
   #fns;
@@ -46,6 +167,7 @@ class Producer {
   #readiness;
   #idOut = new BigUint64Array(1);
   #idWords = new Uint32Array(this.#idOut.buffer);
+  #acceptedOut = new BigUint64Array(1);
   #reports = new Uint8Array(BATCH * REPORT_SIZE);
   #reportWords = new Uint32Array(this.#reports.buffer);
   #count = new BigUint64Array(1);
@@ -107,6 +229,56 @@ class Producer {
       this.#pending.set(id, { resolve, reject, seq });
     });
     this.#readiness.start();
+    return promise;
+  }
+
+  /**
+   * Enqueues every message of `messages` (strings or Buffers of UTF-8), in
+   * order and with one delay, in one call into the library. The promise
+   * resolves once every one is confirmed. It rejects with a KapokMQError
+   * whose `accepted` says how many were enqueued: if the batch was
+   * refused part-way (a bad message, the queue full, closed) with that
+   * refusal, once the messages before it are settled; if some failed, with
+   * the first failure (by position) once all are settled.
+   */
+  sendMany(messages, options) {
+    const h = this.#h;
+    const fns = this.#fns;
+    let total;
+    let firstId;
+    let accepted;
+    let refused = null;
+    try {
+      if (typeof messages === 'string' || messages === null || typeof messages !== 'object' ||
+          typeof messages[Symbol.iterator] !== 'function') {
+        throw invalidArgument('sendMany: messages must be an array of strings or Buffers');
+      }
+      const list = Array.isArray(messages) ? messages : Array.from(messages);
+      const delay = options === undefined ? 0 : parseDelay(options);
+      const ptr = this.closed ? null : h.ptr(KIND);
+      if (ptr === null) throw closedError('sendMany: the producer');
+      total = list.length;
+      const msgs = total > 0 ? layOut(list) : null;
+      const status = fns.sendManyTracked(ptr, msgs, total, delay, this.#acceptedOut, this.#idOut);
+      accepted = Number(this.#acceptedOut[0]);
+      firstId = this.#idWords[0] + this.#idWords[1] * 0x100000000;
+      if (status !== 0) {
+        refused = fromLastError(fns, status);
+        refused.accepted = accepted;
+      }
+    } catch (e) {
+      if (e instanceof KapokMQError && e.accepted === undefined) e.accepted = 0;
+      return Promise.reject(e);
+    }
+    // One entry for all the batch's ids; flushes wait for it as for sends
+    // made at this point.
+    const seq = ++this.#seq;
+    const promise = new Promise((resolve, reject) => {
+      const entry = new BatchOutcome(total, firstId, accepted, refused, resolve, reject);
+      entry.seq = seq;
+      for (let i = 0; i < accepted; i++) this.#pending.set(firstId + i, entry);
+    });
+    if (accepted > 0) this.#readiness.start();
     return promise;
   }
 
@@ -251,7 +423,7 @@ class Producer {
       } else {
         const e = deliveryError(status, reportText(this.#reports, i));
         this.#noteFailure(entry.seq, e);
-        entry.reject(e);
+        entry.reject(e, id);
       }
     }
     this.#checkFlushes();
