@@ -32,7 +32,7 @@ mkdir -p "$build"
 args=()
 
 echo "bench: building the C bench program" >&2
-${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -I"$repo/include" cli/bench/c/bench.c \
+${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -pthread -I"$repo/include" cli/bench/c/bench.c cli/bench/c/bench_many.c \
     -L"$lib_dir" -lkapokmq -Wl,-rpath,"$lib_dir" -o "$build/bench_c"
 args+=(--c-bench "$build/bench_c")
 
