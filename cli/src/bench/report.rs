@@ -176,7 +176,11 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
     for &n in sizes {
         let _ = write!(out, " {:>11}", short(n));
     }
-    let _ = writeln!(out, "  {:>7}  {:>10}  {:>10}  {:>13}", "vs ref", "broker CPU", "client CPU", "client µs/msg");
+    let _ = writeln!(
+        out,
+        "  {:>7}  {:>10}  {:>13}  {:>10}  {:>13}",
+        "vs ref", "broker CPU", "broker µs/msg", "client CPU", "client µs/msg"
+    );
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let find = |client: &str, n: u64| {
         rows.iter().find(|r| r.section == section && r.client == client && r.messages == Some(n))
@@ -205,12 +209,14 @@ fn throughput_table(out: &mut String, rows: &[Row], section: Section, sizes: &[u
             _ => String::new(),
         };
         let cpu = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_default();
+        let (broker_us, client_us) = at_largest.map(Row::cpu_per_message_us).unwrap_or_default();
         let _ = write!(
             out,
-            "  {ratio:>7}  {:>10}  {:>10}  {:>13}",
+            "  {ratio:>7}  {:>10}  {:>13}  {:>10}  {:>13}",
             cpu(at_largest.and_then(|r| r.broker_cpu)),
+            cpu(broker_us),
             cpu(at_largest.and_then(|r| r.client_cpu)),
-            cpu(at_largest.and_then(|r| r.cpu_per_message_us().1))
+            cpu(client_us)
         );
         if let Some(why) = why_not {
             let _ = write!(out, "  ({why})");
