@@ -151,10 +151,13 @@ bench_real() {
     cd "$repo"
     export KMQ_BENCH_GO=$out/bench_go
     # Per-call costs of the bindings are kmq-broker figures (docs/bench/results.txt):
-    # on the node they would time its confirmations instead.
+    # on the node they would time its confirmations instead. --no-bindings leaves
+    # out only those: the Python end-to-end row runs.
     # The node's pace varies from run to run: the median of seven runs a figure.
     local repeat=${KMQ_REAL_BENCH_REPEAT:-7}
     KMQ_BENCH_CSV=$dir/results.csv bash cli/bench/run.sh --no-bindings --repeat "$repeat" --sizes "${KMQ_REAL_BENCH_N:-100000}"
+    # --only-throughput keeps every throughput row: also connections=2 and 4,
+    # the batch call, the thread blocked in kmq_receive and Python's for loop.
     KMQ_BENCH_CSV=$dir/results-1k.csv bash cli/bench/run.sh --only-throughput --repeat "$repeat" --payload 1024 \
         --sizes "${KMQ_REAL_BENCH_N_1K:-50000}"
     KMQ_BENCH_CSV=$dir/results-16k.csv bash cli/bench/run.sh --only-throughput --repeat "$repeat" --payload 16384 \

@@ -9,6 +9,8 @@ pub struct Target<'a> {
     pub host: &'a str,
     pub port: u16,
     pub key: &'a str,
+    /// The producer's `connections` (connections per node).
+    pub connections: u32,
 }
 
 impl Target<'_> {
@@ -30,7 +32,13 @@ impl Target<'_> {
     }
 
     pub fn producer(&self, topic: &str, id: &str) -> Result<Producer, String> {
-        Producer::connect(&self.config(topic, "producer_id", id)?).map_err(|e| e.to_string())
+        let mut cfg = self.config(topic, "producer_id", id)?;
+        // Set only when asked for, so that the other rows run with a
+        // library that does not know the key.
+        if self.connections != 1 {
+            cfg.set("connections", &self.connections.to_string()).map_err(|e| e.to_string())?;
+        }
+        Producer::connect(&cfg).map_err(|e| e.to_string())
     }
 
     pub fn consumer(&self, topic: &str, id: &str) -> Result<Consumer, String> {

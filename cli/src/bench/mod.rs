@@ -24,11 +24,18 @@ use std::time::{Duration, Instant};
 pub const RAW: &str = "raw WebSocket client (ceiling)";
 pub const RAW_E2E: &str = "raw WebSocket clients (ceiling)";
 const RUST: &str = "kapokmq, Rust API";
+const RUST_CONN2: &str = "kapokmq, Rust API, connections=2";
+const RUST_CONN4: &str = "kapokmq, Rust API, connections=4";
 const C: &str = "kapokmq, C API (kmq_send + kmq_flush)";
+const C_CONN2: &str = "kapokmq, C API, connections=2";
+const C_MANY: &str = "kapokmq, C API (kmq_send_many + kmq_flush)";
 const GO_ACK: &str = "Go client, ProducerSend + ProducerAck";
 const GO_FIRE: &str = "Go client, fire-and-forget (unconfirmed)";
 const RUST_E2E: &str = "kapokmq, Rust API (a sending thread, a receive + ack thread)";
+const RUST_E2E_CONN2: &str = "kapokmq, Rust API, connections=2";
 const C_E2E: &str = "kapokmq, C API (one thread: send, receive, ack)";
+const C_E2E_THREADS: &str = "kapokmq, C API (a sending thread, a thread blocked in kmq_receive)";
+const PY_E2E: &str = "kapokmq, Python (a sending thread, for m in consumer)";
 const GO_E2E: &str = "Go client";
 const KEY: &str = "test";
 const HOST: &str = "127.0.0.1";
@@ -94,7 +101,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repeat: u32,
 
-    /// Leave out the Python and Node binding benchmarks.
+    /// Leave out the per-call figures of the Python and Node bindings (on
+    /// the real node they would time its confirmations); the Python end
+    /// to end row stays.
     #[arg(long)]
     pub no_bindings: bool,
 
@@ -212,8 +221,8 @@ impl Ctx {
         self.run_id += 1;
         format!("bench-{what}-{}", self.run_id)
     }
-    fn lib(&self) -> library::Target<'static> {
-        library::Target { host: HOST, port: self.broker.port, key: KEY }
+    fn lib(&self, connections: u32) -> library::Target<'static> {
+        library::Target { host: HOST, port: self.broker.port, key: KEY, connections }
     }
 }
 
@@ -262,30 +271,203 @@ fn throughput<T: Into<Timed>>(
     row
 }
 
-/// Runs a C or Go bench program; its RESULT line gives the time and,
-/// when it prints cpu_secs, the CPU it used meanwhile.
-fn external_throughput(
-    program: &Path,
-    mode: &str,
-    port: u16,
-    topic: &str,
-    n: u64,
-    payload: &str,
-) -> Result<Timed, String> {
-    let mut cmd = Command::new(program);
-    cmd.args([mode, HOST, &port.to_string(), topic, &n.to_string(), payload, KEY]);
-    let out = external::run(cmd, Duration::from_secs(180))?;
-    let fields = external::result_line(&out.stdout)?;
-    let confirmed = fields.get("count").copied().unwrap_or(n as f64);
-    if confirmed < n as f64 {
-        return Err(format!("only {confirmed} of {n} done"));
+/// How a throughput row's program starts: the program, the arguments
+/// before the common HOST PORT TOPIC N PAYLOAD KEY (the mode) and after
+/// them (the C program's connections).
+#[derive(Clone)]
+struct Launch {
+    program: Result<PathBuf, String>,
+    before: Vec<String>,
+    after: Vec<String>,
+}
+
+impl Launch {
+    fn new(program: &Result<PathBuf, String>, mode: &str) -> Launch {
+        Launch { program: program.clone(), before: vec![mode.into()], after: Vec::new() }
     }
-    let took = Duration::from_secs_f64(external::field(&fields, "secs")?);
-    Ok(Timed { took, own_cpu_s: fields.get("cpu_secs").copied() })
+
+    fn after(mut self, arg: &str) -> Launch {
+        self.after.push(arg.into());
+        self
+    }
+
+    /// A script run by python3, which takes the same arguments.
+    fn python(script: &Path) -> Launch {
+        let program = if script.is_file() {
+            Ok(PathBuf::from("python3"))
+        } else {
+            Err(format!("{} not found", script.display()))
+        };
+        Launch { program, before: vec![script.display().to_string()], after: Vec::new() }
+    }
+
+    /// Runs the program; its RESULT line gives the time and, when it
+    /// prints cpu_secs, the CPU it used meanwhile.
+    fn throughput(&self, port: u16, topic: &str, n: u64, payload: &str) -> Result<Timed, String> {
+        let mut cmd = Command::new(self.program.clone()?);
+        cmd.args(&self.before).args([HOST, &port.to_string(), topic, &n.to_string(), payload, KEY]).args(&self.after);
+        let out = external::run(cmd, Duration::from_secs(180))?;
+        let fields = external::result_line(&out.stdout)?;
+        let confirmed = fields.get("count").copied().unwrap_or(n as f64);
+        if confirmed < n as f64 {
+            return Err(format!("only {confirmed} of {n} done"));
+        }
+        let took = Duration::from_secs_f64(external::field(&fields, "secs")?);
+        Ok(Timed { took, own_cpu_s: fields.get("cpu_secs").copied() })
+    }
+}
+
+/// The programs the rows run, or why there is none.
+struct Programs {
+    c: Result<PathBuf, String>,
+    go: Result<PathBuf, String>,
+    go_ack: Result<PathBuf, String>,
+    python_e2e: PathBuf,
+}
+
+impl Programs {
+    fn new(args: &BenchArgs, repo: &Path) -> Programs {
+        let go: Result<PathBuf, String> = match (&args.go_bench, &args.go_unavailable) {
+            (_, Some(why)) => Err(why.clone()),
+            (Some(p), None) if p.is_file() => Ok(p.clone()),
+            (Some(p), None) => Err(format!("{} not found", p.display())),
+            (None, None) => Err("not built (cli/bench/run.sh builds it)".into()),
+        };
+        let c: Result<PathBuf, String> = match &args.c_bench {
+            Some(p) if p.is_file() => Ok(p.clone()),
+            Some(p) => Err(format!("{} not found", p.display())),
+            None => Err("not built (cli/bench/run.sh builds it)".into()),
+        };
+        let go_ack: Result<PathBuf, String> = match (&go, args.go_has_ack) {
+            (Ok(p), true) => Ok(p.clone()),
+            (Ok(_), false) => {
+                Err("this version of the Go client has no ProducerAck: it never reads the server's ok".into())
+            }
+            (Err(e), _) => Err(e.clone()),
+        };
+        Programs { c, go, go_ack, python_e2e: repo.join("bindings/python/bench_e2e.py") }
+    }
+}
+
+/// The progress label of a throughput row.
+fn label(section: Section, client: &str, n: u64, run: &str) -> String {
+    let what = if section == Section::EndToEnd { "end to end, " } else { "" };
+    format!("{what}{client}, {} messages{run}", report::thousands(n))
+}
+
+/// A row of the raw WebSocket client(s), the ceiling.
+fn raw_plan(section: Section, n: u64, run: &str) -> Plan {
+    let client = if section == Section::EndToEnd { RAW_E2E } else { RAW };
+    Plan {
+        label: label(section, client, n, run),
+        n: Some(n),
+        job: Box::new(move |ctx, done| {
+            let topic = ctx.topic("raw");
+            let t = raw::Target { host: HOST, port: ctx.broker.port, key: KEY, topic: &topic };
+            let payload = ctx.payload.clone();
+            vec![throughput(ctx, section, client, n, || match section {
+                Section::EndToEnd => raw::end_to_end(&t, n, &payload, done),
+                _ => raw::producer(&t, n, &payload, done),
+            })]
+        }),
+    }
+}
+
+/// A row of the Rust API in this process, its producer with `connections`.
+fn library_plan(section: Section, client: &'static str, n: u64, run: &str, connections: u32) -> Plan {
+    Plan {
+        label: label(section, client, n, run),
+        n: Some(n),
+        job: Box::new(move |ctx, done| {
+            let topic = ctx.topic("rust");
+            let payload = ctx.payload.clone();
+            let t = ctx.lib(connections);
+            vec![throughput(ctx, section, client, n, || match section {
+                Section::EndToEnd => library::end_to_end(&t, &topic, n, &payload, done),
+                _ => library::confirmed(&t, &topic, n, &payload, done),
+            })]
+        }),
+    }
+}
+
+/// A row of a program run on its own (C, Go, Python).
+fn external_plan(
+    section: Section,
+    client: &'static str,
+    n: u64,
+    run: &str,
+    launch: Launch,
+    note: &'static str,
+) -> Plan {
+    Plan {
+        label: label(section, client, n, run),
+        n: None,
+        job: Box::new(move |ctx, _| {
+            let topic = ctx.topic("external");
+            let payload = ctx.payload.clone();
+            let port = ctx.broker.port;
+            let mut row = throughput(ctx, section, client, n, || launch.throughput(port, &topic, n, &payload));
+            row.note = note.into();
+            vec![row]
+        }),
+    }
+}
+
+fn producer_round(n: u64, run: &str, p: &Programs) -> Vec<Plan> {
+    let s = Section::Producer;
+    vec![
+        raw_plan(s, n, run),
+        library_plan(s, RUST, n, run, 1),
+        library_plan(s, RUST_CONN2, n, run, 2),
+        library_plan(s, RUST_CONN4, n, run, 4),
+        external_plan(s, C, n, run, Launch::new(&p.c, "throughput"), ""),
+        external_plan(s, C_CONN2, n, run, Launch::new(&p.c, "throughput").after("2"), ""),
+        external_plan(s, C_MANY, n, run, Launch::new(&p.c, "throughput-many"), "batches of 1,000"),
+        external_plan(s, GO_ACK, n, run, Launch::new(&p.go_ack, "confirmed"), ""),
+        external_plan(s, GO_FIRE, n, run, Launch::new(&p.go, "fire"), "each write reported done, no ok awaited"),
+    ]
+}
+
+fn e2e_round(n: u64, run: &str, p: &Programs) -> Vec<Plan> {
+    let s = Section::EndToEnd;
+    vec![
+        raw_plan(s, n, run),
+        library_plan(s, RUST_E2E, n, run, 1),
+        library_plan(s, RUST_E2E_CONN2, n, run, 2),
+        external_plan(s, C_E2E, n, run, Launch::new(&p.c, "e2e"), ""),
+        external_plan(s, C_E2E_THREADS, n, run, Launch::new(&p.c, "e2e-threads"), ""),
+        external_plan(s, PY_E2E, n, run, Launch::python(&p.python_e2e), ""),
+        external_plan(s, GO_E2E, n, run, Launch::new(&p.go, "e2e"), ""),
+    ]
+}
+
+/// The throughput rows: runs of one size are interleaved, so that a burst
+/// of load from elsewhere on the machine hits every client alike.
+fn throughput_plans(args: &BenchArgs, p: &Programs) -> Vec<Plan> {
+    let runs: Vec<(u64, String)> = sizes(args)
+        .iter()
+        .flat_map(|&n| {
+            (1..=args.repeat)
+                .map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
+        })
+        .collect();
+    let mut plans = Vec::new();
+    for (round, (n, run)) in runs.into_iter().enumerate() {
+        let (mut producers, mut e2e) = (producer_round(n, &run, p), e2e_round(n, &run, p));
+        // Each round starts with another client, so that whatever the
+        // broker does at a given point of the run (its store growing and
+        // rehashing, a collection in the real node) does not always fall
+        // on the same client.
+        let (a, b) = (round % producers.len(), round % e2e.len());
+        producers.rotate_left(a);
+        e2e.rotate_left(b);
+        plans.extend(producers);
+        plans.extend(e2e);
+    }
+    plans
 }
 
 fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
-    let sizes = sizes(args);
     let mut plans: Vec<Plan> = Vec::new();
     let producers = args.producers;
     if !args.only_throughput {
@@ -295,132 +477,35 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
             job: Box::new(move |ctx, _| footprint_rows(ctx, producers)),
         });
     }
-    let go: Result<PathBuf, String> = match (&args.go_bench, &args.go_unavailable) {
-        (_, Some(why)) => Err(why.clone()),
-        (Some(p), None) if p.is_file() => Ok(p.clone()),
-        (Some(p), None) => Err(format!("{} not found", p.display())),
-        (None, None) => Err("not built (cli/bench/run.sh builds it)".into()),
-    };
-    let c: Result<PathBuf, String> = match &args.c_bench {
-        Some(p) if p.is_file() => Ok(p.clone()),
-        Some(p) => Err(format!("{} not found", p.display())),
-        None => Err("not built (cli/bench/run.sh builds it)".into()),
-    };
-    let go_ack: Result<PathBuf, String> = match (&go, args.go_has_ack) {
-        (Ok(p), true) => Ok(p.clone()),
-        (Ok(_), false) => {
-            Err("this version of the Go client has no ProducerAck: it never reads the server's ok".into())
-        }
-        (Err(e), _) => Err(e.clone()),
-    };
-    // Runs of one size are interleaved, so that a burst of load from
-    // elsewhere on the machine hits every client alike.
-    let runs: Vec<(u64, String)> = sizes
-        .iter()
-        .flat_map(|&n| {
-            (1..=args.repeat)
-                .map(move |r| (n, if args.repeat > 1 { format!(", run {r}/{}", args.repeat) } else { String::new() }))
-        })
-        .collect();
-    for (round, (n, run)) in runs.into_iter().enumerate() {
-        let run = run.as_str();
-        let (mut producers, mut e2e) = (Vec::new(), Vec::new());
-        producers.push(Plan {
-            label: format!("{RAW}, {} messages{run}", report::thousands(n)),
-            n: Some(n),
-            job: Box::new(move |ctx, done| {
-                let topic = ctx.topic("raw");
-                let t = raw::Target { host: HOST, port: ctx.broker.port, key: KEY, topic: &topic };
-                let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::Producer, RAW, n, || raw::producer(&t, n, &payload, done))]
-            }),
-        });
-        producers.push(Plan {
-            label: format!("{RUST}, {} messages{run}", report::thousands(n)),
-            n: Some(n),
-            job: Box::new(move |ctx, done| {
-                let topic = ctx.topic("rust");
-                let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::Producer, RUST, n, || {
-                    library::confirmed(&ctx.lib(), &topic, n, &payload, done)
-                })]
-            }),
-        });
-        for (client, program, mode) in
-            [(C, c.clone(), "throughput"), (GO_ACK, go_ack.clone(), "confirmed"), (GO_FIRE, go.clone(), "fire")]
-        {
-            producers.push(Plan {
-                label: format!("{client}, {} messages{run}", report::thousands(n)),
-                n: None,
-                job: Box::new(move |ctx, _| {
-                    let topic = ctx.topic(mode);
-                    let payload = ctx.payload.clone();
-                    let port = ctx.broker.port;
-                    let mut row = throughput(ctx, Section::Producer, client, n, || {
-                        let program = program.clone()?;
-                        external_throughput(&program, mode, port, &topic, n, &payload)
-                    });
-                    if client == GO_FIRE {
-                        row.note = "each write reported done, no ok awaited".into();
-                    }
-                    vec![row]
-                }),
-            });
-        }
-        e2e.push(Plan {
-            label: format!("end to end, {RAW_E2E}, {} messages{run}", report::thousands(n)),
-            n: Some(n),
-            job: Box::new(move |ctx, done| {
-                let topic = ctx.topic("raw-e2e");
-                let t = raw::Target { host: HOST, port: ctx.broker.port, key: KEY, topic: &topic };
-                let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::EndToEnd, RAW_E2E, n, || raw::end_to_end(&t, n, &payload, done))]
-            }),
-        });
-        e2e.push(Plan {
-            label: format!("end to end, {RUST_E2E}, {} messages{run}", report::thousands(n)),
-            n: Some(n),
-            job: Box::new(move |ctx, done| {
-                let topic = ctx.topic("rust-e2e");
-                let payload = ctx.payload.clone();
-                vec![throughput(ctx, Section::EndToEnd, RUST_E2E, n, || {
-                    library::end_to_end(&ctx.lib(), &topic, n, &payload, done)
-                })]
-            }),
-        });
-        for (client, program) in [(C_E2E, c.clone()), (GO_E2E, go.clone())] {
-            e2e.push(Plan {
-                label: format!("end to end, {client}, {} messages{run}", report::thousands(n)),
-                n: None,
-                job: Box::new(move |ctx, _| {
-                    let topic = ctx.topic("e2e");
-                    let payload = ctx.payload.clone();
-                    let port = ctx.broker.port;
-                    vec![throughput(ctx, Section::EndToEnd, client, n, || {
-                        external_throughput(&program.clone()?, "e2e", port, &topic, n, &payload)
-                    })]
-                }),
-            });
-        }
-        // Each round starts with another client, so that whatever the
-        // broker does at a given point of the run (its store growing and
-        // rehashing, a collection in the real node) does not always fall
-        // on the same client.
-        let (p, e) = (round % producers.len(), round % e2e.len());
-        producers.rotate_left(p);
-        e2e.rotate_left(e);
-        plans.extend(producers);
-        plans.extend(e2e);
-    }
+    let programs = Programs::new(args, repo);
+    plans.extend(throughput_plans(args, &programs));
     if args.only_throughput {
         return plans;
     }
-    let calls = args.calls;
+    plans.extend(per_call_plans(args, repo, programs.c));
+    let sends = args.latency_sends;
     plans.push(Plan {
-        label: format!("per call: kmq_send from C, {} calls", report::thousands(calls)),
+        label: format!("latency: {} send_wait calls", report::thousands(sends)),
         n: None,
-        job: Box::new(move |ctx, _| c_per_call(ctx, c, calls)),
+        job: Box::new(move |ctx, _| latency_rows(ctx, sends)),
     });
+    plans
+}
+
+fn per_call_plans(args: &BenchArgs, repo: &Path, c: Result<PathBuf, String>) -> Vec<Plan> {
+    let calls = args.calls;
+    let mut plans = Vec::new();
+    for (mode, client, note) in [
+        ("percall", "kmq_send from C", "calls, each timed"),
+        ("percall-many", "kmq_send_many from C, per message", "messages in calls of 1,000, each call timed / 1,000"),
+    ] {
+        let c = c.clone();
+        plans.push(Plan {
+            label: format!("per call: {client}, {} calls", report::thousands(calls)),
+            n: None,
+            job: Box::new(move |ctx, _| c_per_call(ctx, c, PerCall { mode, client, note }, calls)),
+        });
+    }
     if !args.no_bindings {
         let python = repo.join("bindings/python/bench_send.py");
         let lib = repo.join("target/release/libkapokmq.so");
@@ -436,12 +521,6 @@ fn plan(args: &BenchArgs, repo: &Path) -> Vec<Plan> {
             job: Box::new(move |_, _| node_per_call(&node)),
         });
     }
-    let sends = args.latency_sends;
-    plans.push(Plan {
-        label: format!("latency: {} send_wait calls", report::thousands(sends)),
-        n: None,
-        job: Box::new(move |ctx, _| latency_rows(ctx, sends)),
-    });
     plans
 }
 
@@ -462,7 +541,7 @@ fn sizes(args: &BenchArgs) -> Vec<u64> {
 fn footprint_rows(ctx: &mut Ctx, producers: usize) -> Vec<Row> {
     let mut threads = Row::new(Section::Footprint, "threads started by the library", "count", "threads");
     let mut rss = Row::new(Section::Footprint, "RSS per extra idle producer", "rss", "KiB");
-    match library::footprint(&ctx.lib(), producers) {
+    match library::footprint(&ctx.lib(1), producers) {
         Ok(f) => {
             threads.value = Ok(f.threads_after_all.saturating_sub(f.threads_before) as f64);
             threads.note = format!(
@@ -480,59 +559,82 @@ fn footprint_rows(ctx: &mut Ctx, producers: usize) -> Vec<Row> {
     vec![threads, rss]
 }
 
-fn c_per_call(ctx: &mut Ctx, program: Result<PathBuf, String>, calls: u64) -> Vec<Row> {
-    let mut median = Row::new(Section::PerCall, "kmq_send from C", "median", "ns");
-    let mut p99 = Row::new(Section::PerCall, "kmq_send from C", "p99", "ns");
+/// One per-call figure of the C program: its mode and row.
+struct PerCall {
+    mode: &'static str,
+    client: &'static str,
+    /// What the count is of, after the count.
+    note: &'static str,
+}
+
+fn c_per_call(ctx: &mut Ctx, program: Result<PathBuf, String>, what: PerCall, calls: u64) -> Vec<Row> {
+    let mut median = Row::new(Section::PerCall, what.client, "median", "ns");
+    let mut p99 = Row::new(Section::PerCall, what.client, "p99", "ns");
     let topic = ctx.topic("c-percall");
     let measured = program.and_then(|program| {
         let mut cmd = Command::new(program);
-        cmd.args(["percall", HOST, &ctx.broker.port.to_string(), &topic, &calls.to_string(), &ctx.payload, KEY]);
+        cmd.args([what.mode, HOST, &ctx.broker.port.to_string(), &topic, &calls.to_string(), &ctx.payload, KEY]);
         let out = external::run(cmd, Duration::from_secs(120))?;
         external::result_line(&out.stdout)
     });
     for (row, key) in [(&mut median, "median_ns"), (&mut p99, "p99_ns")] {
         row.messages = Some(calls);
         row.value = measured.as_ref().map_err(Clone::clone).and_then(|f| external::field(f, key));
-        row.note = format!("{} calls, each timed", report::thousands(calls));
+        row.note = format!("{} {}", report::thousands(calls), what.note);
     }
     vec![median, p99]
 }
 
+/// The per-message figures a binding's send benchmark prints: one row for
+/// its single sends (`prefix`) and one for its batch call (`send_many:`),
+/// each an error row when its line is missing.
+fn binding_rows(run: Result<String, String>, rows: [(Row, &str); 2]) -> Vec<Row> {
+    rows.into_iter()
+        .map(|(mut row, prefix)| {
+            row.value = run
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|out| external::number_before(out, prefix, "µs per message"));
+            row
+        })
+        .collect()
+}
+
 fn python_per_call(ctx: &mut Ctx, script: &Path, lib: &Path) -> Vec<Row> {
-    let mut row = Row::new(Section::PerCall, "Python Producer.send", "median", "us");
-    row.value = if !script.is_file() {
+    let mut send = Row::new(Section::PerCall, "Python Producer.send", "median", "us");
+    send.note = "median of 100 batch averages of 1,000 sends".into();
+    let many = Row::new(Section::PerCall, "Python Producer.send_many, per message", "median", "us");
+    let run = if !script.is_file() {
         Err(format!("{} not found", script.display()))
     } else {
         let mut cmd = Command::new("python3");
         cmd.arg(script).args([HOST, &ctx.broker.port.to_string()]).env("KAPOKMQ_LIB", lib);
-        external::run(cmd, Duration::from_secs(120))
-            .and_then(|out| external::number_before(&out.stdout, "Producer.send:", "µs per message"))
+        external::run(cmd, Duration::from_secs(120)).map(|out| out.stdout)
     };
-    row.note = "median of 100 batch averages of 1,000 sends".into();
-    vec![row]
+    binding_rows(run, [(send, "Producer.send:"), (many, "send_many:")])
 }
 
 fn node_per_call(script: &Path) -> Vec<Row> {
-    let mut row = Row::new(Section::PerCall, "Node send()", "per message", "us");
+    let mut send = Row::new(Section::PerCall, "Node send()", "per message", "us");
+    send.note = "wall time of 100,000 awaited sends / 100,000; its own broker".into();
+    let many = Row::new(Section::PerCall, "Node sendMany(), per message", "mean", "us");
     let node_dir = script.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    row.value = if !script.is_file() {
+    let run = if !script.is_file() {
         Err(format!("{} not found", script.display()))
     } else if !node_dir.join("node_modules").is_dir() {
         Err(format!("run npm ci in {} first", node_dir.display()))
     } else {
         let mut cmd = Command::new("node");
         cmd.arg(script).args(["100000", "64", "3"]);
-        external::run(cmd, Duration::from_secs(180))
-            .and_then(|out| external::number_before(&out.stdout, "send:", "µs per message"))
+        external::run(cmd, Duration::from_secs(180)).map(|out| out.stdout)
     };
-    row.note = "wall time of 100,000 awaited sends / 100,000; its own broker".into();
-    vec![row]
+    binding_rows(run, [(send, "send:"), (many, "send_many:")])
 }
 
 fn latency_rows(ctx: &mut Ctx, sends: u64) -> Vec<Row> {
     let topic = ctx.topic("latency");
     let payload = ctx.payload.clone();
-    let measured = library::send_wait_latency(&ctx.lib(), &topic, sends, &payload);
+    let measured = library::send_wait_latency(&ctx.lib(1), &topic, sends, &payload);
     ["p50", "p99"]
         .into_iter()
         .zip([0.5, 0.99])
@@ -545,78 +647,101 @@ fn latency_rows(ctx: &mut Ctx, sends: u64) -> Vec<Row> {
         .collect()
 }
 
-fn find(rows: &[Row], section: Section, client: &str, n: u64) -> Option<f64> {
-    rows.iter()
-        .find(|r| r.section == section && r.client == client && r.messages == Some(n))
-        .and_then(|r| r.value.as_ref().ok().copied())
+/// The row of `client` in `section` at `n` messages.
+fn row_at<'a>(rows: &'a [Row], section: Section, client: &str, n: u64) -> Option<&'a Row> {
+    rows.iter().find(|r| r.section == section && r.client == client && r.messages == Some(n))
 }
 
 /// What the figures say, in words: ratios at the largest size, and
 /// whether the broker is what limits the run.
 fn conclusions(rows: &[Row], largest: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    let at = |s, c| find(rows, s, c, largest);
-    let n = report::thousands(largest);
-    let ratio = |a: Option<f64>, b: Option<f64>, what: &str, out: &mut Vec<String>| {
-        if let (Some(a), Some(b)) = (a, b) {
-            out.push(format!("{what}: {:.2}x ({} vs {} msg/s, {n} messages)", a / b, a.round(), b.round()));
-        }
-    };
-    ratio(at(Section::Producer, RUST), at(Section::Producer, RAW), "Rust API / raw ceiling, confirmed", &mut out);
-    ratio(at(Section::Producer, C), at(Section::Producer, RAW), "C API / raw ceiling, confirmed", &mut out);
-    ratio(at(Section::Producer, RUST), at(Section::Producer, GO_ACK), "Rust API / Go send+ack, confirmed", &mut out);
-    ratio(
-        at(Section::Producer, RUST),
-        at(Section::Producer, GO_FIRE),
-        "Rust API confirmed / Go fire-and-forget",
-        &mut out,
-    );
-    ratio(
-        at(Section::EndToEnd, RUST_E2E),
-        at(Section::EndToEnd, RAW_E2E),
-        "Rust API / raw ceiling, end to end",
-        &mut out,
-    );
-    ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, RAW_E2E), "C API / raw ceiling, end to end", &mut out);
-    ratio(at(Section::EndToEnd, RUST_E2E), at(Section::EndToEnd, GO_E2E), "Rust API / Go client, end to end", &mut out);
-    ratio(at(Section::Producer, C), at(Section::Producer, GO_FIRE), "C API confirmed / Go fire-and-forget", &mut out);
-    ratio(at(Section::EndToEnd, C_E2E), at(Section::EndToEnd, GO_E2E), "C API / Go client, end to end", &mut out);
-    // Client CPU per message: what a host pays for each message it moves.
-    let cpu_us = |s, c| {
-        rows.iter()
-            .find(|r| r.section == s && r.client == c && r.messages == Some(largest))
-            .and_then(|r| r.cpu_per_message_us().1)
-    };
-    for (what, ours, go) in [
-        (
-            "client CPU per message, C confirmed / Go fire-and-forget",
-            cpu_us(Section::Producer, C),
-            cpu_us(Section::Producer, GO_FIRE),
-        ),
-        (
-            "client CPU per message, C / Go client, end to end",
-            cpu_us(Section::EndToEnd, C_E2E),
-            cpu_us(Section::EndToEnd, GO_E2E),
-        ),
-    ] {
-        if let (Some(a), Some(b)) = (ours, go) {
-            out.push(format!("{what}: {:.2}x ({a:.2} vs {b:.2} µs)", a / b));
-        }
-    }
-    let raw = rows.iter().find(|r| r.section == Section::Producer && r.client == RAW && r.messages == Some(largest));
-    if let Some((b, c)) = raw.and_then(|r| Some((r.broker_cpu?, r.client_cpu?))) {
-        // One producer connection is served by one broker task: about one
-        // core is all the broker can give it.
-        let verdict = if b >= 0.85 && b > c {
-            "the broker is the bottleneck: it keeps about one core busy for one connection while the client has time to spare"
-        } else if c >= 0.85 && c > b {
-            "the raw client, not the broker, is the limit here"
-        } else {
-            "neither side saturates a core: the limit is the round trip (scheduling and loopback)"
-        };
-        out.push(format!("raw run ({n}): broker {b:.2} cores, client {c:.2} cores: {verdict}"));
-    }
+    let mut out = ratio_lines(rows, largest);
+    out.extend(cpu_lines(rows, largest));
+    out.extend(raw_verdict(rows, largest));
+    out.extend([Section::Producer, Section::EndToEnd].into_iter().filter_map(|s| node_limit(rows, s, largest)));
     out
+}
+
+/// Ratios of two rows' msg/s, each pair in one section.
+fn ratio_lines(rows: &[Row], largest: u64) -> Vec<String> {
+    let (p, e) = (Section::Producer, Section::EndToEnd);
+    let pairs = [
+        (p, RUST, RAW, "Rust API / raw ceiling, confirmed"),
+        (p, C, RAW, "C API / raw ceiling, confirmed"),
+        (p, RUST, GO_ACK, "Rust API / Go send+ack, confirmed"),
+        (p, RUST, GO_FIRE, "Rust API confirmed / Go fire-and-forget"),
+        (e, RUST_E2E, RAW_E2E, "Rust API / raw ceiling, end to end"),
+        (e, C_E2E, RAW_E2E, "C API / raw ceiling, end to end"),
+        (e, RUST_E2E, GO_E2E, "Rust API / Go client, end to end"),
+        (p, C, GO_FIRE, "C API confirmed / Go fire-and-forget"),
+        (e, C_E2E, GO_E2E, "C API / Go client, end to end"),
+        (e, C_E2E_THREADS, GO_E2E, "C API, a thread blocked in kmq_receive / Go client, end to end"),
+        (e, PY_E2E, GO_E2E, "Python, for m in consumer / Go client, end to end"),
+        (p, RUST_CONN2, RUST, "Rust API, connections=2 / one connection, confirmed"),
+        (p, RUST_CONN4, RUST, "Rust API, connections=4 / one connection, confirmed"),
+        (p, C_CONN2, C, "C API, connections=2 / one connection, confirmed"),
+        (e, RUST_E2E_CONN2, RUST_E2E, "Rust API, connections=2 / one connection, end to end"),
+        (p, C_MANY, C, "C API, kmq_send_many / kmq_send, confirmed"),
+    ];
+    let n = report::thousands(largest);
+    let value = |s, c| row_at(rows, s, c, largest).and_then(|r| r.value.as_ref().ok().copied());
+    pairs
+        .into_iter()
+        .filter_map(|(s, a, b, what)| {
+            let (a, b) = (value(s, a)?, value(s, b)?);
+            Some(format!("{what}: {:.2}x ({} vs {} msg/s, {n} messages)", a / b, a.round(), b.round()))
+        })
+        .collect()
+}
+
+/// Client CPU per message: what a host pays for each message it moves.
+fn cpu_lines(rows: &[Row], largest: u64) -> Vec<String> {
+    let cpu_us = |s, c| row_at(rows, s, c, largest).and_then(|r| r.cpu_per_message_us().1);
+    [
+        ("client CPU per message, C confirmed / Go fire-and-forget", Section::Producer, C, GO_FIRE),
+        ("client CPU per message, C / Go client, end to end", Section::EndToEnd, C_E2E, GO_E2E),
+    ]
+    .into_iter()
+    .filter_map(|(what, s, ours, go)| {
+        let (a, b) = (cpu_us(s, ours)?, cpu_us(s, go)?);
+        Some(format!("{what}: {:.2}x ({a:.2} vs {b:.2} µs)", a / b))
+    })
+    .collect()
+}
+
+fn raw_verdict(rows: &[Row], largest: u64) -> Option<String> {
+    let raw = row_at(rows, Section::Producer, RAW, largest)?;
+    let (b, c) = (raw.broker_cpu?, raw.client_cpu?);
+    // One producer connection is served by one broker task: about one
+    // core is all the broker can give it.
+    let verdict = if b >= 0.85 && b > c {
+        "the broker is the bottleneck: it keeps about one core busy for one connection while the client has time to spare"
+    } else if c >= 0.85 && c > b {
+        "the raw client, not the broker, is the limit here"
+    } else {
+        "neither side saturates a core: the limit is the round trip (scheduling and loopback)"
+    };
+    Some(format!("raw run ({}): broker {b:.2} cores, client {c:.2} cores: {verdict}", report::thousands(largest)))
+}
+
+/// Whether the broker limits the fastest row of a section: a broker that
+/// keeps 0.85 cores or more busy has no time to spare for that row.
+fn node_limit(rows: &[Row], section: Section, largest: u64) -> Option<String> {
+    let fastest = rows
+        .iter()
+        .filter(|r| r.section == section && r.messages == Some(largest) && r.broker_cpu.is_some())
+        .filter_map(|r| Some((r, *r.value.as_ref().ok()?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (row, rate) = fastest;
+    let cores = row.broker_cpu?;
+    let per_msg = row.cpu_per_message_us().0.map(|us| format!(", {us:.2} µs a message")).unwrap_or_default();
+    let verdict = if cores >= 0.85 { "the broker is the limit" } else { "the broker is not the limit" };
+    Some(format!(
+        "{}, fastest row ({}, {} msg/s): broker {cores:.2} cores{per_msg}: {verdict}",
+        if section == Section::EndToEnd { "end to end" } else { "producer" },
+        row.client,
+        report::thousands(rate.round() as u64)
+    ))
 }
 
 fn machine() -> String {
@@ -680,4 +805,41 @@ fn write_out(path: &Path, text: &str) -> CliResult<()> {
         std::fs::create_dir_all(dir).map_err(|e| CliError::failed(format!("{}: {e}", dir.display())))?;
     }
     std::fs::write(path, text).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(section: Section, client: &str, rate: f64, broker_cpu: f64) -> Row {
+        let mut r = Row::new(section, client, "throughput", "msg/s");
+        r.messages = Some(1000);
+        r.value = Ok(rate);
+        r.broker_cpu = Some(broker_cpu);
+        r
+    }
+
+    #[test]
+    fn names_the_broker_as_the_limit_of_the_fastest_row() {
+        let rows = [
+            row(Section::Producer, RUST, 50_000.0, 0.5),
+            row(Section::Producer, RUST_CONN2, 100_000.0, 0.9),
+            row(Section::EndToEnd, RUST_E2E, 40_000.0, 0.4),
+        ];
+        let lines = conclusions(&rows, 1000);
+        assert!(
+            lines.iter().any(|l| l.starts_with("Rust API, connections=2 / one connection, confirmed: 2.00x")),
+            "{lines:?}"
+        );
+        let producer = node_limit(&rows, Section::Producer, 1000).unwrap();
+        assert!(
+            producer.contains(RUST_CONN2)
+                && producer.contains("9.00 µs a message")
+                && producer.ends_with("the broker is the limit"),
+            "{producer}"
+        );
+        let e2e = node_limit(&rows, Section::EndToEnd, 1000).unwrap();
+        assert!(e2e.ends_with("the broker is not the limit"), "{e2e}");
+        assert!(node_limit(&rows, Section::Producer, 5).is_none());
+    }
 }
