@@ -83,7 +83,15 @@ fn every_blocking_function_says_how_long() {
         let at = text.find("Blocks:").unwrap_or_else(|| panic!("{name} does not say how long it blocks"));
         assert!(text[at..].contains(limit), "{name}: \"Blocks:\" does not name {limit}");
     }
-    for name in ["kmq_send", "kmq_send_tracked", "kmq_send_tracked_opaque", "kmq_ack", "kmq_producer_close"] {
+    for name in [
+        "kmq_send",
+        "kmq_send_tracked",
+        "kmq_send_tracked_opaque",
+        "kmq_send_many",
+        "kmq_send_many_tracked",
+        "kmq_ack",
+        "kmq_producer_close",
+    ] {
         assert!(doc[name].contains("Never blocks"), "{name} does not say it never blocks");
     }
 }
