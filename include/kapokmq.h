@@ -72,9 +72,19 @@ typedef struct kmq_message kmq_message;
 typedef struct kmq_console kmq_console;
 
 /**
+ * Most connections a producer keeps to one node (connections).
+ */
+#define MAX_CONNECTIONS 64
+
+/**
  * Size of kmq_delivery_report.error, its NUL included.
  */
 #define KMQ_REPORT_ERROR_SIZE 256
+
+/**
+ * Size of kmq_connection_stats.node, its NUL included.
+ */
+#define KMQ_NODE_SIZE 272
 
 /**
  * What kmq_message_status returns for NULL (or a pointer that is not a
@@ -209,6 +219,42 @@ typedef struct kmq_producer_stats {
 } kmq_producer_stats;
 
 /**
+ * The counters of one of a producer's connections (connections per
+ * node, see kmq_config_set). The totals of kmq_producer_stats are the
+ * sums over the connections, and over connections since gone.
+ */
+typedef struct kmq_connection_stats {
+  /**
+   * The node, as "host:port" (NUL-terminated).
+   */
+  char node[KMQ_NODE_SIZE];
+  /**
+   * 1 while the connection is open, 0 while it is being made again.
+   */
+  int32_t connected;
+  /**
+   * Messages written on this connection, resends included.
+   */
+  uint64_t written;
+  /**
+   * Messages the node confirmed on this connection.
+   */
+  uint64_t confirmed;
+  /**
+   * Messages written on it again after it dropped.
+   */
+  uint64_t resent;
+  /**
+   * Times it was opened again after the first.
+   */
+  uint64_t reconnects;
+  /**
+   * Messages written on it and awaiting their "ok" now.
+   */
+  uint64_t in_flight;
+} kmq_connection_stats;
+
+/**
  * Counters of one consumer.
  */
 typedef struct kmq_consumer_stats {
@@ -295,7 +341,10 @@ kmq_config *kmq_config_new(void);
  * producer_id, consumer_id, secret_key, check_time (s),
  * registry_addr, registry_port, registry_protocol (http/https),
  * message_timeout_ms (default 30000), connect_timeout_ms (default
- * 5000), queue_max (default 1000000), max_in_flight (messages written
+ * 5000), queue_max (default 1000000), connections (connections a
+ * producer keeps to each node, 1 to 64, default 1; more confirm more per
+ * second from a node that serves each connection on one thread, and order
+ * then holds per connection only), max_in_flight (messages written
  * and not yet confirmed per producer connection, default 4096),
  * max_in_flight_bytes (their bytes, default 8388608), receive_buffer
  * (default 10000),
@@ -557,6 +606,22 @@ void kmq_producer_close(kmq_producer *p);
  * starting a call on it after this one returned is the caller's bug.
  */
 void kmq_producer_free(kmq_producer *p);
+
+/**
+ * Copies the counters of up to capacity of the producer's connections
+ * into out and writes to *count how many connections it has, which
+ * may be more than capacity (call again with more room to see them
+ * all). A single-node producer has connections of them (default 1); a
+ * cluster producer that many per node.
+ *
+ * Requires:
+ * p must be NULL or a live producer; out NULL or room for capacity
+ * entries (NULL only with capacity 0); count NULL or writable.
+ */
+enum kmq_status kmq_producer_connection_stats(const kmq_producer *p,
+                                              struct kmq_connection_stats *out,
+                                              size_t capacity,
+                                              size_t *count);
 
 /* ==================================================================
  * Consumer

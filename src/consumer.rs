@@ -116,6 +116,10 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Most messages a connection hands over at once.
 const DELIVER_BATCH: usize = 256;
+/// A read that brings at least this many pushes is taken as part of a
+/// stream: the reader pauses `COALESCE_PAUSE` before the next.
+const COALESCE_BURST: usize = 16;
+const COALESCE_PAUSE: Duration = Duration::from_millis(1);
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
@@ -499,12 +503,20 @@ async fn serve(
                     None => break,
                 }
             }
+            let burst = batch.len() >= COALESCE_BURST;
             paused.store(true, Ordering::Relaxed);
             let open = shared.deliver(&mut batch, link).await;
             paused.store(false, Ordering::Relaxed);
             last_seen.touch();
             if !open || ended {
                 return;
+            }
+            if burst {
+                // The node pushes every message as a frame of its own. In
+                // a stream of pushes, a pause lets them gather in the
+                // socket, so that one read and one wake-up take many; a
+                // lone push is read at once.
+                tokio::time::sleep(COALESCE_PAUSE).await;
             }
         }
     };
@@ -524,6 +536,9 @@ async fn serve(
                     return;
                 }
                 unwritten.clear();
+                // Acks written at most once a pause: the acks of a stream of
+                // messages go out many to a write, a lone one at once.
+                tokio::time::sleep(COALESCE_PAUSE).await;
             }
             tokio::select! {
                 code = acks.recv() => match code {
