@@ -338,17 +338,17 @@ impl Producer {
     /// producer) the messages before it stay enqueued and the error says
     /// how many they were; the rest are not sent.
     pub fn send_many<S: AsRef<str>>(&self, msgs: &[S], delay_s: i64) -> Result<()> {
-        self.send_batch(msgs, delay_s, false).1
+        let (batch, result) = self.send_batch(msgs, delay_s, false);
+        result.map_err(|e| e.context(format!("send_many: {} of {} messages enqueued", batch.accepted, msgs.len())))
     }
 
     /// `send_many` with a delivery report for each message enqueued (see
-    /// [`Producer::poll_reports`]; their `opaque` is 0). Also returns how
-    /// many were enqueued and the first one's id: the ids run on from it
-    /// one by one.
+    /// [`Producer::poll_reports`]; their `opaque` is 0) when `tracked`.
+    /// Returns how many were enqueued and the first one's id (the ids run
+    /// on from it one by one), and the refusal that stopped it, if any, in
+    /// its own words.
     pub fn send_batch<S: AsRef<str>>(&self, msgs: &[S], delay_s: i64, tracked: bool) -> (Batch, Result<()>) {
-        let (batch, result) = self.shared.enqueue_many(msgs, delay_s, tracked);
-        let context = || format!("send_many: {} of {} messages enqueued", batch.accepted, msgs.len());
-        (batch, result.map_err(|e| e.context(context())))
+        self.shared.enqueue_many(msgs, delay_s, tracked)
     }
 
     /// Like `send`, and its outcome arrives later as a [`DeliveryReport`]

@@ -71,6 +71,8 @@ export interface ProducerOptions extends CommonOptions {
   messageTimeoutMs?: number | string;
   /** Unconfirmed messages held before send() fails with KMQ_ERR_QUEUE_FULL; default 1000000. */
   queueMax?: number | string;
+  /** Connections a producer keeps to each node, 1 to 64; default 1 (order then holds per connection). */
+  connections?: number | string;
   /** Messages written and not yet confirmed per connection; default 4096. */
   maxInFlight?: number | string;
   /** Bytes of messages written and not yet confirmed per connection; default 8388608. */
@@ -92,6 +94,23 @@ export interface SendOptions {
 export interface TimeoutOptions {
   /** Milliseconds; -1 or omitted: no limit; 0: do not wait. */
   timeout?: number;
+}
+
+export interface ConnectionStats {
+  /** The node, as host:port. */
+  node: string;
+  /** Whether the connection is open now. */
+  connected: boolean;
+  /** Messages written on it, resends included. */
+  written: number;
+  /** Messages the node confirmed on it. */
+  confirmed: number;
+  /** Messages written on it again after a drop. */
+  resent: number;
+  /** Times it was opened again after the first. */
+  reconnects: number;
+  /** Messages written on it and awaiting their "ok" now. */
+  inFlight: number;
 }
 
 export interface ProducerStats {
@@ -175,6 +194,8 @@ export declare class Producer {
   [Symbol.asyncDispose](): Promise<void>;
   /** The counters (after close: as they were then). */
   stats(): ProducerStats;
+  /** Each connection's counters (`connections` per node); throws after close. */
+  connectionStats(): ConnectionStats[];
 }
 
 export declare class Consumer {

@@ -91,15 +91,7 @@ impl kmq_delivery_report {
         };
         if let Err(e) = &r.result {
             report.status = e.kind().into();
-            let text = e.message();
-            let mut end = text.len().min(KMQ_REPORT_ERROR_SIZE - 1);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            for (dst, &b) in report.error.iter_mut().zip(&text.as_bytes()[..end]) {
-                // An interior NUL would cut the text short; show a space.
-                *dst = if b == 0 { b' ' } else { b } as c_char;
-            }
+            super::copy_text(&mut report.error, e.message());
         }
         report
     }
@@ -384,12 +376,7 @@ unsafe fn send_many(
         }
         let why = match (result, bad) {
             (Ok(()), None) => return Ok(()),
-            (Err(e), _) => {
-                // The core's count is of the valid prefix; say it of all.
-                let core = format!("send_many: {} of {} messages enqueued: ", batch.accepted, texts.len());
-                let text = e.message().strip_prefix(core.as_str()).unwrap_or(e.message()).to_string();
-                crate::Error::new(e.kind(), text)
-            }
+            (Err(e), _) => e,
             (Ok(()), Some((_, why))) => why,
         };
         let at = batch.accepted;

@@ -51,7 +51,9 @@ impl From<&ConnectionStats> for kmq_connection_stats {
 /// into `out` and writes to `*count` how many connections it has, which
 /// may be more than `capacity` (call again with more room to see them
 /// all). A single-node producer has `connections` of them (default 1); a
-/// cluster producer that many per node.
+/// cluster producer that many per node. Like kmq_producer_get_stats it
+/// still answers after kmq_producer_close; the connections leave the list
+/// as they end. Never blocks.
 ///
 /// # Safety
 /// `p` must be NULL or a live producer; `out` NULL or room for `capacity`

@@ -102,6 +102,7 @@ const PROTOTYPES = {
     'int kmq_send_many_tracked(void *p, const void *msgs, size_t count, int64_t delay_s, void *accepted, void *first_id)',
   pollReports: 'int kmq_poll_reports(void *p, void *reports, size_t capacity, int64_t timeout_ms, void *count)',
   producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
+  connectionStats: 'int kmq_producer_connection_stats(void *p, void *out, size_t capacity, void *count)',
   producerClose: 'void kmq_producer_close(void *p)',
   producerFree: 'void kmq_producer_free(void *p)',
   producerFd: 'int kmq_producer_fd(void *p)',
@@ -145,6 +146,17 @@ const PROTOTYPES = {
   setLogCallback: 'void kmq_set_log_callback(void *callback, int32_t max_level, void *user_data)',
 };
 
+/** kmq_connection_stats, read out of a buffer with koffi.decode. */
+const CONNECTION_STATS = koffi.struct('kmq_connection_stats', {
+  node: koffi.array('char', 272, 'String'), // KMQ_NODE_SIZE
+  connected: 'int32_t',
+  written: 'uint64_t',
+  confirmed: 'uint64_t',
+  resent: 'uint64_t',
+  reconnects: 'uint64_t',
+  in_flight: 'uint64_t',
+});
+
 /** The C type of a log callback, for koffi.register. */
 const LOG_CALLBACK = 'void kmq_log_fn(int level, const char *message, void *user_data)';
 
@@ -178,5 +190,5 @@ function native() {
 
 module.exports = {
   native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE,
-  LOG_CALLBACK, koffi,
+  LOG_CALLBACK, CONNECTION_STATS, koffi,
 };

@@ -9,7 +9,9 @@
 // not watched at all.
 
 const os = require('node:os');
-const { native, koffi, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('./native');
+const {
+  native, koffi, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE, CONNECTION_STATS,
+} = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
@@ -373,6 +375,39 @@ class Producer {
     const ptr = this.#h.ptr(KIND);
     if (ptr === null) throw closedError('stats: the producer');
     return this.#readStats(ptr);
+  }
+
+  /**
+   * Each connection's counters, in the order they were started: the
+   * `connections` option's number per node.
+   */
+  connectionStats() {
+    const ptr = this.#h.ptr(KIND);
+    if (ptr === null) throw closedError('connectionStats: the producer');
+    const size = koffi.sizeof(CONNECTION_STATS);
+    const count = new BigUint64Array(1);
+    for (let room = 8; ;) {
+      const out = Buffer.alloc(size * room);
+      const status = this.#fns.connectionStats(ptr, out, room, count);
+      if (status !== 0) throw fromLastError(this.#fns, status);
+      const n = Number(count[0]);
+      if (n > room) {
+        room = n;
+        continue;
+      }
+      return Array.from({ length: n }, (_, i) => {
+        const c = koffi.decode(out, i * size, CONNECTION_STATS);
+        return {
+          node: c.node,
+          connected: c.connected !== 0,
+          written: Number(c.written),
+          confirmed: Number(c.confirmed),
+          resent: Number(c.resent),
+          reconnects: Number(c.reconnects),
+          inFlight: Number(c.in_flight),
+        };
+      });
+    }
   }
 
   #readStats(ptr) {

@@ -16,7 +16,7 @@ Keyword arguments of ``Producer`` and ``Consumer`` are the library's config
 keys: ``mq_addr`` (127.0.0.1), ``mq_port`` (8011), ``mq_protocol`` (ws/wss),
 ``topic``, ``producer_id`` / ``consumer_id``, ``secret_key`` (test),
 ``check_time``, ``message_timeout_ms``, ``connect_timeout_ms``, ``queue_max``,
-``max_in_flight``, ``max_in_flight_bytes``, ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer);
+``connections`` (per node, producer), ``max_in_flight``, ``max_in_flight_bytes``, ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer);
 ``ClusterProducer`` and ``ClusterConsumer`` take ``registry_addr``,
 ``registry_port`` and ``registry_protocol`` instead of a node.
 :class:`Console` is a client of a node's HTTP API (send without a socket,
@@ -45,7 +45,7 @@ from .errors import (
     Status,
     TimeoutError,
 )
-from .producer import ClusterProducer, DeliveryCallback, Producer, ProducerStats
+from .producer import ClusterProducer, ConnectionStats, DeliveryCallback, Producer, ProducerStats
 
 __version__ = "0.2.0"
 
@@ -67,6 +67,7 @@ __all__ = [
     "NoNodesError",
     "Producer",
     "ProducerStats",
+    "ConnectionStats",
     "ProtocolError",
     "QueueFullError",
     "Status",

@@ -48,6 +48,21 @@ class ProducerStatsStruct(ctypes.Structure):
     ]
 
 
+NODE_SIZE = 272  # KMQ_NODE_SIZE
+
+
+class ConnectionStatsStruct(ctypes.Structure):
+    _fields_ = [
+        ("node", ctypes.c_char * NODE_SIZE),
+        ("connected", ctypes.c_int32),
+        ("written", c_uint64),
+        ("confirmed", c_uint64),
+        ("resent", c_uint64),
+        ("reconnects", c_uint64),
+        ("in_flight", c_uint64),
+    ]
+
+
 class ConsumerStatsStruct(ctypes.Structure):
     _fields_ = [
         ("received", c_uint64),
@@ -152,6 +167,10 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_flush": (c_int, [ProducerP, c_int64]),
     "kmq_producer_get_stats": (c_int, [ProducerP, POINTER(ProducerStatsStruct)]),
     "kmq_producer_stats_json": (c_int, [ProducerP, POINTER(c_void_p)]),
+    "kmq_producer_connection_stats": (
+        c_int,
+        [ProducerP, POINTER(ConnectionStatsStruct), c_size_t, POINTER(c_size_t)],
+    ),
     "kmq_producer_close": (None, [ProducerP]),
     "kmq_producer_free": (None, [ProducerP]),
 }

@@ -14,7 +14,16 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, 
 
 from . import _config
 from ._handle import Handle, read_stats
-from ._lib import Buf, DeliveryReport, ProducerP, ProducerStatsStruct, last_error, lib, stats_from
+from ._lib import (
+    Buf,
+    ConnectionStatsStruct,
+    DeliveryReport,
+    ProducerP,
+    ProducerStatsStruct,
+    last_error,
+    lib,
+    stats_from,
+)
 from ._wait import Waiter, deadline, expired, run_blocking, to_ms
 from .errors import ClosedError, InvalidArgumentError, KapokMQError, Status, error_for
 
@@ -124,6 +133,32 @@ class ProducerStats:
     resent: int
     reconnects: int
     in_flight: int
+
+
+@dataclass(frozen=True)
+class ConnectionStats:
+    """Counters of one of a producer's connections (``connections`` per node)."""
+
+    node: str
+    """The node, as ``host:port``."""
+    connected: bool
+    written: int
+    confirmed: int
+    resent: int
+    reconnects: int
+    in_flight: int
+
+
+def _connection_stats(raw: ConnectionStatsStruct) -> ConnectionStats:
+    return ConnectionStats(
+        node=raw.node.decode("utf-8", "replace"),
+        connected=bool(raw.connected),
+        written=raw.written,
+        confirmed=raw.confirmed,
+        resent=raw.resent,
+        reconnects=raw.reconnects,
+        in_flight=raw.in_flight,
+    )
 
 
 class Producer:
@@ -393,6 +428,25 @@ class Producer:
         if self._final_stats is not None:
             return self._final_stats
         return read_stats(self._handle, lib.kmq_producer_get_stats, ProducerStatsStruct, ProducerStats)
+
+    def connection_stats(self) -> List[ConnectionStats]:
+        """Each connection's counters, in the order they were started: the
+        ``connections`` config key's number per node. Raises ClosedError
+        after close."""
+        room = 8
+        while True:
+            raw = (ConnectionStatsStruct * room)()
+            count = ctypes.c_size_t()
+            ptr = self._handle.acquire()
+            try:
+                status = lib.kmq_producer_connection_stats(ptr, raw, room, ctypes.byref(count))
+            finally:
+                self._handle.release()
+            if status:
+                raise last_error(status)
+            if count.value <= room:
+                return [_connection_stats(raw[i]) for i in range(count.value)]
+            room = count.value
 
     @property
     def closed(self) -> bool:
