@@ -281,6 +281,30 @@ typedef struct kmq_consumer_stats {
 } kmq_consumer_stats;
 
 /**
+ * Every field of a message at once (see kmq_message_get_info); its
+ * pointers live as long as the message.
+ */
+typedef struct kmq_message_info {
+  /**
+   * As kmq_message_code.
+   */
+  const char *code;
+  /**
+   * As kmq_message_data; len bytes, followed by a NUL not counted.
+   */
+  const char *data;
+  size_t len;
+  /**
+   * As kmq_message_topic.
+   */
+  const char *topic;
+  int64_t create_time;
+  int64_t consumed_time;
+  int64_t delay_time;
+  int32_t status;
+} kmq_message_info;
+
+/**
  * Receives one log message (NUL-terminated, valid during the call) and
  * the user_data given to kmq_set_log_callback.
  */
@@ -680,6 +704,27 @@ enum kmq_status kmq_cluster_consumer_new(const kmq_config *cfg, kmq_consumer **o
 enum kmq_status kmq_receive(kmq_consumer *c, int64_t timeout_ms, kmq_message **out);
 
 /**
+ * Hands over up to capacity pushed messages at once, in order, into
+ * out[0..*count] (free each with kmq_message_free): waits up to
+ * timeout_ms for the first, as kmq_receive does, then takes the ones
+ * already buffered behind it. A loop over many messages pays one call per
+ * batch. KMQ_ERR_TIMEOUT with *count 0 when none came;
+ * KMQ_ERR_CLOSED once the consumer is closed. capacity 0 is
+ * KMQ_ERR_INVALID_ARGUMENT.
+ *
+ * Blocks: up to timeout_ms, as kmq_receive.
+ *
+ * Requires:
+ * c must be NULL or a live consumer; out NULL or room for capacity
+ * pointers; count NULL or writable.
+ */
+enum kmq_status kmq_receive_many(kmq_consumer *c,
+                                 int64_t timeout_ms,
+                                 kmq_message **out,
+                                 size_t capacity,
+                                 size_t *count);
+
+/**
  * Tells the server the message with message_code was handled. May be
  * called from any thread, at any time, in any order; queues the ack and
  * does not wait for the network. An unknown code is ignored by the server.
@@ -758,6 +803,17 @@ const char *kmq_message_code(const kmq_message *m);
  * m must be NULL or a live message; len NULL or writable.
  */
 const char *kmq_message_data(const kmq_message *m, size_t *len);
+
+/**
+ * Writes every field of m to *out in one call, for bindings to which
+ * each call costs (the one-field functions give the same values).
+ *
+ * Never blocks.
+ *
+ * Requires:
+ * m must be NULL or a live message; out NULL or writable.
+ */
+enum kmq_status kmq_message_get_info(const kmq_message *m, struct kmq_message_info *out);
 
 /**
  * The topic the message was sent to, NUL-terminated. NULL when m is NULL.

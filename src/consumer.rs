@@ -294,6 +294,33 @@ impl Consumer {
     /// The next pushed message. `timeout_ms` of -1 waits without limit, 0
     /// does not wait. `Timeout` when none came in time; `Closed` once closed.
     pub fn receive(&self, timeout_ms: i64) -> Result<Message> {
+        self.take_when_ready(timeout_ms, |inbox| inbox.take())
+    }
+
+    /// Up to `max` pushed messages, in order: waits like `receive` for the
+    /// first, then takes those already buffered behind it, under one lock.
+    /// A loop that handles many messages pays one call (and at most one
+    /// wake-up) per batch instead of per message.
+    pub fn receive_many(&self, max: usize, timeout_ms: i64) -> Result<Vec<Message>> {
+        if max == 0 {
+            return Err(Error::invalid("receive_many: max must be at least 1"));
+        }
+        self.take_when_ready(timeout_ms, |inbox| {
+            let (first, mut was_full) = inbox.take()?;
+            let mut batch = Vec::with_capacity(max.min(inbox.buffered() + 1));
+            batch.push(first);
+            while batch.len() < max {
+                let Some((m, full)) = inbox.take() else { break };
+                was_full |= full;
+                batch.push(m);
+            }
+            Some((batch, was_full))
+        })
+    }
+
+    /// Waits (up to `timeout_ms`) until `take` finds something in the
+    /// buffer; `take` answers what it took and whether the buffer was full.
+    fn take_when_ready<T>(&self, timeout_ms: i64, mut take: impl FnMut(&mut Inbox) -> Option<(T, bool)>) -> Result<T> {
         let deadline = runtime::deadline(timeout_ms);
         if timeout_ms != 0 {
             runtime::check_blocking_allowed("receive")?;
@@ -303,7 +330,7 @@ impl Consumer {
             if let Some(e) = st.inbox.closed() {
                 return Err(e.clone());
             }
-            if let Some((m, was_full)) = st.inbox.take() {
+            if let Some((taken, was_full)) = take(&mut st.inbox) {
                 if st.inbox.buffered() == 0 {
                     self.shared.ready.clear();
                 }
@@ -312,7 +339,7 @@ impl Consumer {
                     // Every link may be waiting for room (one per node).
                     self.shared.room.notify_waiters();
                 }
-                return Ok(m);
+                return Ok(taken);
             }
             let left = match deadline {
                 None => Duration::from_secs(3600),

@@ -200,6 +200,43 @@ pub unsafe extern "C" fn kmq_receive(c: *mut kmq_consumer, timeout_ms: i64, out:
     }
 }
 
+/// Hands over up to `capacity` pushed messages at once, in order, into
+/// `out[0..*count]` (free each with `kmq_message_free`): waits up to
+/// `timeout_ms` for the first, as kmq_receive does, then takes the ones
+/// already buffered behind it. A loop over many messages pays one call per
+/// batch. `KMQ_ERR_TIMEOUT` with `*count` 0 when none came;
+/// `KMQ_ERR_CLOSED` once the consumer is closed. `capacity` 0 is
+/// `KMQ_ERR_INVALID_ARGUMENT`.
+///
+/// Blocks: up to timeout_ms, as kmq_receive.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer; `out` NULL or room for `capacity`
+/// pointers; `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_receive_many(
+    c: *mut kmq_consumer,
+    timeout_ms: i64,
+    out: *mut *mut kmq_message,
+    capacity: usize,
+    count: *mut usize,
+) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_receive_many", || {
+            non_null(count, "count")?;
+            put(count, 0);
+            non_null(out, "out")?;
+            let batch = consumer(c)?.receive_many(capacity, timeout_ms)?;
+            for (i, m) in batch.into_iter().enumerate() {
+                put(out.add(i), Box::into_raw(Box::new(kmq_message::from(m))));
+                put(count, i + 1);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Tells the server the message with `message_code` was handled. May be
 /// called from any thread, at any time, in any order; queues the ack and
 /// does not wait for the network. An unknown code is ignored by the server.
@@ -332,6 +369,56 @@ pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize
                 put(len, m.data.len() - 1);
             }
             Ok(m.data.as_ptr().cast())
+        })
+    }
+}
+
+/// Every field of a message at once (see kmq_message_get_info); its
+/// pointers live as long as the message.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct kmq_message_info {
+    /// As kmq_message_code.
+    pub code: *const c_char,
+    /// As kmq_message_data; `len` bytes, followed by a NUL not counted.
+    pub data: *const c_char,
+    pub len: usize,
+    /// As kmq_message_topic.
+    pub topic: *const c_char,
+    pub create_time: i64,
+    pub consumed_time: i64,
+    pub delay_time: i64,
+    pub status: i32,
+}
+
+/// Writes every field of `m` to `*out` in one call, for bindings to which
+/// each call costs (the one-field functions give the same values).
+///
+/// Never blocks.
+///
+/// # Safety
+/// `m` must be NULL or a live message; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_message_get_info(m: *const kmq_message, out: *mut kmq_message_info) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_message_get_info", || {
+            non_null(out, "out")?;
+            let m = message(m)?;
+            put(
+                out,
+                kmq_message_info {
+                    code: m.code.as_ptr(),
+                    data: m.data.as_ptr().cast(),
+                    len: m.data.len() - 1,
+                    topic: m.topic.as_ptr(),
+                    create_time: m.create_time,
+                    consumed_time: m.consumed_time,
+                    delay_time: m.delay_time,
+                    status: m.status,
+                },
+            );
+            Ok(())
         })
     }
 }

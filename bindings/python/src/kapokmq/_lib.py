@@ -97,6 +97,21 @@ ConfigP = POINTER(Config)
 ProducerP = POINTER(ProducerHandle)
 ConsumerP = POINTER(ConsumerHandle)
 MessageP = POINTER(MessageHandle)
+
+
+class MessageInfo(ctypes.Structure):
+    """``kmq_message_info``: every field of a message, read in one call."""
+
+    _fields_ = [
+        ("code", c_char_p),
+        ("data", c_void_p),
+        ("len", c_size_t),
+        ("topic", c_char_p),
+        ("create_time", c_int64),
+        ("consumed_time", c_int64),
+        ("delay_time", c_int64),
+        ("status", c_int32),
+    ]
 ConsoleP = POINTER(ConsoleHandle)
 # Strings kapokmq hands out are read, then given back to kmq_string_free.
 OwnedString = POINTER(c_void_p)
@@ -128,6 +143,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
     "kmq_cluster_consumer_new": (c_int, [ConfigP, POINTER(ConsumerP)]),
     "kmq_receive": (c_int, [ConsumerP, c_int64, POINTER(MessageP)]),
+    "kmq_receive_many": (c_int, [ConsumerP, c_int64, POINTER(MessageP), c_size_t, POINTER(c_size_t)]),
     "kmq_ack": (c_int, [ConsumerP, c_char_p]),
     "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
     "kmq_consumer_stats_json": (c_int, [ConsumerP, POINTER(c_void_p)]),
@@ -143,6 +159,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_message_consumed_time": (c_int64, [MessageP]),
     "kmq_message_delay_time": (c_int64, [MessageP]),
     "kmq_message_status": (c_int32, [MessageP]),
+    "kmq_message_get_info": (c_int, [MessageP, POINTER(MessageInfo)]),
     "kmq_message_free": (None, [MessageP]),
     "kmq_set_log_callback": (None, [LogCallback, c_int32, c_void_p]),
     "kmq_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Deque, Iterator, Optional, Union
 
 from . import _config
 from ._handle import Handle, read_stats
-from ._lib import ConsumerP, ConsumerStatsStruct, MessageP, last_error, lib, stats_from
+from ._lib import ConsumerP, ConsumerStatsStruct, MessageInfo, MessageP, last_error, lib, stats_from
 from ._wait import Waiter, deadline, expired
 from .errors import ClosedError, InvalidArgumentError, Status
+
+
+# Messages one receive call takes from the library at most (see receive).
+_TAKE_AT_ONCE = 64
 
 
 class Message:
@@ -51,16 +56,18 @@ class Message:
 
     @classmethod
     def _copy(cls, m: Any) -> "Message":
-        size = ctypes.c_size_t()
-        address = lib.kmq_message_data(m, ctypes.byref(size))
+        info = MessageInfo()
+        status = lib.kmq_message_get_info(m, ctypes.byref(info))
+        if status:
+            raise last_error(status)
         return cls(
-            code=(lib.kmq_message_code(m) or b"").decode("ascii"),
-            data=ctypes.string_at(address, size.value) if size.value else b"",
-            topic=(lib.kmq_message_topic(m) or b"").decode("utf-8", "replace"),
-            create_time=lib.kmq_message_create_time(m),
-            consumed_time=lib.kmq_message_consumed_time(m),
-            delay_time=lib.kmq_message_delay_time(m),
-            status=lib.kmq_message_status(m),
+            (info.code or b"").decode("ascii"),
+            ctypes.string_at(info.data, info.len) if info.len else b"",
+            (info.topic or b"").decode("utf-8", "replace"),
+            info.create_time,
+            info.consumed_time,
+            info.delay_time,
+            info.status,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -122,6 +129,8 @@ class Consumer:
         self._handle = Handle(out, lib.kmq_consumer_close, lib.kmq_consumer_free, "consumer")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._final_stats: Optional[ConsumerStats] = None
+        self._taken: Deque[Message] = collections.deque()
+        self._inside = 0  # threads in a receive call
 
     def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next message, or ``None`` if none came within ``timeout``
@@ -130,26 +139,47 @@ class Consumer:
         Raises ``ClosedError`` once the consumer is closed, also when another
         thread closes it during the wait.
         """
+        # Messages taken from the library with an earlier one, in order.
+        if self._taken:
+            try:
+                return self._taken.popleft()
+            except IndexError:  # another thread took the last one
+                pass
         until = deadline(timeout)
         handle = self._handle
         ptr = handle.acquire()
-        out = MessageP()
+        # A lone receiver takes what is buffered in one call; while other
+        # threads wait in the library too, one message each, so that none
+        # of them waits while another holds messages it has not got to.
+        room = _TAKE_AT_ONCE if self._inside == 0 else 1
+        self._inside += 1
+        out = (MessageP * room)()
+        count = ctypes.c_size_t()
         try:
             waiter = Waiter(until, lambda: lib.kmq_consumer_fd(ptr))
             while True:
-                status = lib.kmq_receive(ptr, waiter.call_ms(), ctypes.byref(out))
+                status = lib.kmq_receive_many(ptr, waiter.call_ms(), out, room, ctypes.byref(count))
                 if status == Status.OK:
-                    try:
-                        return Message._copy(out)
-                    finally:
-                        lib.kmq_message_free(out)
+                    return self._hand_out(out, count.value)
                 if status != Status.TIMEOUT:
                     raise last_error(status)
                 if expired(until):
                     return None
                 waiter.wait()
         finally:
+            self._inside -= 1
             handle.release()
+
+    def _hand_out(self, out: Any, count: int) -> Message:
+        """Copies the ``count`` messages of ``out`` and frees them; returns
+        the first and keeps the rest for the next calls."""
+        try:
+            first = Message._copy(out[0])
+            self._taken.extend(Message._copy(out[i]) for i in range(1, count))
+            return first
+        finally:
+            for i in range(count):
+                lib.kmq_message_free(out[i])
 
     def ack(self, message: Union[Message, str]) -> None:
         """Tells the server the message (a :class:`Message` or its code) was
