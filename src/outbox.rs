@@ -15,7 +15,6 @@ use crate::error::{Error, ErrorKind, Result};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A link writes at most this many messages (or bytes) before it flushes.
 const BATCH_MESSAGES: usize = 4096;
@@ -64,7 +63,8 @@ struct Outgoing {
     id: u64,
     /// The flush generation it was enqueued in.
     generation: u64,
-    frame: Utf8Bytes,
+    /// The encoded message (the payload of its text frame).
+    frame: Vec<u8>,
     deadline: Instant,
     track: Track,
     /// Written at least once; a further write is a resend.
@@ -302,7 +302,7 @@ impl Outbox {
     }
 
     /// Accepts one encoded message due by `deadline`.
-    pub fn enqueue(&mut self, frame: Utf8Bytes, track: Track, deadline: Instant) -> Result<Enqueued> {
+    pub fn enqueue(&mut self, frame: Vec<u8>, track: Track, deadline: Instant) -> Result<Enqueued> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
@@ -325,8 +325,9 @@ impl Outbox {
     }
 
     /// Moves up to one batch from the queue into `link`'s FIFO, as far as
-    /// its window and byte bound allow, and appends the frames to write.
-    pub fn take_batch(&mut self, link: u32, out: &mut Vec<Utf8Bytes>) -> Result<Taken> {
+    /// its window and byte bound allow, and hands each message's bytes to
+    /// `write` (which copies them out: the FIFO keeps them for a resend).
+    pub fn take_batch(&mut self, link: u32, mut write: impl FnMut(&[u8])) -> Result<Taken> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
@@ -346,7 +347,7 @@ impl Outbox {
             bytes += m.frame.len();
             flight.bytes += m.frame.len();
             flight.live += 1;
-            out.push(m.frame.clone());
+            write(&m.frame);
             self.ledger.stats.resent += m.written as u64;
             flight.counts.resent += m.written as u64;
             flight.counts.written += 1;
@@ -601,8 +602,8 @@ mod tests {
         Limits { queue_max: 100, max_in_flight: 8, max_in_flight_bytes: 1 << 20, message_timeout: T }
     }
 
-    fn frame(i: usize) -> Utf8Bytes {
-        Utf8Bytes::from(format!("m{i}"))
+    fn frame(i: usize) -> Vec<u8> {
+        format!("m{i}").into_bytes()
     }
 
     /// An outbox with `n` tracked messages enqueued at `t0`.
@@ -616,8 +617,8 @@ mod tests {
 
     fn take(ob: &mut Outbox, link: u32) -> Vec<String> {
         let mut out = Vec::new();
-        ob.take_batch(link, &mut out).unwrap();
-        out.iter().map(|f| f.as_str().to_string()).collect()
+        ob.take_batch(link, |f| out.push(String::from_utf8(f.to_vec()).unwrap())).unwrap();
+        out
     }
 
     fn reports(ob: &mut Outbox) -> Vec<(u64, Option<ErrorKind>)> {
@@ -749,9 +750,9 @@ mod tests {
         let t0 = Instant::now();
         let mut ob = Outbox::new(Limits { max_in_flight_bytes: 10, ..limits() });
         for i in 0..4 {
-            ob.enqueue(Utf8Bytes::from(format!("{i}{}", "x".repeat(5))), Track::None, t0 + T).unwrap();
+            ob.enqueue(format!("{i}{}", "x".repeat(5)).into_bytes(), Track::None, t0 + T).unwrap();
         }
-        ob.enqueue(Utf8Bytes::from("y".repeat(50)), Track::None, t0 + T).unwrap();
+        ob.enqueue("y".repeat(50).into_bytes(), Track::None, t0 + T).unwrap();
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 2, "12 bytes reach the 10-byte bound");
         ob.ok(0, 2).unwrap();
@@ -879,7 +880,7 @@ mod tests {
         assert_eq!((s.failed, s.in_flight), (11, 0));
         assert_eq!(ob.close(Error::closed("again")), Wake::default());
         assert_eq!(ob.enqueue(frame(0), Track::None, t0).unwrap_err().kind(), ErrorKind::Closed);
-        assert!(ob.take_batch(0, &mut Vec::new()).is_err());
+        assert!(ob.take_batch(0, |_| {}).is_err());
     }
 
     #[test]
@@ -888,13 +889,12 @@ mod tests {
         let mut ob = outbox_with(limits(), 30, t0);
         ob.connected(0);
         ob.connected(1);
-        let mut out = Vec::new();
-        let t = ob.take_batch(0, &mut out).unwrap();
-        assert_eq!(out.len(), 8);
+        let mut taken = 0;
+        let t = ob.take_batch(0, |_| taken += 1).unwrap();
+        assert_eq!(taken, 8);
         assert!(t.more_for_others);
-        out.clear();
-        ob.take_batch(1, &mut out).unwrap();
-        let t = ob.take_batch(0, &mut out).unwrap();
+        ob.take_batch(1, |_| {}).unwrap();
+        let t = ob.take_batch(0, |_| {}).unwrap();
         assert!(!t.more_for_others, "every link is full: nobody to wake");
     }
 }

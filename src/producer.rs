@@ -7,6 +7,7 @@
 //! confirms in arrival order. Every message ends confirmed or failed, and
 //! the application learns which.
 
+use crate::clock;
 use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
@@ -23,7 +24,6 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use crate::outbox::{ConnectionStats, DeliveryReport, ProducerStats};
 
@@ -162,7 +162,7 @@ impl Shared {
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
         let frame = encode(data, delay_s)?;
-        let deadline = Instant::now() + self.config.message_timeout;
+        let deadline = clock::deadline_after(self.config.message_timeout);
         let done = lock(&self.state).outbox.enqueue(frame, track, deadline)?;
         self.after_enqueue(done.wake_link, done.start_timer);
         Ok(done.id)
@@ -186,7 +186,7 @@ impl Shared {
                 }
             }
         }
-        let deadline = Instant::now() + self.config.message_timeout;
+        let deadline = clock::deadline_after(self.config.message_timeout);
         let (mut batch, mut wake_link, mut start_timer) = (Batch::default(), false, false);
         let mut st = lock(&self.state);
         for frame in frames {
@@ -277,7 +277,7 @@ impl Shared {
 }
 
 /// Checks one message and encodes its frame.
-fn encode(data: &str, delay_s: i64) -> Result<Utf8Bytes> {
+fn encode(data: &str, delay_s: i64) -> Result<Vec<u8>> {
     if data.is_empty() {
         return Err(Error::invalid("message data is empty"));
     }
@@ -290,7 +290,7 @@ fn encode(data: &str, delay_s: i64) -> Result<Utf8Bytes> {
     if delay_s > MAX_DELAY_S {
         return Err(Error::invalid(format!("delay of {delay_s} s is larger than the maximum of {MAX_DELAY_S} s")));
     }
-    Ok(Utf8Bytes::from(wire::encode_send(data, delay_s.max(0))))
+    Ok(wire::encode_send(data, delay_s.max(0)).into_bytes())
 }
 
 impl Producer {
@@ -640,7 +640,6 @@ async fn serve(
     };
 
     let writer = async {
-        let mut batch = Vec::with_capacity(256);
         let mut out = frames::Writer::new();
         let mut ping = tokio::time::interval(check);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -662,27 +661,20 @@ async fn serve(
             if member.retired() {
                 continue;
             }
-            batch.clear();
-            let taken = lock(&shared.state).outbox.take_batch(link, &mut batch);
+            // The batch is framed straight from the outbox into `out`,
+            // under the lock: a copy of each message, and no allocation.
+            let before = out.len();
+            let taken = lock(&shared.state).outbox.take_batch(link, |frame| out.text(frame));
             match taken {
                 Err(e) => return e,
                 Ok(t) if t.more_for_others => shared.work.notify_waiters(),
                 Ok(_) => {}
             }
-            let took = !batch.is_empty();
-            for frame in batch.drain(..) {
-                out.text(frame.as_bytes());
-                if out.len() >= frames::WRITE_CHUNK {
-                    if let Err(e) = write_out(&mut wr, &mut out, false).await {
-                        return e;
-                    }
-                }
-            }
+            let took = out.len() > before;
             if let Some(payload) = lock(&pong).take() {
                 out.pong(&payload);
             }
-            // Nothing taken: wait for something to do. (A batch taken may
-            // have been written already, in pieces: `out` is then empty.)
+            // Nothing taken: wait for something to do.
             if !took && out.is_empty() {
                 tokio::select! {
                     _ = work => {}
