@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any, Callable, Optional, Type, TypeVar
+from typing import Any, Callable, List, Optional, Type, TypeVar
 
 from ._lib import last_error, stats_from
 from .errors import ClosedError
@@ -30,8 +30,12 @@ class Handle:
         what: str,
     ) -> None:
         self._ptr = ptr
+        # Guards only the once-only steps (closing, freeing).
         self._lock = threading.Lock()
-        self._users = 0
+        # One entry per call in progress. list.append and list.pop are
+        # atomic, so borrowing takes no lock: a lock taken and given back
+        # twice per call cost more than the library call itself.
+        self._users: List[None] = []
         self._closed = False
         self._close_fn = close_fn
         self._free_fn = free_fn
@@ -44,33 +48,39 @@ class Handle:
     def acquire(self) -> Any:
         """The live pointer, borrowed until :meth:`release`; ``ClosedError``
         once closed."""
-        with self._lock:
-            if self._closed:
-                raise ClosedError(f"the {self._what} is closed")
-            self._users += 1
-            return self._ptr
+        # Counted before the flag is read: a close that comes after the
+        # read sees this call and leaves the freeing to its release.
+        self._users.append(None)
+        if self._closed:
+            self.release()
+            raise ClosedError(f"the {self._what} is closed")
+        return self._ptr
 
     def release(self) -> None:
+        self._users.pop()
+        if self._closed and not self._users:
+            self._free_once()
+
+    def _free_once(self) -> None:
         with self._lock:
-            self._users -= 1
-            if not self._closed or self._users or self._ptr is None:
-                return
             ptr, self._ptr = self._ptr, None
-        self._free_fn(ptr)
+        if ptr is not None:
+            self._free_fn(ptr)
 
     def close(self, last_use: Optional[Callable[[Any], None]] = None) -> bool:
         """Closes the handle and frees it once nobody uses it. ``last_use``
         runs with the closed, not yet freed pointer, to take what the handle
         still holds. Returns False when it was closed already."""
+        # Borrowed like any call, before the flag is set, so that no
+        # release can free the pointer under the C close.
+        self._users.append(None)
         with self._lock:
-            if self._closed:
-                return False
-            self._closed = True
-            # Borrowed like any call, so a concurrent release cannot free
-            # the pointer under the C close.
-            self._users += 1
-            ptr = self._ptr
+            already, self._closed = self._closed, True
+        if already:
+            self.release()
+            return False
         try:
+            ptr = self._ptr
             self._close_fn(ptr)
             if last_use is not None:
                 last_use(ptr)

@@ -104,7 +104,8 @@ class MessageInfo(ctypes.Structure):
 
     _fields_ = [
         ("code", c_char_p),
-        ("data", c_void_p),
+        # Sliced (data[:len]) into bytes: a third of what string_at costs.
+        ("data", POINTER(ctypes.c_char)),
         ("len", c_size_t),
         ("topic", c_char_p),
         ("create_time", c_int64),
@@ -192,6 +193,40 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_producer_free": (None, [ProducerP]),
 }
 
+# Calls that never block (the header says "Never blocks": they take a
+# lock for a moment at most) are made holding the GIL. ctypes drops the GIL
+# around every other call, and with two busy Python threads (one sending,
+# one receiving) each drop hands the GIL over: a handover costs more than
+# the call. No library call runs Python code on the calling thread.
+HOLDS_GIL = frozenset(
+    {
+        "kmq_string_free",
+        "kmq_status_str",
+        "kmq_last_error",
+        "kmq_version",
+        "kmq_ack",
+        "kmq_consumer_get_stats",
+        "kmq_consumer_fd",
+        "kmq_message_code",
+        "kmq_message_data",
+        "kmq_message_topic",
+        "kmq_message_create_time",
+        "kmq_message_consumed_time",
+        "kmq_message_delay_time",
+        "kmq_message_status",
+        "kmq_message_get_info",
+        "kmq_message_free",
+        "kmq_send",
+        "kmq_send_tracked",
+        "kmq_send_tracked_opaque",
+        "kmq_send_many",
+        "kmq_send_many_tracked",
+        "kmq_producer_fd",
+        "kmq_producer_get_stats",
+        "kmq_producer_connection_stats",
+    }
+)
+
 _SUFFIXES = (".so", ".dylib", ".dll", ".pyd")
 
 
@@ -219,25 +254,31 @@ def library_path() -> str:
     return str(found[0])
 
 
-def _load(path: str) -> ctypes.CDLL:
+def _load(path: str) -> Tuple[ctypes.CDLL, ctypes.PyDLL]:
+    """The library twice: calls that drop the GIL, and calls that keep it
+    (for ``HOLDS_GIL`` and for a receive that does not wait)."""
     try:
         lib = ctypes.CDLL(path)
+        held = ctypes.PyDLL(path)
     except OSError as e:
         raise ImportError(f"kapokmq: cannot load the native library {path}: {e}") from e
     for name, (restype, argtypes) in SIGNATURES.items():
-        try:
-            fn = getattr(lib, name)
-        except AttributeError:
-            raise ImportError(
-                f"kapokmq: {path} has no function {name}; it is older than this package"
-            ) from None
-        fn.restype = restype
-        fn.argtypes = argtypes
-    return lib
+        for dll in (lib, held):
+            try:
+                fn = getattr(dll, name)
+            except AttributeError:
+                raise ImportError(
+                    f"kapokmq: {path} has no function {name}; it is older than this package"
+                ) from None
+            fn.restype = restype
+            fn.argtypes = argtypes
+        if name in HOLDS_GIL:
+            setattr(lib, name, getattr(held, name))
+    return lib, held
 
 
 LIBRARY_PATH = library_path()
-lib = _load(LIBRARY_PATH)
+lib, held = _load(LIBRARY_PATH)
 
 
 def last_error(status: int) -> KapokMQError:

@@ -10,7 +10,7 @@ from typing import Any, Deque, Iterator, Optional, Union
 
 from . import _config
 from ._handle import Handle, read_stats
-from ._lib import ConsumerP, ConsumerStatsStruct, MessageInfo, MessageP, last_error, lib, stats_from
+from ._lib import ConsumerP, ConsumerStatsStruct, MessageInfo, MessageP, held, last_error, lib, stats_from
 from ._wait import Waiter, deadline, expired
 from .errors import ClosedError, InvalidArgumentError, Status
 
@@ -62,7 +62,7 @@ class Message:
             raise last_error(status)
         return cls(
             (info.code or b"").decode("ascii"),
-            ctypes.string_at(info.data, info.len) if info.len else b"",
+            info.data[: info.len],
             (info.topic or b"").decode("utf-8", "replace"),
             info.create_time,
             info.consumed_time,
@@ -158,7 +158,10 @@ class Consumer:
         try:
             waiter = Waiter(until, lambda: lib.kmq_consumer_fd(ptr))
             while True:
-                status = lib.kmq_receive_many(ptr, waiter.call_ms(), out, room, ctypes.byref(count))
+                ms = waiter.call_ms()
+                # A call that does not wait keeps the GIL (see _lib.HOLDS_GIL).
+                receive_many = held.kmq_receive_many if ms == 0 else lib.kmq_receive_many
+                status = receive_many(ptr, ms, out, room, ctypes.byref(count))
                 if status == Status.OK:
                     return self._hand_out(out, count.value)
                 if status != Status.TIMEOUT:
