@@ -58,6 +58,7 @@ namespace kapokmq {
 using Status = kmq_status;
 using ProducerStats = kmq_producer_stats;
 using ConsumerStats = kmq_consumer_stats;
+using ConnectionStats = kmq_connection_stats;
 using DeliveryReport = kmq_delivery_report;
 
 // Waits without limit when passed as a timeout.
@@ -217,6 +218,17 @@ public:
         detail::check(kmq_send(handle_.get(), data.data(), data.size(), detail::seconds(delay)));
     }
 
+    // Enqueues every message of `messages` in one call, in order, and
+    // returns at once. On a refusal the messages before it stay enqueued;
+    // the Error's message says how many.
+    void send_many(const std::vector<std::string_view>& messages,
+                   std::chrono::seconds delay = std::chrono::seconds(0)) {
+        std::vector<kmq_buf> bufs;
+        bufs.reserve(messages.size());
+        for (std::string_view m : messages) bufs.push_back(kmq_buf{m.data(), m.size()});
+        detail::check(kmq_send_many(handle_.get(), bufs.data(), bufs.size(), detail::seconds(delay), nullptr));
+    }
+
     // Like send(); returns the id under which poll_reports() hands out the
     // message's outcome.
     std::uint64_t send_tracked(std::string_view data, std::chrono::seconds delay = std::chrono::seconds(0)) {
@@ -282,6 +294,20 @@ public:
         ProducerStats out{};
         detail::check(kmq_producer_get_stats(handle_.get(), &out));
         return out;
+    }
+
+    // Each connection's counters (`connections` per node).
+    std::vector<ConnectionStats> connection_stats() const {
+        std::vector<ConnectionStats> out(4);
+        for (;;) {
+            std::size_t count = 0;
+            detail::check(kmq_producer_connection_stats(handle_.get(), out.data(), out.size(), &count));
+            if (count <= out.size()) {
+                out.resize(count);
+                return out;
+            }
+            out.resize(count);
+        }
     }
 
     kmq_producer* get() const noexcept { return handle_.get(); }

@@ -150,6 +150,29 @@ static void roundtrip_with_views_and_stats() {
     CHECK(cs.received == 1 && cs.acked == 2 && cs.buffered == 0);
 }
 
+static void a_batch_over_two_connections() {
+    auto consumer = Consumer::connect(config_for("batch"));
+    auto producer = Producer::connect(config_for("batch").set("connections", 2));
+    std::vector<std::string> texts;
+    for (int i = 0; i < 100; i++) texts.push_back("batch " + std::to_string(i));
+    producer.send_many(std::vector<std::string_view>(texts.begin(), texts.end()));
+    CHECK(producer.flush(10s));
+    auto links = producer.connection_stats();
+    CHECK(links.size() == 2);
+    std::uint64_t confirmed = 0;
+    for (const auto& l : links) confirmed += l.confirmed;
+    CHECK(confirmed == 100);
+    std::set<std::string> got;
+    for (int i = 0; i < 100; i++) {
+        auto m = consumer.receive(10s);
+        if (!CHECK(m.has_value())) return;
+        got.insert(std::string(m->data()));
+        consumer.ack(*m);
+    }
+    CHECK(got == std::set<std::string>(texts.begin(), texts.end()));
+    EXPECT_ERROR(KMQ_ERR_INVALID_ARGUMENT, "msgs[1]", producer.send_many({"fine", ""}));
+}
+
 static void empty_data_is_rejected() {
     auto producer = Producer::connect(config_for("empty"));
     EXPECT_ERROR(KMQ_ERR_INVALID_ARGUMENT, "", producer.send(""));
@@ -262,6 +285,7 @@ int main(int argc, char** argv) {
         {"receive timeout is an empty optional", receive_timeout_is_an_empty_optional},
         {"round trip: views hold NUL bytes, acks and stats count", roundtrip_with_views_and_stats},
         {"empty data is rejected", empty_data_is_rejected},
+        {"a batch over two connections, counted per connection", a_batch_over_two_connections},
         {"tracked sends are reported by poll_reports", tracked_sends_are_reported},
         {"moves leave the source empty and free once", moves_leave_the_source_empty},
         {"calls after close throw KMQ_ERR_CLOSED", calls_after_close_throw_closed},
