@@ -116,10 +116,13 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Most messages a connection hands over at once.
 const DELIVER_BATCH: usize = 256;
-/// A read that brings at least this many pushes is taken as part of a
-/// stream: the reader pauses `COALESCE_PAUSE` before the next.
+/// A read that brings at least this many pushes (and fewer than a full
+/// batch) is taken as part of a stream: the reader pauses `COALESCE_PAUSE`
+/// before the next.
 const COALESCE_BURST: usize = 16;
 const COALESCE_PAUSE: Duration = Duration::from_millis(1);
+/// Acks written to the socket in one go at most.
+const ACK_BATCH: usize = 4096;
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
@@ -530,7 +533,8 @@ async fn serve(
                     None => break,
                 }
             }
-            let burst = batch.len() >= COALESCE_BURST;
+            // A full batch leaves more in the socket: read on at once.
+            let burst = (COALESCE_BURST..DELIVER_BATCH).contains(&batch.len());
             paused.store(true, Ordering::Relaxed);
             let open = shared.deliver(&mut batch, link).await;
             paused.store(false, Ordering::Relaxed);
@@ -562,10 +566,14 @@ async fn serve(
                 if sink.flush().await.is_err() {
                     return;
                 }
-                unwritten.clear();
                 // Acks written at most once a pause: the acks of a stream of
-                // messages go out many to a write, a lone one at once.
-                tokio::time::sleep(COALESCE_PAUSE).await;
+                // messages go out many to a write, a lone one at once. A
+                // full batch leaves more queued: written on at once.
+                let full = unwritten.len() >= ACK_BATCH;
+                unwritten.clear();
+                if !full {
+                    tokio::time::sleep(COALESCE_PAUSE).await;
+                }
             }
             tokio::select! {
                 code = acks.recv() => match code {
@@ -573,7 +581,7 @@ async fn serve(
                         unwritten.push_back(code);
                         while let Ok(more) = acks.try_recv() {
                             unwritten.push_back(more);
-                            if unwritten.len() >= 4096 {
+                            if unwritten.len() >= ACK_BATCH {
                                 break;
                             }
                         }

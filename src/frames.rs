@@ -29,7 +29,7 @@ const OP_PONG: u8 = 0xA;
 /// connections' `max_message_size`.
 const MAX_FRAME: u64 = 64 << 20;
 /// How much one read asks for (see `conn::READ_BUFFER_BYTES`).
-const READ_CHUNK: usize = 16 << 10;
+pub(crate) const READ_CHUNK: usize = 16 << 10;
 /// How much is buffered before it is written: a batch of large messages
 /// goes out in pieces of about this size instead of as one buffer.
 pub(crate) const WRITE_CHUNK: usize = 128 << 10;
