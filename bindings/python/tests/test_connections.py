@@ -25,3 +25,4 @@ def test_each_connection_counts_its_share(broker, topic) -> None:
 def test_the_number_of_connections_is_checked(broker, topic) -> None:
     with pytest.raises(kapokmq.InvalidArgumentError, match="connections"):
         kapokmq.Producer(producer_id="p", connections=65, **broker.config(topic))
+

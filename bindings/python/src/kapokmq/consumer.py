@@ -139,8 +139,10 @@ class Consumer:
         Raises ``ClosedError`` once the consumer is closed, also when another
         thread closes it during the wait.
         """
-        # Messages taken from the library with an earlier one, in order.
-        if self._taken:
+        # Messages taken from the library with an earlier one, in order
+        # (once closed, none: like the library's buffer, they are pushed
+        # again by the node, as they were never acked).
+        if self._taken and not self._handle.closed:
             try:
                 return self._taken.popleft()
             except IndexError:  # another thread took the last one
@@ -231,6 +233,7 @@ class Consumer:
         briefly) and wakes every call blocked on the consumer. Closing again
         does nothing."""
         self._handle.close(self._last_use)
+        self._taken.clear()
         self._finalizer.detach()
 
     def _last_use(self, ptr: Any) -> None:
