@@ -255,6 +255,30 @@ typedef struct kmq_connection_stats {
 } kmq_connection_stats;
 
 /**
+ * Where the messages of a drained consumer ended (see kmq_consumer_drain).
+ */
+typedef struct kmq_drain_report {
+  /**
+   * Messages kmq_receive handed out during the drain.
+   */
+  uint64_t handed_out;
+  /**
+   * Acks given during the drain, for messages handed out at any time.
+   */
+  uint64_t acked;
+  /**
+   * Messages handed out and never acked: the node pushes them again
+   * after its pushRetryTime.
+   */
+  uint64_t unacked;
+  /**
+   * Messages received and never handed out (still buffered when the
+   * time ran out, or pushed after the drain began): pushed again too.
+   */
+  uint64_t unread;
+} kmq_drain_report;
+
+/**
  * Counters of one consumer.
  */
 typedef struct kmq_consumer_stats {
@@ -723,6 +747,24 @@ enum kmq_status kmq_receive_many(kmq_consumer *c,
                                  kmq_message **out,
                                  size_t capacity,
                                  size_t *count);
+
+/**
+ * Drains the consumer, then closes it: it stops taking pushes (those that
+ * arrive are dropped unread), waits until other threads have taken every
+ * buffered message with kmq_receive and acked every message handed out,
+ * or until timeout_ms runs out, and closes (writing the acks given).
+ * *report says where the messages ended. Call it from a thread of its
+ * own while the receiving threads go on until KMQ_ERR_CLOSED.
+ * KMQ_ERR_CLOSED when the consumer was closed or drained before.
+ *
+ * Blocks: up to timeout_ms (-1: until drained), then up to 1 s to close.
+ *
+ * Requires:
+ * c must be NULL or a live consumer; report NULL or writable.
+ */
+enum kmq_status kmq_consumer_drain(kmq_consumer *c,
+                                   int64_t timeout_ms,
+                                   struct kmq_drain_report *report);
 
 /**
  * Tells the server the message with message_code was handled. May be

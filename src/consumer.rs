@@ -8,6 +8,7 @@ use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
 use crate::error::{Error, Result};
+pub use crate::inbox::DrainReport;
 use crate::inbox::Inbox;
 use crate::log;
 use crate::readiness::Readiness;
@@ -97,6 +98,8 @@ struct Shared {
     dialer: Dialer,
     state: Mutex<State>,
     arrived: Condvar,
+    /// Wakes a drain when a message is taken or acked.
+    progress: Condvar,
     /// Wakes the reader when `receive` makes room in a full buffer.
     room: Notify,
     /// Each link's queue of acks to write, by link id.
@@ -136,6 +139,7 @@ impl Shared {
             dialer,
             state: Mutex::new(State { inbox: Inbox::new(config.receive_buffer, multi_node), waiting: 0 }),
             arrived: Condvar::new(),
+            progress: Condvar::new(),
             room: Notify::new(),
             links: Mutex::new(HashMap::new()),
             link_ended: Condvar::new(),
@@ -171,11 +175,21 @@ impl Shared {
             // holds the message is not known.
             None => links.values().map(|tx| tx.send(code.to_string()).is_ok()).fold(false, |any, sent| any | sent),
         };
-        if sent {
-            Ok(())
-        } else {
-            Err(Error::closed("the consumer has no connection task left"))
+        drop(links);
+        if !sent {
+            return Err(Error::closed("the consumer has no connection task left"));
         }
+        // Counted only once queued: a drain that sees it acked closes, and
+        // closing writes what is queued.
+        let draining = {
+            let mut st = lock(&self.state);
+            st.inbox.acked(code);
+            st.inbox.draining()
+        };
+        if draining {
+            self.progress.notify_all();
+        }
+        Ok(())
     }
 
     fn close_with(&self, why: Error) {
@@ -183,6 +197,7 @@ impl Shared {
         // Closed: receive returns at once from now on.
         self.ready.set();
         self.arrived.notify_all();
+        self.progress.notify_all();
         self.stop.send_replace(true);
         self.room.notify_waiters();
     }
@@ -214,6 +229,10 @@ impl Shared {
                         self.arrived.notify_all();
                     }
                     continue;
+                }
+                if batch.is_empty() {
+                    // Dropped by a drain: read on, and drop what follows.
+                    return true;
                 }
             }
             room.await;
@@ -337,19 +356,19 @@ impl Consumer {
                 if st.inbox.buffered() == 0 {
                     self.shared.ready.clear();
                 }
+                let draining = st.inbox.draining();
                 drop(st);
+                if draining {
+                    self.shared.progress.notify_all();
+                }
                 if was_full {
                     // Every link may be waiting for room (one per node).
                     self.shared.room.notify_waiters();
                 }
                 return Ok(taken);
             }
-            let left = match deadline {
-                None => Duration::from_secs(3600),
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return Err(Error::timeout(format!("no message within {timeout_ms} ms"))),
-                },
+            let Some(left) = runtime::wait_slice(deadline) else {
+                return Err(Error::timeout(format!("no message within {timeout_ms} ms")));
             };
             st.waiting += 1;
             st = self.shared.arrived.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
@@ -368,6 +387,33 @@ impl Consumer {
         self.shared.route_ack(code)?;
         self.shared.counters.acked.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Stops taking pushes, waits (up to `timeout_ms`; -1: no limit) until
+    /// the application has taken every buffered message (with `receive`,
+    /// from other threads) and acked every message it was handed, then
+    /// closes. Pushes that arrive meanwhile are dropped unread; the node
+    /// pushes them again after its pushRetryTime, as it does the unacked
+    /// ones. The report says where every message ended. `Closed` when the
+    /// consumer was closed (or drained) before.
+    pub fn drain(&self, timeout_ms: i64) -> Result<DrainReport> {
+        runtime::check_blocking_allowed("drain")?;
+        let deadline = runtime::deadline(timeout_ms);
+        let mut st = lock(&self.shared.state);
+        if let Some(e) = st.inbox.closed() {
+            return Err(e.clone());
+        }
+        if !st.inbox.begin_drain() {
+            return Err(Error::closed("the consumer is being drained already"));
+        }
+        while !st.inbox.drained() && st.inbox.closed().is_none() {
+            let Some(left) = runtime::wait_slice(deadline) else { break };
+            st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        let report = st.inbox.drain_report();
+        drop(st);
+        self.close();
+        Ok(report)
     }
 
     /// Closes the connection and wakes every call blocked on this consumer.

@@ -7,7 +7,7 @@
 
 use crate::consumer::Message;
 use crate::error::Error;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Codes remembered for routing acks; past this, acks of older codes go to
 /// every node (a node ignores codes it does not hold).
@@ -19,6 +19,27 @@ pub(crate) struct Inbox {
     closed: Option<Error>,
     /// With several links: the link that delivered each code not yet acked.
     origin: Option<HashMap<String, u32>>,
+    /// Codes handed to the application and not acked yet (for a drain).
+    unacked: HashSet<String>,
+    /// Counts since a drain began; `None` until then.
+    drain: Option<DrainReport>,
+}
+
+/// What a drain did (see `Consumer::drain`): every message pushed ends in
+/// one of these, or was acked before the drain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Messages the application took during the drain.
+    pub handed_out: u64,
+    /// Acks given during the drain for messages handed out at any time.
+    pub acked: u64,
+    /// Messages handed out (at any time) and never acked: the node pushes
+    /// them again after its pushRetryTime.
+    pub unacked: u64,
+    /// Messages received but never handed out: still buffered when the
+    /// time ran out, or pushed after the drain began. The node pushes them
+    /// again too.
+    pub unread: u64,
 }
 
 /// What `offer` did.
@@ -32,7 +53,14 @@ pub(crate) struct Offered {
 
 impl Inbox {
     pub fn new(capacity: usize, multi_node: bool) -> Inbox {
-        Inbox { capacity, buffer: VecDeque::new(), closed: None, origin: multi_node.then(HashMap::new) }
+        Inbox {
+            capacity,
+            buffer: VecDeque::new(),
+            closed: None,
+            origin: multi_node.then(HashMap::new),
+            unacked: HashSet::new(),
+            drain: None,
+        }
     }
 
     pub fn closed(&self) -> Option<&Error> {
@@ -45,7 +73,14 @@ impl Inbox {
 
     /// The one place pushed messages enter the buffer: as many of `batch`
     /// (from the front) as fit, delivered by `link`.
+    /// Once a drain began, nothing more enters: the batch is dropped and
+    /// counted unread.
     pub fn offer(&mut self, batch: &mut VecDeque<Message>, link: u32) -> Offered {
+        if let Some(drain) = &mut self.drain {
+            drain.unread += batch.len() as u64;
+            batch.clear();
+            return Offered { taken: 0, wake_receivers: false };
+        }
         let fits = self.capacity.saturating_sub(self.buffer.len()).min(batch.len());
         if self.closed.is_some() || fits == 0 {
             return Offered { taken: 0, wake_receivers: false };
@@ -67,13 +102,57 @@ impl Inbox {
     /// the buffer was full, so links waiting for room must be woken.
     pub fn take(&mut self) -> Option<(Message, bool)> {
         let was_full = self.buffer.len() >= self.capacity;
-        self.buffer.pop_front().map(|m| (m, was_full))
+        let m = self.buffer.pop_front()?;
+        if self.unacked.len() >= MAX_ORIGINS {
+            // Bounded like the origins: a drain then undercounts `unacked`.
+            self.unacked.clear();
+        }
+        self.unacked.insert(m.code.clone());
+        if let Some(drain) = &mut self.drain {
+            drain.handed_out += 1;
+        }
+        Some((m, was_full))
     }
 
     /// The link an ack of `code` must go to, when known (it is forgotten:
     /// one ack per delivery).
     pub fn route_ack(&mut self, code: &str) -> Option<u32> {
         self.origin.as_mut().and_then(|o| o.remove(code))
+    }
+
+    /// The ack of `code` is queued for writing: its message is handled.
+    pub fn acked(&mut self, code: &str) {
+        if self.unacked.remove(code) {
+            if let Some(drain) = &mut self.drain {
+                drain.acked += 1;
+            }
+        }
+    }
+
+    /// From now on pushes are dropped (counted unread) and what is taken
+    /// and acked is counted. False when a drain began already.
+    pub fn begin_drain(&mut self) -> bool {
+        if self.drain.is_some() {
+            return false;
+        }
+        self.drain = Some(DrainReport::default());
+        true
+    }
+
+    pub fn draining(&self) -> bool {
+        self.drain.is_some()
+    }
+
+    /// Nothing left to hand out and nothing handed out awaits its ack.
+    pub fn drained(&self) -> bool {
+        self.buffer.is_empty() && self.unacked.is_empty()
+    }
+
+    /// The drain's report: what is still buffered counts as unread, what
+    /// awaits its ack as unacked.
+    pub fn drain_report(&self) -> DrainReport {
+        let drain = self.drain.unwrap_or_default();
+        DrainReport { unread: drain.unread + self.buffer.len() as u64, unacked: self.unacked.len() as u64, ..drain }
     }
 
     /// Closes for good; buffered messages are dropped (unacked, the server
@@ -149,5 +228,28 @@ mod tests {
         let mut b = batch(3..4);
         assert_eq!(inbox.offer(&mut b, 0).taken, 0);
         assert_eq!(inbox.closed().unwrap().message(), "closed");
+    }
+
+    #[test]
+    fn a_drain_counts_every_message_once() {
+        let mut inbox = Inbox::new(10, false);
+        inbox.offer(&mut batch(0..5), 0);
+        let early = inbox.take().unwrap().0;
+        assert!(inbox.begin_drain());
+        assert!(!inbox.begin_drain());
+        let mut late = batch(5..8);
+        assert_eq!(inbox.offer(&mut late, 0).taken, 0);
+        assert!(late.is_empty(), "pushes after the drain began are dropped");
+        let a = inbox.take().unwrap().0;
+        let b = inbox.take().unwrap().0;
+        inbox.acked(&early.code);
+        inbox.acked(&a.code);
+        inbox.acked(&a.code);
+        assert!(!inbox.drained());
+        let report = inbox.drain_report();
+        assert_eq!(report, DrainReport { handed_out: 2, acked: 2, unacked: 1, unread: 3 + 2 });
+        inbox.acked(&b.code);
+        while inbox.take().is_some() {}
+        assert!(!inbox.drained(), "taken but not acked");
     }
 }

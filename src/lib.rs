@@ -28,7 +28,7 @@ pub mod tls;
 pub mod wire;
 
 pub use config::Config;
-pub use consumer::{Consumer, ConsumerStats, Message};
+pub use consumer::{Consumer, ConsumerStats, DrainReport, Message};
 pub use error::{Error, ErrorKind, Result};
 pub use producer::{Batch, ConnectionStats, DeliveryReport, Producer, ProducerStats};
 

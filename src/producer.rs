@@ -261,16 +261,7 @@ impl Shared {
             if let Some(v) = done(&mut st.outbox) {
                 return Some(v);
             }
-            let left = match deadline {
-                None => Duration::from_secs(3600),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return None;
-                    }
-                    d - now
-                }
-            };
+            let left = runtime::wait_slice(deadline)?;
             st.waiting += 1;
             st = self.settled.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
             st.waiting -= 1;

@@ -77,6 +77,16 @@ pub fn deadline(timeout_ms: i64) -> Option<std::time::Instant> {
     std::time::Instant::now().checked_add(std::time::Duration::from_millis(ms))
 }
 
+/// How long a condition-variable wait until `deadline` may last now:
+/// `None` once it has passed; an hour at a time without a deadline (the
+/// caller waits again).
+pub(crate) fn wait_slice(deadline: Option<std::time::Instant>) -> Option<std::time::Duration> {
+    match deadline {
+        None => Some(std::time::Duration::from_secs(3600)),
+        Some(d) => d.checked_duration_since(std::time::Instant::now()).filter(|left| !left.is_zero()),
+    }
+}
+
 /// Blocking calls wait on the caller's thread. Called from one of the
 /// runtime's own threads they would stall the sockets they wait for, so
 /// they fail instead.

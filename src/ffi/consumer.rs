@@ -237,6 +237,57 @@ pub unsafe extern "C" fn kmq_receive_many(
     }
 }
 
+/// Where the messages of a drained consumer ended (see kmq_consumer_drain).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct kmq_drain_report {
+    /// Messages kmq_receive handed out during the drain.
+    pub handed_out: u64,
+    /// Acks given during the drain, for messages handed out at any time.
+    pub acked: u64,
+    /// Messages handed out and never acked: the node pushes them again
+    /// after its pushRetryTime.
+    pub unacked: u64,
+    /// Messages received and never handed out (still buffered when the
+    /// time ran out, or pushed after the drain began): pushed again too.
+    pub unread: u64,
+}
+
+impl From<crate::consumer::DrainReport> for kmq_drain_report {
+    fn from(r: crate::consumer::DrainReport) -> Self {
+        kmq_drain_report { handed_out: r.handed_out, acked: r.acked, unacked: r.unacked, unread: r.unread }
+    }
+}
+
+/// Drains the consumer, then closes it: it stops taking pushes (those that
+/// arrive are dropped unread), waits until other threads have taken every
+/// buffered message with kmq_receive and acked every message handed out,
+/// or until `timeout_ms` runs out, and closes (writing the acks given).
+/// `*report` says where the messages ended. Call it from a thread of its
+/// own while the receiving threads go on until KMQ_ERR_CLOSED.
+/// `KMQ_ERR_CLOSED` when the consumer was closed or drained before.
+///
+/// Blocks: up to timeout_ms (-1: until drained), then up to 1 s to close.
+///
+/// # Safety
+/// `c` must be NULL or a live consumer; `report` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_consumer_drain(
+    c: *mut kmq_consumer,
+    timeout_ms: i64,
+    report: *mut kmq_drain_report,
+) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_consumer_drain", || {
+            non_null(report, "report")?;
+            put(report, kmq_drain_report::default());
+            put(report, consumer(c)?.drain(timeout_ms)?.into());
+            Ok(())
+        })
+    }
+}
+
 /// Tells the server the message with `message_code` was handled. May be
 /// called from any thread, at any time, in any order; queues the ack and
 /// does not wait for the network. An unknown code is ignored by the server.

@@ -31,7 +31,7 @@ from . import _lib
 from ._lib import LIBRARY_PATH
 from ._logging import set_log_level
 from .console import Console
-from .consumer import ClusterConsumer, Consumer, ConsumerStats, Message
+from .consumer import ClusterConsumer, Consumer, ConsumerStats, DrainReport, Message
 from .errors import (
     AuthError,
     ClosedError,
@@ -58,6 +58,7 @@ __all__ = [
     "Console",
     "Consumer",
     "ConsumerStats",
+    "DrainReport",
     "DeliveryCallback",
     "InternalError",
     "InvalidArgumentError",

@@ -63,6 +63,15 @@ class ConnectionStatsStruct(ctypes.Structure):
     ]
 
 
+class DrainReportStruct(ctypes.Structure):
+    _fields_ = [
+        ("handed_out", c_uint64),
+        ("acked", c_uint64),
+        ("unacked", c_uint64),
+        ("unread", c_uint64),
+    ]
+
+
 class ConsumerStatsStruct(ctypes.Structure):
     _fields_ = [
         ("received", c_uint64),
@@ -149,6 +158,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
     "kmq_consumer_stats_json": (c_int, [ConsumerP, POINTER(c_void_p)]),
     "kmq_consumer_fd": (c_int, [ConsumerP]),
+    "kmq_consumer_drain": (c_int, [ConsumerP, c_int64, POINTER(DrainReportStruct)]),
     "kmq_consumer_close": (None, [ConsumerP]),
     "kmq_consumer_free": (None, [ConsumerP]),
     "kmq_message_code": (c_char_p, [MessageP]),

@@ -6,12 +6,22 @@ import collections
 import ctypes
 import weakref
 from dataclasses import dataclass
-from typing import Any, Deque, Iterator, Optional, Union
+from typing import Any, Deque, Iterator, List, Optional, Union
 
 from . import _config
 from ._handle import Handle, read_stats
-from ._lib import ConsumerP, ConsumerStatsStruct, MessageInfo, MessageP, held, last_error, lib, stats_from
-from ._wait import Waiter, deadline, expired
+from ._lib import (
+    ConsumerP,
+    ConsumerStatsStruct,
+    DrainReportStruct,
+    MessageInfo,
+    MessageP,
+    held,
+    last_error,
+    lib,
+    stats_from,
+)
+from ._wait import Waiter, deadline, expired, to_ms
 from .errors import ClosedError, InvalidArgumentError, Status
 
 
@@ -93,6 +103,20 @@ class ConsumerStats:
     buffered: int
 
 
+@dataclass(frozen=True)
+class DrainReport:
+    """Where the messages of a drained consumer ended (see :meth:`Consumer.drain`)."""
+
+    handed_out: int
+    """Messages handed out during the drain."""
+    acked: int
+    """Acks given during the drain, for messages handed out at any time."""
+    unacked: int
+    """Messages handed out and never acked: the node pushes them again."""
+    unread: int
+    """Messages received and never handed out: pushed again too."""
+
+
 class Consumer:
     """Receives the messages the server pushes for one topic.
 
@@ -131,6 +155,7 @@ class Consumer:
         self._final_stats: Optional[ConsumerStats] = None
         self._taken: Deque[Message] = collections.deque()
         self._inside = 0  # threads in a receive call
+        self._drain_handed: Optional[List[None]] = None  # once a drain began
 
     def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The next message, or ``None`` if none came within ``timeout``
@@ -139,6 +164,12 @@ class Consumer:
         Raises ``ClosedError`` once the consumer is closed, also when another
         thread closes it during the wait.
         """
+        m = self._receive(timeout)
+        if m is not None and self._drain_handed is not None:
+            self._drain_handed.append(None)  # atomic, from any thread
+        return m
+
+    def _receive(self, timeout: Optional[float]) -> Optional[Message]:
         # Messages taken from the library with an earlier one, in order
         # (once closed, none: like the library's buffer, they are pushed
         # again by the node, as they were never acked).
@@ -208,11 +239,12 @@ class Consumer:
 
     def __next__(self) -> Message:
         """Waits for the next message; the iteration ends when the consumer
-        is closed."""
+        is closed or drained."""
         try:
             message = self.receive(None)
         except ClosedError:
-            if self._handle.closed:
+            # A drain closes the library's consumer before this object.
+            if self._handle.closed or self._drain_handed is not None:
                 raise StopIteration from None
             raise
         assert message is not None  # no timeout
@@ -227,6 +259,30 @@ class Consumer:
     @property
     def closed(self) -> bool:
         return self._handle.closed
+
+    def drain(self, timeout: Optional[float] = None) -> DrainReport:
+        """Stops taking pushes, waits (up to ``timeout`` seconds; ``None``:
+        without limit) until the other threads have received every buffered
+        message and acked every message handed out, then closes. Pushes that
+        arrive meanwhile are dropped unread; the node pushes them again after
+        its pushRetryTime, as it does the unacked ones. Raises ClosedError
+        when the consumer was closed or drained before."""
+        raw = DrainReportStruct()
+        # Counted here: a receive hands out messages the library gave
+        # earlier in a batch (see receive).
+        self._drain_handed = []
+        ptr = self._handle.acquire()
+        try:
+            status = lib.kmq_consumer_drain(ptr, to_ms(timeout), ctypes.byref(raw))
+            if status:
+                raise last_error(status)
+        finally:
+            self._handle.release()
+        # Taken from the library in a batch but never handed to the
+        # application: unread, not unacked.
+        left = len(self._taken)
+        self.close()
+        return DrainReport(len(self._drain_handed), raw.acked, raw.unacked - left, raw.unread + left)
 
     def close(self) -> None:
         """Closes the connection (acks already given are still written,
