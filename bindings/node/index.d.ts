@@ -113,6 +113,18 @@ export interface ConnectionStats {
   inFlight: number;
 }
 
+/** Where the messages of a drained consumer ended. */
+export interface DrainReport {
+  /** Messages received during the drain. */
+  handedOut: number;
+  /** Acks given during the drain, for messages received at any time. */
+  acked: number;
+  /** Messages received and never acked: the node pushes them again. */
+  unacked: number;
+  /** Messages never received (still buffered, or pushed after the drain began): pushed again too. */
+  unread: number;
+}
+
 export interface ProducerStats {
   /** Messages accepted by send() and sendMany(). */
   enqueued: number;
@@ -210,6 +222,11 @@ export declare class Consumer {
   ack(message: Message | string): void;
   /** Closes off the event loop; a waiting receive() rejects with KMQ_ERR_CLOSED at once. */
   close(): Promise<void>;
+  /**
+   * Stops taking pushes, waits (up to `timeout` ms) until every buffered message was
+   * received and every one handed out acked, then closes; receive() and ack() go on meanwhile.
+   */
+  drain(options?: TimeoutOptions): Promise<DrainReport>;
   /** Closes on `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
   /** The counters (after close: as they were then). */

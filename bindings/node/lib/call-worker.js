@@ -7,13 +7,14 @@ const { bind, koffi } = require('./native');
 
 const fns = bind(workerData.libFile, [
   'lastError', 'stringFree',
-  'producerNew', 'clusterProducerNew', 'consumerNew', 'clusterConsumerNew',
+  'producerNew', 'clusterProducerNew', 'consumerNew', 'clusterConsumerNew', 'consumerDrain',
   'consoleSendStr', 'consoleSendBuf', 'consolePing', 'consoleClients', 'consoleServerConfig',
   'consoleCount', 'consoleGetMessage', 'consoleListMessages', 'consoleDeleteMessage', 'consoleNodes',
 ]);
 
 parentPort.on('message', ({ fn, args, out }) => {
-  const slot = out ? new BigUint64Array(1) : null;
+  // A drain's report is four counters; every other out-value one word.
+  const slot = out ? new BigUint64Array(out === 'drain' ? 4 : 1) : null;
   const status = slot ? fns[fn](...args, slot) : fns[fn](...args);
   if (status !== 0) {
     parentPort.postMessage({ status, value: null, message: fns.lastError() });
@@ -22,6 +23,9 @@ parentPort.on('message', ({ fn, args, out }) => {
   let value = null;
   if (out === 'pointer') {
     value = slot[0];
+  } else if (out === 'drain') {
+    const [handedOut, acked, unacked, unread] = Array.from(slot, Number);
+    value = { handedOut, acked, unacked, unread };
   } else if (out === 'string' && slot[0] !== 0n) {
     try {
       value = koffi.decode.string(slot[0]);

@@ -8,7 +8,8 @@
 // exit at once.
 
 const { native, Status } = require('./native');
-const { KapokMQError, fromLastError, invalidArgument, closedError } = require('./errors');
+const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
+const { callOnThread } = require('./call-thread');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
 const { Message, takeMessage } = require('./message');
@@ -123,6 +124,30 @@ class Consumer {
       this.#readiness.cancel();
     }
     return closing;
+  }
+
+  /**
+   * Stops taking pushes, waits (up to `timeout` ms; default no limit) until
+   * every buffered message was received and every message handed out was
+   * acked, then closes. Resolves to `{ handedOut, acked, unacked, unread }`;
+   * the node pushes the unacked and unread ones again after its
+   * pushRetryTime. The wait runs off the event loop, so receive() and ack()
+   * go on meanwhile.
+   */
+  async drain(options) {
+    const timeout = parseTimeout('drain', options);
+    const ptr = this.#h.begin(KIND);
+    if (ptr === null) throw closedError('drain: the consumer');
+    let r;
+    try {
+      const ms = timeout === Infinity ? -1 : Math.ceil(timeout);
+      r = await callOnThread(this.#fns.file, { fn: 'consumerDrain', args: [ptr, ms], out: 'drain' });
+    } finally {
+      this.#h.end();
+    }
+    if (r.status !== 0) throw new KapokMQError(statusName(r.status), r.message || statusName(r.status));
+    await this.close();
+    return r.value;
   }
 
   /** Closes on `await using`. */

@@ -112,6 +112,7 @@ const PROTOTYPES = {
   receive: 'int kmq_receive(void *c, int64_t timeout_ms, void *out)',
   ack: 'int kmq_ack(void *c, const char *code)',
   consumerStats: 'int kmq_consumer_get_stats(void *c, void *out)',
+  consumerDrain: 'int kmq_consumer_drain(void *c, int64_t timeout_ms, void *report)',
   consumerClose: 'void kmq_consumer_close(void *c)',
   consumerFree: 'void kmq_consumer_free(void *c)',
   consumerFd: 'int kmq_consumer_fd(void *c)',
