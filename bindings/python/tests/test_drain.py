@@ -3,6 +3,7 @@ report accounts for every message."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -70,3 +71,34 @@ def test_a_drain_ends_when_a_for_loop_has_handled_everything(broker, topic) -> N
         # The loop may have handled some before the drain began.
         assert (report.unacked, report.unread) == (0, 0), report
         assert report.handed_out <= report.acked <= 300, report
+
+
+def test_an_aio_drain_lets_an_async_for_loop_finish(broker, topic) -> None:
+    from kapokmq import aio
+
+    async def main() -> None:
+        cfg = broker.config(topic)
+        async with aio.Consumer(consumer_id="c", **cfg) as c:
+            with kapokmq.Producer(producer_id="p", **cfg) as p:
+                p.send_many([f"m{i}" for i in range(200)])
+                p.flush(timeout=10)
+            deadline = time.monotonic() + 10
+            while c.stats().buffered < 200:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            handled = []
+
+            async def loop() -> None:
+                async for m in c:
+                    handled.append(m.text)
+                    c.ack(m)
+
+            task = asyncio.create_task(loop())
+            report = await c.drain(timeout=30)
+            await asyncio.wait_for(task, 10)
+            assert handled == [f"m{i}" for i in range(200)]
+            assert (report.unacked, report.unread) == (0, 0), report
+            assert report.handed_out <= report.acked <= 200, report
+            assert c.closed
+
+    asyncio.run(asyncio.wait_for(main(), 60))

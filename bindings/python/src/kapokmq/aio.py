@@ -31,7 +31,7 @@ from . import producer as _producer
 from ._handle import Handle
 from ._lib import last_error, lib
 from ._wait import to_ms
-from .consumer import ConsumerStats, Message
+from .consumer import ConsumerStats, DrainReport, Message
 from .errors import ClosedError, KapokMQError, Status, TimeoutError, error_for
 from .producer import Data, ProducerStats
 
@@ -229,6 +229,16 @@ class Consumer(_Client):
         self._closing = True
         if self._sync is not None:
             await self._close_sync()
+
+    async def drain(self, timeout: Optional[float] = None) -> DrainReport:
+        """As :meth:`kapokmq.Consumer.drain`: the wait runs on a thread of
+        the loop's executor, while :meth:`receive` and :meth:`ack` go on in
+        the loop; then closes."""
+        _check_timeout(timeout)
+        sync = self._live()
+        report = await asyncio.get_running_loop().run_in_executor(None, sync.drain, timeout)
+        await self.close()
+        return report
 
     def __aiter__(self) -> "Consumer":
         return self
