@@ -113,6 +113,16 @@ export interface ConnectionStats {
   inFlight: number;
 }
 
+/** What became of a producer's messages when it closed. */
+export interface CloseReport {
+  /** Messages the server confirmed, over the producer's life. */
+  confirmed: number;
+  /** Messages that failed before the close (timed out). */
+  failed: number;
+  /** Messages still unconfirmed when the flush ended: failed by the close. */
+  inFlight: number;
+}
+
 /** Where the messages of a drained consumer ended. */
 export interface DrainReport {
   /** Messages received during the drain. */
@@ -199,9 +209,9 @@ export declare class Producer {
    * Flushes for at most `timeout` ms (default 5000), then closes, off the
    * event loop. Resolves once closed and every send settled; messages still
    * unconfirmed then fail with KMQ_ERR_CLOSED and close rejects with the
-   * flush's error.
+   * flush's error (its `report` says what became of the messages).
    */
-  close(options?: TimeoutOptions): Promise<void>;
+  close(options?: TimeoutOptions): Promise<CloseReport>;
   /** Closes on `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
   /** The counters (after close: as they were then). */

@@ -350,14 +350,21 @@ class Producer {
         flushError = e;
       }
     }
+    // Read before the close fails what is still in flight.
+    const ptr = this.#h.ptr(KIND);
+    const s = ptr !== null ? this.#readStats(ptr) : this.#finalStats;
+    const report = { confirmed: s ? s.confirmed : 0, failed: s ? s.failed : 0, inFlight: s ? s.inFlight : 0 };
     await this.#closeHandle();
     // The last reports are taken (the closed descriptor polls readable),
     // and what is left fails.
     await this.#flush(Infinity).catch(() => {});
     if (flushError !== null && flushError.code !== 'KMQ_ERR_CLOSED') {
-      throw new KapokMQError(flushError.code,
+      const e = new KapokMQError(flushError.code,
         `close: ${flushError.message}; unconfirmed messages failed when the producer closed`);
+      e.report = report;
+      throw e;
     }
+    return report;
   }
 
   /** Closes the native producer, keeping its final counters for stats(). */

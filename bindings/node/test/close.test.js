@@ -73,6 +73,7 @@ test('close({ timeout }) bounds the flush, and rejects naming the messages that 
   const { took } = await longestStall(() => assert.rejects(p.close({ timeout: 400 }), (e) => {
     assert.equal(e.code, 'KMQ_ERR_TIMEOUT');
     assert.match(e.message, /1 message\(s\) not confirmed within 400 ms; unconfirmed messages failed/);
+    assert.deepEqual(e.report, { confirmed: 0, failed: 0, inFlight: 1 });
     return true;
   }));
   assert.ok(took >= 350 && took < 3000, `close took ${took} ms`);
@@ -140,4 +141,13 @@ test('await using closes a producer and a consumer', { skip: AsyncFunction === n
   const [p, c] = await scope(Producer, Consumer, (id) => opts(topic, id.startsWith('p') ? { producerId: id } : { consumerId: id }));
   assert.ok(p.closed && c.closed);
   assert.equal(p.stats().confirmed, 1);
+});
+
+test('close() resolves to what became of the messages', async () => {
+  const p = await Producer.connect({ topic: uniqueTopic(), producerId: 'p1', mqPort: broker.port });
+  await Promise.all(Array.from({ length: 50 }, (_, i) => p.send(`m${i}`)));
+  p.send('one more, confirmed by the close\'s flush').catch(() => {});
+  const report = await p.close({ timeout: 10000 });
+  assert.deepEqual(report, { confirmed: 51, failed: 0, inFlight: 0 });
+  assert.deepEqual(await p.close(), report, 'closing again returns the first close');
 });

@@ -45,7 +45,7 @@ from .errors import (
     Status,
     TimeoutError,
 )
-from .producer import ClusterProducer, ConnectionStats, DeliveryCallback, Producer, ProducerStats
+from .producer import ClusterProducer, CloseReport, ConnectionStats, DeliveryCallback, Producer, ProducerStats
 
 __version__ = "0.2.0"
 
@@ -69,6 +69,7 @@ __all__ = [
     "Producer",
     "ProducerStats",
     "ConnectionStats",
+    "CloseReport",
     "ProtocolError",
     "QueueFullError",
     "Status",

@@ -136,6 +136,20 @@ class ProducerStats:
 
 
 @dataclass(frozen=True)
+class CloseReport:
+    """What became of a producer's messages when it closed (see
+    :meth:`Producer.close`)."""
+
+    confirmed: int
+    """Messages the server confirmed, over the producer's life."""
+    failed: int
+    """Messages that failed before the close (timed out)."""
+    in_flight: int
+    """Messages still unconfirmed when the flush ended: failed by the close
+    (they may still have reached the server)."""
+
+
+@dataclass(frozen=True)
 class ConnectionStats:
     """Counters of one of a producer's connections (``connections`` per node)."""
 
@@ -204,6 +218,7 @@ class Producer:
         # (id, status, the library's error text, callback), in report order.
         self._reports: Deque[Tuple[int, int, bytes, Optional[DeliveryCallback]]] = collections.deque()
         self._final_stats: Optional[ProducerStats] = None
+        self._close_report: Optional[CloseReport] = None
 
     # -- sending -------------------------------------------------------------
 
@@ -452,17 +467,19 @@ class Producer:
     def closed(self) -> bool:
         return self._handle.closed
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Flushes for at most ``timeout`` seconds, then closes.
+    def close(self, timeout: float = 5.0) -> CloseReport:
+        """Flushes for at most ``timeout`` seconds, then closes, and returns
+        what became of the messages: a :class:`CloseReport`.
 
         Messages still unconfirmed then fail (their callbacks run here with
         ``ClosedError``), and calls blocked on the producer in other threads
         raise ``ClosedError``. If the flush did not complete, its error is
-        raised after closing. Closing again does nothing.
+        raised after closing, with the report as its ``report`` attribute.
+        Closing again does nothing and returns the first close's report.
         """
         flush_timeout = to_ms(timeout) / 1000
         if self._handle.closed:
-            return
+            return self._close_report or CloseReport(0, 0, 0)
         flush_error: Optional[KapokMQError] = None
         try:
             self.flush(flush_timeout)
@@ -471,14 +488,24 @@ class Producer:
         except KapokMQError as e:
             flush_error = e
         finally:
+            # Read before the close fails what is still in flight.
+            try:
+                s = self.stats()
+                self._close_report = CloseReport(s.confirmed, s.failed, s.in_flight)
+            except KapokMQError:
+                pass  # closed meanwhile by another thread
             self._handle.close(self._last_use)
             self._finalizer.detach()
         self._run_callbacks()
+        report = self._close_report or CloseReport(0, 0, 0)
         if flush_error is not None:
-            raise error_for(
+            error = error_for(
                 flush_error.status,
                 f"close: {flush_error}; unconfirmed messages failed when the producer closed",
-            ) from flush_error
+            )
+            error.report = report  # type: ignore[attr-defined]
+            raise error from flush_error
+        return report
 
     def _last_use(self, ptr: Any) -> None:
         raw = ProducerStatsStruct()
