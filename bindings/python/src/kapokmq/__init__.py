@@ -31,6 +31,7 @@ from . import _lib
 from ._lib import LIBRARY_PATH
 from ._logging import set_log_level
 from .console import Console
+from ._run import Retry
 from .consumer import ClusterConsumer, Consumer, ConsumerStats, DrainReport, Message
 from .errors import (
     AuthError,
@@ -59,6 +60,7 @@ __all__ = [
     "Consumer",
     "ConsumerStats",
     "DrainReport",
+    "Retry",
     "DeliveryCallback",
     "InternalError",
     "InvalidArgumentError",

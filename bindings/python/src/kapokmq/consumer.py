@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Deque, Iterator, List, Optional, Union
+from typing import Any, Callable, Deque, Iterator, List, Optional, Union
 
 from . import _config
+from . import producer as _producer
 from ._handle import Handle, read_stats
 from ._lib import (
     ConsumerP,
@@ -140,8 +142,11 @@ class Consumer:
 
     # The library function that connects; the cluster consumer differs only here.
     _CONNECT = "kmq_consumer_new"
+    # What run() sends its retries with.
+    _RETRY_PRODUCER = _producer.Producer
 
     def __init__(self, **config: Any) -> None:
+        self._config_keys = dict(config)  # for run()'s retry producer
         cfg = _config.build(config)
         try:
             out = ConsumerP()
@@ -260,6 +265,31 @@ class Consumer:
     def closed(self) -> bool:
         return self._handle.closed
 
+    def run(
+        self,
+        handler: Callable[[Message], Any],
+        *,
+        concurrency: int = 1,
+        stop: Optional[threading.Event] = None,
+    ) -> DrainReport:
+        """Hands each message to ``handler`` on a pool of ``concurrency``
+        threads and acks it when the handler returns; a handler that raises
+        leaves it unacked (the node pushes it again after its
+        pushRetryTime), one that raises :class:`kapokmq.Retry` has it sent
+        again with that delay and acks the original once the copy is
+        confirmed (the copy is a new message with a new code). Runs until
+        ``stop`` is set, or, on the main thread, until SIGINT or SIGTERM (a
+        second one stops at once); then drains (see :meth:`drain`) and
+        returns the drain's report."""
+        from . import _run
+
+        def make_producer() -> Any:
+            keys = {k: v for k, v in self._config_keys.items() if k not in ("consumer_id", "receive_buffer")}
+            keys.setdefault("producer_id", f"{self._config_keys.get('consumer_id', 'consumer')}-retry")
+            return self._RETRY_PRODUCER(**keys)
+
+        return _run.run(self, handler, concurrency, stop, make_producer)
+
     def drain(self, timeout: Optional[float] = None) -> DrainReport:
         """Stops taking pushes, waits (up to ``timeout`` seconds; ``None``:
         without limit) until the other threads have received every buffered
@@ -324,3 +354,4 @@ class ClusterConsumer(Consumer):
     """
 
     _CONNECT = "kmq_cluster_consumer_new"
+    _RETRY_PRODUCER = _producer.ClusterProducer
