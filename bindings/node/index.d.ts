@@ -123,6 +123,12 @@ export interface CloseReport {
   inFlight: number;
 }
 
+/** Thrown by a run() handler: the message is sent again after `delaySeconds`. */
+export declare class Retry extends Error {
+  constructor(delaySeconds: number);
+  readonly delaySeconds: number;
+}
+
 /** Where the messages of a drained consumer ended. */
 export interface DrainReport {
   /** Messages received during the drain. */
@@ -237,6 +243,15 @@ export declare class Consumer {
    * received and every one handed out acked, then closes; receive() and ack() go on meanwhile.
    */
   drain(options?: TimeoutOptions): Promise<DrainReport>;
+  /**
+   * Hands each message to `handler`, at most `concurrency` at once, and acks it when the
+   * handler settles (throw `new Retry(s)` to have it sent again with a delay); runs until
+   * `signal` aborts, then drains and resolves to the drain's report.
+   */
+  run(
+    handler: (message: Message) => unknown,
+    options?: { concurrency?: number; signal?: AbortSignal },
+  ): Promise<DrainReport>;
   /** Closes on `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
   /** The counters (after close: as they were then). */

@@ -10,6 +10,7 @@ const { Producer, ClusterProducer } = require('./lib/producer');
 const { Consumer, ClusterConsumer } = require('./lib/consumer');
 const { Message } = require('./lib/message');
 const { Console } = require('./lib/console');
+const { Retry } = require('./lib/run');
 const { logger, setLogger } = require('./lib/logger');
 
 /** The C library's version, "MAJOR.MINOR.PATCH". */
@@ -29,6 +30,7 @@ module.exports = {
   ClusterConsumer,
   Message,
   Console,
+  Retry,
   KapokMQError,
   Status,
   version,

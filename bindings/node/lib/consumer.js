@@ -10,6 +10,7 @@
 const { native, Status } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { callOnThread } = require('./call-thread');
+const { run } = require('./run');
 const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
 const { Message, takeMessage } = require('./message');
@@ -29,16 +30,19 @@ class Consumer {
   #out = new BigUint64Array(1);
   /** The counters as they were when the consumer closed. */
   #finalStats = null;
+  /** The options it was connected with, for run()'s retry producer. */
+  #options;
 
   /** Connects a consumer; options are the config keys in camelCase. */
   static async connect(options) {
     const ptr = await connectPointer('consumerNew', options, 'kmq_consumer_new');
-    return new this(INTERNAL, ptr);
+    return new this(INTERNAL, ptr, options);
   }
 
   /** @private use Consumer.connect() */
-  constructor(token, ptr) {
+  constructor(token, ptr, options) {
     if (token !== INTERNAL) throw new TypeError('use Consumer.connect(options)');
+    this.#options = { ...options };
     this.#fns = native();
     const fns = this.#fns;
     this.#h = new NativeHandle(KIND, ptr, { close: fns.consumerClose, free: fns.consumerFree }, this);
@@ -150,6 +154,28 @@ class Consumer {
     return r.value;
   }
 
+  /**
+   * Hands each message to `handler` (it may be async), at most
+   * `concurrency` at once, and acks it when the handler settles; a handler
+   * that throws leaves it unacked (the node pushes it again after its
+   * pushRetryTime), one that throws `new Retry(delaySeconds)` has it sent
+   * again with that delay and acks the original once the copy is
+   * confirmed. Runs until `signal` aborts, then drains; resolves to the
+   * drain's report.
+   */
+  run(handler, options) {
+    return run(this, handler, options || {}, () => this.#retryProducer());
+  }
+
+  #retryProducer() {
+    // Required here: producer.js does not need the consumer.
+    const { Producer, ClusterProducer } = require('./producer');
+    const { consumerId, receiveBuffer, ...rest } = this.#options;
+    const producerId = rest.producerId || `${consumerId || 'consumer'}-retry`;
+    const cls = this instanceof ClusterConsumer ? ClusterProducer : Producer;
+    return cls.connect({ ...rest, producerId });
+  }
+
   /** Closes on `await using`. */
   [Symbol.asyncDispose]() {
     return this.close();
@@ -228,7 +254,7 @@ class ClusterConsumer extends Consumer {
   /** Asks the registry (registryAddr, registryPort, ...) and connects to every live node. */
   static async connect(options) {
     const ptr = await connectPointer('clusterConsumerNew', options, 'kmq_cluster_consumer_new');
-    return new this(INTERNAL, ptr);
+    return new this(INTERNAL, ptr, options);
   }
 }
 
