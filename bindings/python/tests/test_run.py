@@ -114,3 +114,69 @@ print(len(handled), r.handed_out, r.acked, r.unacked, r.unread, flush=True)
     handled, handed_out, acked, unacked, unread = map(int, out.split())
     assert unacked == 0, out
     assert handled + unread <= 2000 and handled > 0, out
+
+
+def test_aio_run_with_async_handlers_retries_and_a_stop_event(start_broker, topic) -> None:
+    import asyncio
+
+    from kapokmq import aio
+
+    broker = start_broker("--check-speed-ms", "200")
+    n = 1000
+    cfg = broker.config(topic)
+
+    async def main() -> None:
+        handled = collections.Counter()
+        retried = set()
+        stop = asyncio.Event()
+
+        async def handler(m: kapokmq.Message) -> None:
+            await asyncio.sleep(0.001)
+            if int(m.text[1:]) % 7 == 0 and m.text not in retried:
+                retried.add(m.text)
+                raise kapokmq.Retry(1)
+            handled[m.text] += 1
+            if len(handled) == n:
+                stop.set()
+
+        async with aio.Consumer(consumer_id="c", **cfg) as c:
+            with kapokmq.Producer(producer_id="p", **cfg) as p:
+                p.send_many([f"m{i}" for i in range(n)])
+                p.flush(timeout=10)
+            report = await asyncio.wait_for(c.run(handler, concurrency=4, stop=stop), 60)
+        assert len(handled) == n and set(handled.values()) == {1}
+        assert report.unacked == 0 and report.unread == 0, report
+
+    asyncio.run(main())
+
+
+def test_aio_run_cancelled_drains_then_raises(broker, topic) -> None:
+    import asyncio
+
+    from kapokmq import aio
+
+    cfg = broker.config(topic)
+
+    async def main() -> None:
+        handled = []
+
+        async def handler(m: kapokmq.Message) -> None:
+            handled.append(m.text)
+
+        async with aio.Consumer(consumer_id="c", **cfg) as c:
+            with kapokmq.Producer(producer_id="p", **cfg) as p:
+                p.send_many([f"m{i}" for i in range(100)])
+                p.flush(timeout=10)
+            task = asyncio.ensure_future(c.run(handler, concurrency=2))
+            while len(handled) < 100:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            else:
+                raise AssertionError("run() returned instead of raising CancelledError")
+            assert c.closed
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -27,7 +27,9 @@ import threading
 from typing import Any, Callable, Iterable, Optional, Set, Tuple, Type, TypeVar
 
 from . import consumer as _consumer
+from . import _run
 from . import producer as _producer
+from ._run import Retry
 from ._handle import Handle
 from ._lib import last_error, lib
 from ._wait import to_ms
@@ -240,6 +242,31 @@ class Consumer(_Client):
         await self.close()
         return report
 
+    async def run(
+        self,
+        handler: Callable[[Message], Any],
+        *,
+        concurrency: int = 1,
+        stop: Optional[asyncio.Event] = None,
+    ) -> DrainReport:
+        """As :meth:`kapokmq.Consumer.run`, in the loop: ``handler`` may be
+        a coroutine function; at most ``concurrency`` run at once. Ends
+        when ``stop`` is set (drains, returns the report) or when the task
+        is cancelled (drains, then raises ``CancelledError``)."""
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        runner = _AsyncRunner(self, handler, concurrency)
+        waiting = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        try:
+            await runner.take_until(waiting)
+        except asyncio.CancelledError:
+            await asyncio.shield(runner.finish())
+            raise
+        finally:
+            if waiting is not None:
+                waiting.cancel()
+        return await runner.finish()
+
     def __aiter__(self) -> "Consumer":
         return self
 
@@ -251,6 +278,100 @@ class Consumer(_Client):
             raise StopAsyncIteration from None
         assert message is not None
         return message
+
+
+class _AsyncRunner:
+    """The state of one :meth:`Consumer.run`: the handlers in progress,
+    the drain once it began, the producer retries go through."""
+
+    def __init__(self, consumer: Consumer, handler: Callable[[Message], Any], concurrency: int) -> None:
+        self.consumer = consumer
+        self.handler = handler
+        self.slots = asyncio.Semaphore(concurrency)
+        self.tasks: Set["asyncio.Task[None]"] = set()
+        self.failed = 0
+        self.producer: Any = None
+        self.report: Optional[DrainReport] = None
+
+    async def take_until(self, stop: "Optional[asyncio.Future[Any]]") -> None:
+        """Hands messages to handlers until ``stop`` is done or the
+        consumer closes."""
+        while stop is None or not stop.done():
+            await self.slots.acquire()
+            try:
+                m = await self.consumer.receive(0.1)
+            except ClosedError:
+                self.slots.release()
+                return
+            if m is None:
+                self.slots.release()
+                continue
+            task = asyncio.ensure_future(self._handle(m))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def finish(self) -> DrainReport:
+        """Drains: what is buffered still goes to handlers, then every
+        handler is awaited; returns the drain's report."""
+        if self.report is not None:
+            return self.report
+        sync = self.consumer._sync
+        draining = None
+        if sync is not None and not sync.closed:
+            draining = asyncio.get_running_loop().run_in_executor(None, sync.drain, 30.0)
+            await self.take_until_empty()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.failed and sync is not None:
+            sync.close()  # the acks of failed handlers will not come
+        if self.producer is not None:
+            await self.producer.close()
+        try:
+            self.report = await draining if draining is not None else None
+        except ClosedError:
+            self.report = None
+        await self.consumer.close()
+        self.report = self.report or DrainReport(0, 0, 0, 0)
+        return self.report
+
+    async def take_until_empty(self) -> None:
+        while True:
+            await self.slots.acquire()
+            try:
+                m = await self.consumer.receive(0)
+            except ClosedError:
+                m = None
+            if m is None:
+                self.slots.release()
+                return
+            task = asyncio.ensure_future(self._handle(m))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, m: Message) -> None:
+        try:
+            try:
+                result = self.handler(m)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    await result
+            except Retry as r:
+                await self._retry(m, r.delay_s)
+            self.consumer.ack(m)
+        except ClosedError:
+            pass  # the drain ran out of time: the node pushes it again
+        except Exception:  # noqa: BLE001 - a handler's failure: not acked
+            self.failed += 1
+            _run.log.exception("kapokmq: handler failed on message %s; not acked", m.code)
+        finally:
+            self.slots.release()
+
+    async def _retry(self, m: Message, delay_s: int) -> None:
+        if self.producer is None:
+            keys = {k: v for k, v in self.consumer._config.items() if k not in ("consumer_id", "receive_buffer")}
+            keys.setdefault("producer_id", f"{self.consumer._config.get('consumer_id', 'consumer')}-retry")
+            cls = ClusterProducer if isinstance(self.consumer, ClusterConsumer) else Producer
+            self.producer = await cls.connect(**keys)
+        await self.producer.send(m.data, delay=delay_s)
 
 
 class ClusterConsumer(Consumer):
