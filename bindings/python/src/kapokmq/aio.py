@@ -35,7 +35,7 @@ from ._lib import last_error, lib
 from ._wait import to_ms
 from .consumer import ConsumerStats, DrainReport, Message
 from .errors import ClosedError, KapokMQError, Status, TimeoutError, error_for
-from .producer import Data, ProducerStats
+from .producer import CloseReport, Data, ProducerStats
 
 __all__ = ["ClusterConsumer", "ClusterProducer", "Consumer", "Producer"]
 
@@ -455,6 +455,7 @@ class Producer(_Client):
         # Sends not yet confirmed or failed, in no order.
         self._pending: Set["asyncio.Future[None]"] = set()
         self._pump: Optional["asyncio.Task[None]"] = None
+        self._close_report: Optional[CloseReport] = None
 
     async def send(self, data: Data, delay: int = 0) -> None:
         """Sends one message; returns once the server confirmed it, raises
@@ -541,31 +542,37 @@ class Producer(_Client):
             raise ClosedError("the producer is not connected")
         return self._sync.stats()
 
-    async def close(self, timeout: float = CLOSE_FLUSH_S) -> None:
-        """Flushes for at most ``timeout`` seconds, then closes. Messages
-        still unconfirmed then fail with ``ClosedError``; if the flush did
-        not complete, its error is raised after closing. Closing again does
-        nothing."""
+    async def close(self, timeout: float = CLOSE_FLUSH_S) -> CloseReport:
+        """Flushes for at most ``timeout`` seconds, then closes, and returns
+        a :class:`kapokmq.CloseReport`. Messages still unconfirmed then fail
+        with ``ClosedError``; if the flush did not complete, its error is
+        raised after closing, with the report as its ``report``. Closing
+        again does nothing and returns the first close's report."""
         _check_timeout(timeout)
-        if self._closing:
-            return
+        if self._closing or self._sync is None:
+            self._closing = True
+            return self._close_report or CloseReport(0, 0, 0)
         self._closing = True
-        if self._sync is None:
-            return
         flush_error: Optional[KapokMQError] = None
         try:
             await self._flush(timeout)
         except KapokMQError as e:
             flush_error = e
+        # Read before the close fails what is still in flight.
+        s = self._sync.stats()
+        self._close_report = CloseReport(s.confirmed, s.failed, s.in_flight)
         # The blocking close flushes no longer and hands out the last reports.
         await self._close_sync(0)
         if self._pump is not None:
             await self._pump
         if flush_error is not None:
-            raise error_for(
+            error = error_for(
                 flush_error.status,
                 f"close: {flush_error}; unconfirmed messages failed when the producer closed",
-            ) from flush_error
+            )
+            error.report = self._close_report  # type: ignore[attr-defined]
+            raise error from flush_error
+        return self._close_report
 
 
 class ClusterProducer(Producer):
