@@ -4,8 +4,8 @@
 //! once, without waiting for the registry to notice (it takes seconds).
 
 use crate::config::Config;
-use crate::conn::{Dialer, Membership, Ws};
-use crate::error::{Error, ErrorKind, Result};
+use crate::conn::{self, Dialer, Membership, Ws};
+use crate::error::{ErrorKind, Result};
 use crate::registry::Registry;
 use crate::runtime;
 use crate::wire::{self, Node, Role};
@@ -112,23 +112,10 @@ async fn connect_all(
     url_of: &(dyn Fn(&Node) -> String + Sync),
 ) -> Result<Vec<(Node, Option<Ws>)>> {
     let nodes = registry.live_nodes().await?;
-    let attempts = nodes.iter().map(|node| dialer.open_owned(url_of(node)));
-    let results = futures_util::future::join_all(attempts).await;
-    let mut first_error = None;
-    let mut opened = Vec::with_capacity(nodes.len());
-    for (node, result) in nodes.into_iter().zip(results) {
-        match result {
-            Ok(ws) => opened.push((node, Some(ws))),
-            Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
-            Err(e) => {
-                first_error.get_or_insert(e);
-                opened.push((node, None));
-            }
-        }
+    let urls = nodes.iter().map(url_of).collect();
+    match conn::open_all(dialer, urls).await {
+        Ok(opened) => Ok(nodes.into_iter().zip(opened).collect()),
+        Err(e) if e.kind() == ErrorKind::Auth => Err(e),
+        Err(e) => Err(e.context(format!("none of the nodes listed by registry {} could be reached", registry.url()))),
     }
-    if opened.iter().all(|(_, ws)| ws.is_none()) {
-        let e = first_error.unwrap_or_else(|| Error::connect("no node could be reached"));
-        return Err(e.context(format!("none of the nodes listed by registry {} could be reached", registry.url())));
-    }
-    Ok(opened)
 }

@@ -70,6 +70,35 @@ impl Dialer {
     }
 }
 
+/// How long a link pauses between reads (and a consumer between ack
+/// writes) while a stream of frames is coming: the node writes one frame
+/// per `ok` and per push, and a pause lets many gather for one read.
+pub(crate) const COALESCE_PAUSE: Duration = Duration::from_millis(1);
+
+/// Opens a connection to each of `urls` at once. Returns one entry per URL,
+/// in order (`None` where it failed: its link keeps trying) when at least
+/// one opened; a rejected key anywhere is that `Auth` error; otherwise the
+/// first error.
+pub(crate) async fn open_all(dialer: &Dialer, urls: Vec<String>) -> Result<Vec<Option<Ws>>> {
+    let results = futures_util::future::join_all(urls.into_iter().map(|url| dialer.open_owned(url))).await;
+    let mut first_error = None;
+    let mut opened = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(ws) => opened.push(Some(ws)),
+            Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                opened.push(None);
+            }
+        }
+    }
+    if opened.iter().all(Option::is_none) {
+        return Err(first_error.unwrap_or_else(|| Error::connect("no node could be reached")));
+    }
+    Ok(opened)
+}
+
 /// How much tungstenite reads at once. It zeroes that much of its buffer
 /// before every read, and the real node writes one small frame per "ok"
 /// and per push, so reads are many and small: at tungstenite's 128 KiB

@@ -120,10 +120,9 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Most messages a connection hands over at once.
 const DELIVER_BATCH: usize = 256;
 /// A read that brings at least this many pushes (and fewer than a full
-/// batch) is taken as part of a stream: the reader pauses `COALESCE_PAUSE`
+/// batch) is taken as part of a stream: the reader pauses `conn::COALESCE_PAUSE`
 /// before the next.
 const COALESCE_BURST: usize = 16;
-const COALESCE_PAUSE: Duration = Duration::from_millis(1);
 /// Acks written to the socket in one go at most.
 const ACK_BATCH: usize = 4096;
 
@@ -593,7 +592,7 @@ async fn serve(
                 // a stream of pushes, a pause lets them gather in the
                 // socket, so that one read and one wake-up take many; a
                 // lone push is read at once.
-                tokio::time::sleep(COALESCE_PAUSE).await;
+                tokio::time::sleep(conn::COALESCE_PAUSE).await;
             }
         }
     };
@@ -618,7 +617,7 @@ async fn serve(
                 let full = unwritten.len() >= ACK_BATCH;
                 unwritten.clear();
                 if !full {
-                    tokio::time::sleep(COALESCE_PAUSE).await;
+                    tokio::time::sleep(conn::COALESCE_PAUSE).await;
                 }
             }
             tokio::select! {

@@ -36,12 +36,11 @@ pub struct Batch {
 }
 
 /// While at least this many messages of a link await their `ok` after a
-/// read, its reader pauses for `COALESCE_PAUSE` before reading again: the
+/// read, its reader pauses for `conn::COALESCE_PAUSE` before reading again: the
 /// node takes longer than that to confirm them (the real node confirms
 /// about 130 a millisecond, kmq-broker about 1,200), so it never runs dry.
 /// Half the default window: a link with a smaller window never pauses.
 const COALESCE_IN_FLIGHT: usize = 2048;
-const COALESCE_PAUSE: Duration = Duration::from_millis(1);
 
 /// Largest delay accepted, in seconds (the server adds it to a Unix time).
 pub const MAX_DELAY_S: i64 = i32::MAX as i64;
@@ -296,7 +295,9 @@ impl Producer {
         let url = wire::conn_url(&config.mq_protocol, &config.mq_addr, config.mq_port, Role::Producer, topic, id);
         let dialer = Dialer::from_config(config)?;
         let rt = runtime::handle()?;
-        let opened = rt.block_on(open_connections(&dialer, &url, config.connections))?;
+        // The ones that failed to open dial again in the background.
+        let opened = rt.block_on(conn::open_all(&dialer, vec![url.clone(); config.connections]))?;
+        let opened = opened.into_iter().flatten().collect();
         let shared = Arc::new(Shared::new(config.clone(), dialer));
         shared.start_links(url, opened);
         rt.spawn(run_expiry(shared.clone()));
@@ -459,28 +460,6 @@ impl Drop for Producer {
     }
 }
 
-/// Opens `n` connections to `url` at once. The first error fails it all
-/// when none opened or the key was rejected; otherwise the links of those
-/// that failed keep dialling in the background.
-async fn open_connections(dialer: &Dialer, url: &str, n: usize) -> Result<Vec<Ws>> {
-    let results = futures_util::future::join_all((0..n).map(|_| dialer.open(url))).await;
-    let mut opened = Vec::with_capacity(n);
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(ws) => opened.push(ws),
-            Err(e) if e.kind() == crate::error::ErrorKind::Auth => return Err(e),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) if opened.is_empty() => Err(e),
-        _ => Ok(opened),
-    }
-}
-
 /// Fails messages whose time is up, sleeping while there is nothing to do.
 async fn run_expiry(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();
@@ -628,7 +607,7 @@ async fn serve(
                 // While it has plenty left to confirm, a pause lets its
                 // oks gather in the socket, so that one read and one wake-up
                 // take many of them; at light load nothing waits.
-                tokio::time::sleep(COALESCE_PAUSE).await;
+                tokio::time::sleep(conn::COALESCE_PAUSE).await;
             }
         }
     };
