@@ -7,7 +7,7 @@
  * hand. It compiles as C89, C99, C11, C++98 and later.
  *
  * Reading order: errors and versions, configuration, producer, consumer,
- * messages, event loops, console, logging.
+ * messages, event loops, console, logging, connection events.
  *
  * Threading: every function may be called from any thread, and a handle
  * may be used from several threads at once. No function panics, aborts or
@@ -19,7 +19,8 @@
  * (up to connect_timeout_ms), kmq_send_wait, kmq_flush, kmq_receive and
  * kmq_poll_reports (up to their timeout_ms), kmq_consumer_close and
  * kmq_consumer_free (up to 1 s), the kmq_console_* calls (up to
- * connect_timeout_ms) and kmq_set_log_callback (about 1 s at most). An
+ * connect_timeout_ms), kmq_set_log_callback and kmq_set_event_callback
+ * (about 1 s at most). An
  * event loop waits on kmq_consumer_fd / kmq_producer_fd instead of blocking.
  *
  * Errors: functions return a kmq_status; on failure kmq_last_error() gives
@@ -145,6 +146,33 @@ typedef enum kmq_log_level {
   KMQ_LOG_INFO = 3,
   KMQ_LOG_DEBUG = 4
 } kmq_log_level;
+
+/**
+ * What happened to a connection (see kmq_event).
+ */
+typedef enum kmq_event_kind {
+  /**
+   * A connection to node opened (the first, or again after a loss).
+   */
+  KMQ_EVENT_CONNECTED = 1,
+  /**
+   * The connection to node ended; reason says why.
+   */
+  KMQ_EVENT_DISCONNECTED = 2,
+  /**
+   * The client waits delay_ms before its attempt-th try to connect
+   * to node again.
+   */
+  KMQ_EVENT_RECONNECTING = 3,
+  /**
+   * A cluster client took up node, newly listed by the registry.
+   */
+  KMQ_EVENT_NODE_ADDED = 4,
+  /**
+   * node left the registry's list: the cluster client lets it go.
+   */
+  KMQ_EVENT_NODE_REMOVED = 5
+} kmq_event_kind;
 
 /**
  * One message for kmq_send_many: len bytes of UTF-8 at data, as
@@ -334,6 +362,48 @@ typedef struct kmq_message_info {
  */
 typedef void (*kmq_log_fn)(enum kmq_log_level level, const char *message, void *user_data);
 
+/**
+ * One connection event. The strings are NUL-terminated UTF-8, valid
+ * during the callback only (copy what you keep).
+ */
+typedef struct kmq_event {
+  enum kmq_event_kind kind;
+  /**
+   * The client's serial number (kmq_producer_serial, kmq_consumer_serial).
+   */
+  uint64_t client;
+  /**
+   * "producer" or "consumer".
+   */
+  const char *role;
+  const char *topic;
+  /**
+   * The client's producer_id or consumer_id.
+   */
+  const char *client_id;
+  /**
+   * The node, as "host:port".
+   */
+  const char *node;
+  /**
+   * Why the connection ended or the node left; "" for other kinds.
+   */
+  const char *reason;
+  /**
+   * KMQ_EVENT_RECONNECTING: the attempt about to be made, from 1.
+   */
+  uint32_t attempt;
+  /**
+   * KMQ_EVENT_RECONNECTING: how long the client waits before it, ms.
+   */
+  uint64_t delay_ms;
+} kmq_event;
+
+/**
+ * Receives one event and the user_data given to kmq_set_event_callback.
+ */
+typedef void (*kmq_event_fn)(const struct kmq_event *event, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif /* __cplusplus */
@@ -389,7 +459,9 @@ kmq_config *kmq_config_new(void);
  * producer_id, consumer_id, secret_key, check_time (s),
  * registry_addr, registry_port, registry_protocol (http/https),
  * message_timeout_ms (default 30000), connect_timeout_ms (default
- * 5000), queue_max (default 1000000), connections (connections a
+ * 5000), reconnect_max_ms (the longest wait between attempts to
+ * reconnect, default 5000: the waits start below 100 ms and double, each
+ * drawn at random below its bound), queue_max (default 1000000), connections (connections a
  * producer keeps to each node, 1 to 64, default 1; more confirm more per
  * second from a node that serves each connection on one thread, and order
  * then holds per connection only), max_in_flight (messages written
@@ -620,15 +692,6 @@ enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
 enum kmq_status kmq_producer_get_stats(const kmq_producer *p, struct kmq_producer_stats *out);
 
 /**
- * Writes the producer's counters as a JSON object to *json (free it with
- * kmq_string_free), e.g. {"enqueued":10,"confirmed":9,...}.
- *
- * Requires:
- * p must be NULL or a live producer; json NULL or writable.
- */
-enum kmq_status kmq_producer_stats_json(const kmq_producer *p, char **json);
-
-/**
  * Closes the connection. Messages not yet confirmed fail with
  * KMQ_ERR_CLOSED; every call blocked on the producer in any thread
  * returns KMQ_ERR_CLOSED, and so do later calls. The handle stays valid
@@ -672,6 +735,83 @@ enum kmq_status kmq_producer_connection_stats(const kmq_producer *p,
                                               struct kmq_connection_stats *out,
                                               size_t capacity,
                                               size_t *count);
+
+/**
+ * Writes the producer's statistics as one JSON object (UTF-8, NUL
+ * -terminated) to buf and its length without the NUL to *len: the
+ * totals, the confirm latency over the last minute (confirm_latency_us:
+ * p50, p90, p99, max, in microseconds) and each connection's state,
+ * traffic and counters. The README lists every field and its unit.
+ *
+ * When capacity is too small (NULL buf with 0 asks for the length),
+ * returns KMQ_ERR_INVALID_ARGUMENT with the length needed in *len:
+ * call again with at least *len + 1 bytes, and some to spare, since the
+ * figures move. Still answers after kmq_producer_close. Never blocks.
+ *
+ * Requires:
+ * p must be NULL or a live producer; buf NULL or room for capacity
+ * bytes; len NULL or writable.
+ */
+enum kmq_status kmq_producer_stats_json(const kmq_producer *p,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *len);
+
+/**
+ * As kmq_producer_stats_json, for a consumer: the totals, the receive
+ * buffer (buffered, buffer_capacity), messages handed out and not yet
+ * acked (unacked), acks written (acks_written), and each connection's
+ * state and traffic.
+ *
+ * Requires:
+ * c must be NULL or a live consumer; buf NULL or room for capacity
+ * bytes; len NULL or writable.
+ */
+enum kmq_status kmq_consumer_stats_json(const kmq_consumer *c,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *len);
+
+/**
+ * Writes a Prometheus page (text exposition format 0.0.4) of the given
+ * producers and consumers to buf, NUL-terminated, and its length to
+ * *len, as kmq_producer_stats_json does (a too small capacity is
+ * KMQ_ERR_INVALID_ARGUMENT with the length needed in *len). Metric
+ * names start kapokmq_producer_ or kapokmq_consumer_; samples carry
+ * the labels topic and client_id, and per connection node and
+ * connection. Either list may be empty (NULL with a count of 0).
+ * Never blocks.
+ *
+ * Requires:
+ * producers NULL or n_producers live producers; consumers NULL or
+ * n_consumers live consumers; buf NULL or room for capacity bytes;
+ * len NULL or writable.
+ */
+enum kmq_status kmq_prometheus_text(const kmq_producer *const *producers,
+                                    size_t n_producers,
+                                    const kmq_consumer *const *consumers,
+                                    size_t n_consumers,
+                                    char *buf,
+                                    size_t capacity,
+                                    size_t *len);
+
+/**
+ * The producer's serial number: unique among the clients of the process,
+ * from 1; the client of its events (kmq_set_event_callback) and of its
+ * statistics. 0 when p is NULL or not a live producer. Never blocks.
+ *
+ * Requires:
+ * p must be NULL or a live producer.
+ */
+uint64_t kmq_producer_serial(const kmq_producer *p);
+
+/**
+ * As kmq_producer_serial, for a consumer.
+ *
+ * Requires:
+ * c must be NULL or a live consumer.
+ */
+uint64_t kmq_consumer_serial(const kmq_consumer *c);
 
 /* ==================================================================
  * Consumer
@@ -786,15 +926,6 @@ enum kmq_status kmq_ack(kmq_consumer *c, const char *message_code);
  * c must be NULL or a live consumer; out NULL or writable.
  */
 enum kmq_status kmq_consumer_get_stats(const kmq_consumer *c, struct kmq_consumer_stats *out);
-
-/**
- * Writes the consumer's counters as a JSON object to *json (free it with
- * kmq_string_free), e.g. {"received":10,"acked":9,...}.
- *
- * Requires:
- * c must be NULL or a live consumer; json NULL or writable.
- */
-enum kmq_status kmq_consumer_stats_json(const kmq_consumer *c, char **json);
 
 /**
  * Closes the connection (acks already given are still written, briefly)
@@ -1106,6 +1237,24 @@ void kmq_console_free(kmq_console *c);
  * returns. After it returns the old callback is no longer called.
  */
 void kmq_set_log_callback(kmq_log_fn callback, int32_t max_level, void *user_data);
+
+/**
+ * Installs callback for the connection events of every producer and
+ * consumer of the process, replacing any earlier one; NULL stops them
+ * (the default). Events of one client come in order; the client field
+ * says whose they are.
+ *
+ * The callback runs on the library's log thread (kmq-log), in order with
+ * the log messages, never on a network thread and never while the
+ * library holds a lock: a slow callback delays only later events and log
+ * messages. Events share the log's bound of 1024 waiting; past it they
+ * are dropped and counted in the next log message. It may call any
+ * kapokmq function except kmq_set_event_callback and kmq_set_log_callback.
+ *
+ * Blocks: up to 1 s, while the old callback takes the events queued
+ * before this call, and then until a call of it in progress returns.
+ */
+void kmq_set_event_callback(kmq_event_fn callback, void *user_data);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -5,17 +5,23 @@
 //! time, and the tick is added; it may be up to two ticks late (a few ms,
 //! far below any message timeout that matters).
 
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 /// When something due `after` from now falls due: never earlier than
-/// `Instant::now() + after`, and at most two ticks of the coarse clock later.
-pub(crate) fn deadline_after(after: Duration) -> Instant {
-    imp::now_with_slack(after)
+/// `Instant::now() + after`, and at most two ticks of the coarse clock
+/// later. The first call in each tick of the coarse clock (per
+/// `last_tick`) reads the precise clock instead and says so with `true`:
+/// a sample of exactly timed messages, at most one per tick, for the
+/// confirm latency. Every call is exact where there is no coarse clock.
+pub(crate) fn deadline_sampled(after: Duration, last_tick: &AtomicU64) -> (Instant, bool) {
+    imp::sampled(after, last_tick)
 }
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use super::{Duration, Instant};
+    use super::{AtomicU64, Duration, Instant};
+    use std::sync::atomic::Ordering;
     use std::sync::OnceLock;
 
     /// An `Instant` and the coarse clock's reading taken with it, and
@@ -45,25 +51,27 @@ mod imp {
         .as_ref()
     }
 
-    pub(super) fn now_with_slack(after: Duration) -> Instant {
-        let Some(base) = base() else {
-            return Instant::now() + after;
+    pub(super) fn sampled(after: Duration, last_tick: &AtomicU64) -> (Instant, bool) {
+        let (Some(base), Some(now)) = (base(), read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_gettime)) else {
+            return (Instant::now() + after, true);
         };
-        match read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_gettime) {
-            // Both readings are within a tick of the true time, so their
-            // difference is within two; one tick added keeps it not early.
-            Some(now) => base.instant + now.saturating_sub(base.coarse) + base.tick + after,
-            None => Instant::now() + after,
+        let tick = now.as_nanos() as u64;
+        if last_tick.load(Ordering::Relaxed) != tick {
+            last_tick.store(tick, Ordering::Relaxed);
+            return (Instant::now() + after, true);
         }
+        // Both readings are within a tick of the true time, so their
+        // difference is within two; one tick added keeps it not early.
+        (base.instant + now.saturating_sub(base.coarse) + base.tick + after, false)
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    use super::{Duration, Instant};
+    use super::{AtomicU64, Duration, Instant};
 
-    pub(super) fn now_with_slack(after: Duration) -> Instant {
-        Instant::now() + after
+    pub(super) fn sampled(after: Duration, _last_tick: &AtomicU64) -> (Instant, bool) {
+        (Instant::now() + after, true)
     }
 }
 
@@ -73,9 +81,10 @@ mod tests {
 
     #[test]
     fn a_deadline_is_never_early_and_late_by_ticks_at_most() {
+        let last = AtomicU64::new(0);
         for _ in 0..10_000 {
             let before = Instant::now();
-            let due = deadline_after(Duration::from_millis(100));
+            let (due, _) = deadline_sampled(Duration::from_millis(100), &last);
             let after = Instant::now();
             assert!(
                 due >= before + Duration::from_millis(100),
@@ -84,5 +93,24 @@ mod tests {
             );
             assert!(due <= after + Duration::from_millis(100) + Duration::from_millis(30), "late by {:?}", due - after);
         }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_sample_is_exact_and_comes_once_a_tick() {
+        let last = AtomicU64::new(0);
+        let before = Instant::now();
+        let (due, exact) = deadline_sampled(Duration::from_millis(100), &last);
+        assert!(exact, "the first call of a tick is exact");
+        assert!(due >= before + Duration::from_millis(100) && due <= Instant::now() + Duration::from_millis(100));
+        let mut exact_calls = 0;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(50) {
+            let (due, exact) = deadline_sampled(Duration::from_millis(100), &last);
+            assert!(due >= started + Duration::from_millis(100));
+            exact_calls += exact as u32;
+        }
+        // About one per tick (1-10 ms): far fewer than the calls made.
+        assert!((1..=60).contains(&exact_calls), "{exact_calls} exact calls in 50 ms");
     }
 }

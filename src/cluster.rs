@@ -6,6 +6,8 @@
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
 use crate::error::{ErrorKind, Result};
+use crate::events::EventKind;
+use crate::metrics::Source;
 use crate::registry::Registry;
 use crate::runtime;
 use crate::wire::{self, Node, Role};
@@ -44,12 +46,19 @@ impl Fleet {
     }
 
     /// Starts a link per node, then follows the registry's list every
-    /// `every` until `stop`.
-    pub(crate) fn run(self, every: Duration, stop: watch::Receiver<bool>, start: StartLink) -> Result<()> {
+    /// `every` until `stop`; nodes added and removed later are events of
+    /// `source`.
+    pub(crate) fn run(
+        self,
+        every: Duration,
+        stop: watch::Receiver<bool>,
+        start: StartLink,
+        source: Arc<Source>,
+    ) -> Result<()> {
         let Fleet { registry, opened, url_of } = self;
         let links = opened.into_iter().map(|(node, ws)| (node.key(), start(url_of(&node), ws))).collect();
         let join: Join = Box::new(move |node| start(url_of(node), None));
-        runtime::handle()?.spawn(follow(registry, every, stop, links, join));
+        runtime::handle()?.spawn(follow(registry, every, stop, links, join, source));
         Ok(())
     }
 }
@@ -65,6 +74,7 @@ async fn follow(
     mut stop: watch::Receiver<bool>,
     mut links: HashMap<String, Arc<Membership>>,
     mut join: Join,
+    source: Arc<Source>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,6 +98,7 @@ async fn follow(
                     }
                 }
                 _ => {
+                    source.emit(EventKind::NodeAdded, &node.key(), "", 0, 0);
                     links.insert(node.key(), join(node));
                 }
             }
@@ -95,6 +106,7 @@ async fn follow(
         links.retain(|key, link| {
             let listed = nodes.iter().any(|n| &n.key() == key);
             if !listed && !link.retired() {
+                source.emit(EventKind::NodeRemoved, key, "the node left the registry's list", 0, 0);
                 link.set_retired(true);
             }
             listed || !link.ended()

@@ -30,6 +30,9 @@ pub struct Config {
     pub message_timeout: Duration,
     /// Bound on connecting plus the handshake.
     pub connect_timeout: Duration,
+    /// The longest wait between attempts to reconnect (the waits grow from
+    /// 100 ms, each drawn at random below its bound).
+    pub reconnect_max: Duration,
     /// Messages a producer holds at once (queued and unconfirmed).
     pub queue_max: usize,
     /// Connections a producer keeps to each node: the node serves each
@@ -72,6 +75,7 @@ impl Default for Config {
             registry_protocol: "http".into(),
             message_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            reconnect_max: Duration::from_secs(5),
             queue_max: 1_000_000,
             connections: 1,
             max_in_flight: 4096,
@@ -103,6 +107,7 @@ impl fmt::Debug for Config {
             .field("registry_protocol", &self.registry_protocol)
             .field("message_timeout", &self.message_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("reconnect_max", &self.reconnect_max)
             .field("queue_max", &self.queue_max)
             .field("connections", &self.connections)
             .field("max_in_flight", &self.max_in_flight)
@@ -135,6 +140,7 @@ pub const KEYS: &[&str] = &[
     "registry_protocol",
     "message_timeout_ms",
     "connect_timeout_ms",
+    "reconnect_max_ms",
     "queue_max",
     "connections",
     "max_in_flight",
@@ -211,6 +217,7 @@ impl Config {
             "registry_protocol" => self.registry_protocol = one_of(key, value, &["http", "https"])?,
             "message_timeout_ms" => self.message_timeout = Duration::from_millis(whole(key, value, 1, 7 * 86_400_000)?),
             "connect_timeout_ms" => self.connect_timeout = Duration::from_millis(whole(key, value, 1, 3_600_000)?),
+            "reconnect_max_ms" => self.reconnect_max = Duration::from_millis(whole(key, value, 1, 3_600_000)?),
             "queue_max" => self.queue_max = whole(key, value, 1, 100_000_000)? as usize,
             "connections" => self.connections = whole(key, value, 1, MAX_CONNECTIONS as u64)? as usize,
             "max_in_flight" => self.max_in_flight = whole(key, value, 1, 1_000_000)? as usize,
@@ -279,6 +286,7 @@ mod tests {
             ("registry_protocol", "https"),
             ("message_timeout_ms", "100"),
             ("connect_timeout_ms", "100"),
+            ("reconnect_max_ms", "1000"),
             ("queue_max", "10"),
             ("connections", "4"),
             ("max_in_flight", "10"),
@@ -292,7 +300,8 @@ mod tests {
         ] {
             c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
-        assert_eq!(KEYS.len(), 23);
+        assert_eq!(KEYS.len(), 24);
+        assert_eq!(c.reconnect_max, Duration::from_secs(1));
         assert_eq!(c.connections, 4);
         assert_eq!(c.tls_pin_sha256, vec![[0xab; 32]]);
         assert_eq!(c.mq_port, 9000);
@@ -315,6 +324,7 @@ mod tests {
             ("tls_pin_sha256", "abcd"),
             ("tls_pin_sha256", "g".repeat(64).as_str()),
             ("tls_pin_sha256", format!("{},", "ab".repeat(32)).as_str()),
+            ("reconnect_max_ms", "0"),
             ("connections", "0"),
             ("connections", "65"),
             ("max_in_flight", "0"),

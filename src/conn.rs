@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
+use crate::metrics::Gauge;
 use crate::wire::{self, Handshake};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::future::Future;
@@ -27,6 +28,8 @@ pub struct Dialer {
     key: String,
     timeout: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The longest wait between attempts to reconnect (`reconnect_max_ms`).
+    pub reconnect_max: Duration,
 }
 
 impl Dialer {
@@ -35,6 +38,7 @@ impl Dialer {
             key: config.secret_key.clone(),
             timeout: config.connect_timeout,
             tls: crate::tls::client_config(config)?,
+            reconnect_max: config.reconnect_max,
         })
     }
 
@@ -195,7 +199,7 @@ impl Membership {
 /// How a link gets its connections: the first one from the constructor,
 /// then new ones after each loss, with backoff, until the client stops or
 /// the node is retired (it left the registry's list).
-pub struct Redial<'a> {
+pub(crate) struct Redial<'a> {
     dialer: &'a Dialer,
     url: &'a str,
     /// "producer" or "consumer", for log lines.
@@ -204,6 +208,9 @@ pub struct Redial<'a> {
     member: &'a Membership,
     stop: watch::Receiver<bool>,
     backoff: Backoff,
+    /// Waits since the last open connection.
+    attempt: u32,
+    gauge: &'a Gauge,
     connected_before: bool,
 }
 
@@ -228,10 +235,11 @@ impl<'a> Redial<'a> {
         first: Option<Ws>,
         member: &'a Membership,
         stop: watch::Receiver<bool>,
-        max_backoff: Duration,
+        gauge: &'a Gauge,
     ) -> Self {
         let connected_before = first.is_some();
-        Redial { dialer, url, role, first, member, stop, backoff: Backoff::new(max_backoff), connected_before }
+        let backoff = Backoff::new(dialer.reconnect_max);
+        Redial { dialer, url, role, first, member, stop, backoff, attempt: 0, gauge, connected_before }
     }
 
     /// The stop signal, for the code that serves an open connection.
@@ -264,6 +272,7 @@ impl<'a> Redial<'a> {
                     }
                     self.connected_before = true;
                     self.backoff.reset();
+                    self.attempt = 0;
                     return Dialled::Open { ws, again };
                 }
                 Err(e) if e.kind() == ErrorKind::Auth => {
@@ -272,6 +281,7 @@ impl<'a> Redial<'a> {
                 }
                 Err(e) => {
                     log::debug(|| format!("{}: {e}", self.role));
+                    self.gauge.attempt_failed(&e);
                     failed(&e);
                     if !self.pause().await {
                         return Dialled::Stopped;
@@ -287,32 +297,52 @@ impl<'a> Redial<'a> {
         if self.stopped() {
             return false;
         }
+        let delay = self.backoff.step();
+        self.attempt += 1;
+        self.gauge.reconnecting(self.attempt, delay.as_millis() as u64);
         tokio::select! {
             _ = self.stop.changed() => false,
-            _ = tokio::time::sleep(self.backoff.step()) => true,
+            _ = tokio::time::sleep(delay) => true,
         }
     }
 }
 
-/// Backoff between reconnect attempts: doubling from 50 ms up to `max`.
+/// Backoff between reconnect attempts, with full jitter: the n-th wait is
+/// drawn at random from 0 to min(`max`, 100 ms x 2^(n-1)), so that a fleet
+/// of clients that lost the same node does not come back in one burst.
 pub struct Backoff {
-    next: Duration,
+    /// The top of the next wait's range.
+    ceiling: Duration,
     max: Duration,
 }
 
+/// The first wait's range, before it doubles.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+
 impl Backoff {
     pub fn new(max: Duration) -> Self {
-        Backoff { next: Duration::from_millis(50), max: max.max(Duration::from_millis(50)) }
+        Backoff { ceiling: BACKOFF_FIRST.min(max), max }
     }
     pub fn reset(&mut self) {
-        self.next = Duration::from_millis(50);
+        self.ceiling = BACKOFF_FIRST.min(self.max);
     }
-    /// The delay to wait now; the following one is twice as long.
+    /// The delay to wait now; the next one's range is twice as wide.
     pub fn step(&mut self) -> Duration {
-        let now = self.next;
-        self.next = (self.next * 2).min(self.max);
-        now
+        let top = self.ceiling.as_millis() as u64;
+        self.ceiling = (self.ceiling * 2).min(self.max);
+        Duration::from_millis(random_below(top + 1))
     }
+}
+
+/// A random number from 0 to `n - 1` (`n` > 0), from the keys std draws
+/// for each hash table (seeded by the OS, then counted on): good enough to
+/// spread reconnects, and no generator crate.
+fn random_below(n: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(DRAWS.fetch_add(1, Ordering::Relaxed));
+    h.finish() % n
 }
 
 /// Pings go out every `check`; a peer that answers nothing (not even a
@@ -375,19 +405,24 @@ pub(crate) async fn drive<L: Link>(
     first: Option<Ws>,
     member: &Membership,
     stop: watch::Receiver<bool>,
-    max_backoff: Duration,
+    gauge: &Gauge,
 ) -> Option<Error> {
-    let mut redial = Redial::new(dialer, url, L::ROLE, first, member, stop, max_backoff);
+    let mut redial = Redial::new(dialer, url, L::ROLE, first, member, stop, gauge);
     loop {
         let ws = match redial.next(|e| link.attempt_failed(e)).await {
             Dialled::Open { ws, again } => {
+                gauge.opened(again);
                 link.opened(again);
                 ws
             }
             Dialled::Stopped => return None,
-            Dialled::Rejected(e) => return Some(e),
+            Dialled::Rejected(e) => {
+                gauge.attempt_failed(&e);
+                return Some(e);
+            }
         };
         let why = link.serve(ws, redial.stop()).await;
+        gauge.lost(&why);
         link.lost(&why);
         if redial.stopped() {
             return None;

@@ -11,8 +11,10 @@ use crate::error::{Error, Result};
 pub use crate::inbox::DrainReport;
 use crate::inbox::Inbox;
 use crate::log;
+use crate::metrics::{self, Gauge, Gauges, Source};
 use crate::readiness::Readiness;
 use crate::runtime::{self, lock};
+use crate::stats_json;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{HashMap, VecDeque};
@@ -65,24 +67,12 @@ pub struct ConsumerStats {
     pub buffered: u64,
 }
 
-impl ConsumerStats {
-    /// The counters as a JSON object.
-    pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "received": self.received,
-            "acked": self.acked,
-            "reconnects": self.reconnects,
-            "bad_frames": self.bad_frames,
-            "buffered": self.buffered,
-        })
-        .to_string()
-    }
-}
-
 #[derive(Default)]
 struct Counters {
     received: AtomicU64,
     acked: AtomicU64,
+    /// Acks written to a socket (`acked` counts those given to `ack`).
+    acks_written: AtomicU64,
     reconnects: AtomicU64,
     bad_frames: AtomicU64,
 }
@@ -111,6 +101,10 @@ struct Shared {
     stop: watch::Sender<bool>,
     /// Readable while `receive(0)` would not time out (see `kmq_consumer_fd`).
     ready: Readiness,
+    /// Who the consumer is, for events and metrics.
+    source: Arc<Source>,
+    /// Each link's connection state and traffic.
+    gauges: Gauges,
 }
 
 /// How long `close` waits for the connections to write the acks given
@@ -132,7 +126,7 @@ pub struct Consumer {
 }
 
 impl Shared {
-    fn new(config: &Config, dialer: Dialer, multi_node: bool) -> Arc<Shared> {
+    fn new(config: &Config, dialer: Dialer, multi_node: bool, source: Arc<Source>) -> Arc<Shared> {
         Arc::new(Shared {
             config: config.clone(),
             dialer,
@@ -146,6 +140,8 @@ impl Shared {
             counters: Counters::default(),
             stop: watch::channel(false).0,
             ready: Readiness::new(),
+            source,
+            gauges: Gauges::default(),
         })
     }
 
@@ -156,9 +152,11 @@ impl Shared {
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
         let (acks, acks_rx) = mpsc::unbounded_channel();
         lock(&self.links).insert(link, acks);
+        let gauge = Gauge::new(&self.source, wire::authority(&url));
+        self.gauges.add(link, gauge.clone());
         if let Ok(rt) = runtime::handle() {
             retired.join();
-            rt.spawn(run_link(self.clone(), link, url, ws, acks_rx, retired.clone()));
+            rt.spawn(run_link(self.clone(), link, url, ws, acks_rx, retired.clone(), gauge));
         }
         retired
     }
@@ -289,7 +287,8 @@ impl Consumer {
             let port = config.standby_port.unwrap_or(config.mq_port);
             wire::conn_url(&config.mq_protocol, addr, port, Role::Consumer, topic, id)
         });
-        let shared = Shared::new(config, dialer, standby.is_some());
+        let source = Source::new(Role::Consumer, topic, id);
+        let shared = Shared::new(config, dialer, standby.is_some(), source);
         shared.start_link(url, Some(ws));
         // A standby pushes only once its master is gone; its link connects
         // in the background and keeps trying while the standby is down.
@@ -305,10 +304,13 @@ impl Consumer {
     /// nodes; each ack goes to the node its message came from. Fails with
     /// `NoNodes`, `Auth` or `Connect` as the situation says.
     pub fn connect_cluster(config: &Config) -> Result<Consumer> {
-        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Consumer, config.require_consumer_id()?)?;
-        let shared = Shared::new(config, dialer, true);
+        let id = config.require_consumer_id()?;
+        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Consumer, id)?;
+        let source = Source::new(Role::Consumer, config.require_topic()?, id);
+        let shared = Shared::new(config, dialer, true, source.clone());
         let starter = shared.clone();
-        fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
+        let start = Arc::new(move |url, ws| starter.start_link(url, ws));
+        fleet.run(config.check_time, shared.stop.subscribe(), start, source)?;
         Ok(Consumer { shared })
     }
 
@@ -455,6 +457,37 @@ impl Consumer {
             buffered: lock(&self.shared.state).inbox.buffered() as u64,
         }
     }
+
+    /// Everything the consumer counts, as one JSON document: the totals,
+    /// the buffer, what was handed out and not yet acked, and each
+    /// connection's state and traffic (the README lists every field).
+    pub fn stats_json(&self) -> String {
+        self.stats_document().to_string()
+    }
+
+    pub(crate) fn stats_document(&self) -> serde_json::Value {
+        let totals = self.stats();
+        let (unacked, closed) = {
+            let st = lock(&self.shared.state);
+            (st.inbox.unacked() as u64, st.inbox.closed().is_some())
+        };
+        let gauges = self.shared.gauges.snapshot();
+        let parts = stats_json::ConsumerParts {
+            closed,
+            totals,
+            unacked,
+            acks_written: self.shared.counters.acks_written.load(Ordering::Relaxed),
+            buffer_capacity: self.shared.config.receive_buffer as u64,
+            gauges: &gauges,
+        };
+        stats_json::consumer(&self.shared.source, &parts)
+    }
+
+    /// The consumer's serial number, unique in the process: the `client`
+    /// of its events and statistics.
+    pub fn serial(&self) -> u64 {
+        self.shared.source.serial
+    }
 }
 
 impl Drop for Consumer {
@@ -472,21 +505,23 @@ async fn run_link(
     first: Option<Ws>,
     acks: mpsc::UnboundedReceiver<String>,
     retired: Arc<Membership>,
+    gauge: Arc<Gauge>,
 ) {
     // Shared with each run, so that the acks queued and those taken but
     // not yet written outlive a panic.
     let acks = Arc::new(tokio::sync::Mutex::new(Acks { queued: acks, unwritten: VecDeque::new() }));
     let mut first = first;
     let run = || {
-        let (shared, url, first, acks, retired) =
-            (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone());
+        let (shared, url, first, acks, retired, gauge) =
+            (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone(), gauge.clone());
         async move {
             let mut acks = acks.lock().await;
-            keep_link(&shared, link, &url, first, &mut acks, &retired).await
+            keep_link(&shared, link, &url, first, &mut acks, &retired, &gauge).await
         }
     };
     conn::supervise("consumer", &url, shared.stop.subscribe(), run, |_| {}).await;
     lock(&shared.links).remove(&link);
+    shared.gauges.remove(link);
     retired.end();
     shared.link_ended.notify_all();
 }
@@ -498,12 +533,18 @@ struct Acks {
     unwritten: VecDeque<String>,
 }
 
-async fn keep_link(shared: &Shared, link: u32, url: &str, first: Option<Ws>, acks: &mut Acks, member: &Membership) {
+async fn keep_link(
+    shared: &Shared,
+    link: u32,
+    url: &str,
+    first: Option<Ws>,
+    acks: &mut Acks,
+    member: &Membership,
+    gauge: &Gauge,
+) {
     let stop = shared.stop.subscribe();
-    let mut this = ConsumerLink { shared, link, acks, member };
-    if let Some(rejected) =
-        conn::drive(&mut this, &shared.dialer, url, first, member, stop, shared.config.check_time).await
-    {
+    let mut this = ConsumerLink { shared, link, acks, member, gauge };
+    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, url, first, member, stop, gauge).await {
         shared.close_with(rejected);
     }
 }
@@ -515,6 +556,7 @@ struct ConsumerLink<'a> {
     link: u32,
     acks: &'a mut Acks,
     member: &'a Membership,
+    gauge: &'a Gauge,
 }
 
 impl conn::Link for ConsumerLink<'_> {
@@ -527,22 +569,15 @@ impl conn::Link for ConsumerLink<'_> {
     }
 
     fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
-        let Acks { queued, unwritten } = &mut *self.acks;
-        serve(self.shared, self.link, ws, queued, unwritten, self.member, stop)
+        serve(self, ws, stop)
     }
 
     fn lost(&mut self, _why: &Error) {}
 }
 
-async fn serve(
-    shared: &Shared,
-    link: u32,
-    ws: Ws,
-    acks: &mut mpsc::UnboundedReceiver<String>,
-    unwritten: &mut VecDeque<String>,
-    member: &Membership,
-    stop: &mut watch::Receiver<bool>,
-) -> Error {
+async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<bool>) -> Error {
+    let (shared, link, member, gauge) = (this.shared, this.link, this.member, this.gauge);
+    let Acks { queued: acks, unwritten } = &mut *this.acks;
     let (mut sink, mut stream) = ws.split();
     let last_seen = conn::LastSeen::now();
     // While the buffer is full the socket is not read on purpose; silence
@@ -561,9 +596,13 @@ async fn serve(
                 match next {
                     Some(Ok(frame)) => {
                         last_seen.touch();
+                        gauge.read(metrics::frame_len(frame.len(), false));
                         runtime::injected_panic_point();
                         match read_push(shared, frame) {
-                            Pushed::Message(m) => batch.push_back(m),
+                            Pushed::Message(m) => {
+                                gauge.received.fetch_add(1, Ordering::Relaxed);
+                                batch.push_back(m)
+                            }
                             Pushed::Nothing => {}
                             Pushed::End => ended = true,
                         }
@@ -611,6 +650,7 @@ async fn serve(
                 if sink.flush().await.is_err() {
                     return;
                 }
+                count_acks(shared, gauge, unwritten.iter());
                 // Acks written at most once a pause: the acks of a stream of
                 // messages go out many to a write, a lone one at once. A
                 // full batch leaves more queued: written on at once.
@@ -638,6 +678,7 @@ async fn serve(
                     if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
                         return;
                     }
+                    gauge.wrote(metrics::frame_len(0, true));
                 }
             }
         }
@@ -673,9 +714,11 @@ async fn serve(
             unwritten.push_back(code);
         }
         let flush_acks = async {
-            for code in unwritten.drain(..) {
-                sink.feed(WsMessage::text(code)).await?;
+            for code in unwritten.iter() {
+                sink.feed(WsMessage::text(code.as_str())).await?;
             }
+            sink.flush().await?;
+            count_acks(shared, gauge, unwritten.drain(..));
             sink.send(WsMessage::Close(None)).await
         };
         if tokio::time::timeout(Duration::from_millis(500), flush_acks).await.is_ok_and(|sent| sent.is_ok()) {
@@ -683,6 +726,18 @@ async fn serve(
         }
     }
     why
+}
+
+/// Counts acks written to the socket, and their bytes.
+fn count_acks<S: AsRef<str>>(shared: &Shared, gauge: &Gauge, written: impl Iterator<Item = S>) {
+    let (mut n, mut bytes) = (0, 0);
+    for code in written {
+        n += 1;
+        bytes += metrics::frame_len(code.as_ref().len(), true);
+    }
+    gauge.wrote(bytes);
+    gauge.acks_written.fetch_add(n, Ordering::Relaxed);
+    shared.counters.acks_written.fetch_add(n, Ordering::Relaxed);
 }
 
 /// Waits until the server has closed the TCP connection after our close

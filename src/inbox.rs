@@ -67,6 +67,11 @@ impl Inbox {
         self.closed.as_ref()
     }
 
+    /// Messages handed out and not yet acked (bounded, see `take`).
+    pub fn unacked(&self) -> usize {
+        self.unacked.len()
+    }
+
     pub fn buffered(&self) -> usize {
         self.buffer.len()
     }

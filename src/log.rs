@@ -9,8 +9,12 @@
 //! hands them to the sink in order. When the sink falls behind and the
 //! queue is full, new records are dropped and counted; the next record
 //! delivered is preceded by a warning that says how many were lost.
+//!
+//! Connection events (`events`) take the same queue and thread, to a sink
+//! of their own, so that they keep their order with the log lines.
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::events::{Event, EventSink};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -34,8 +38,14 @@ const CATCH_UP: Duration = Duration::from_secs(1);
 
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+/// Whether an event sink is installed: events are made only then.
+static EVENTS_ON: AtomicBool = AtomicBool::new(false);
+static EVENT_SINK: RwLock<Option<EventSink>> = RwLock::new(None);
 
-type Record = (Level, String);
+enum Record {
+    Log(Level, String),
+    Event(Box<Event>),
+}
 
 /// Counts of the queue, so that `set_sink` can wait for what came before it.
 struct Progress {
@@ -100,7 +110,7 @@ fn queue() -> Option<&'static SyncSender<Record>> {
 
 /// The `kmq-log` thread: hands every record to the sink of the moment.
 fn deliver_all(rx: Receiver<Record>) {
-    for (level, text) in rx {
+    for record in rx {
         let dropped = PROGRESS.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             deliver(
@@ -108,7 +118,10 @@ fn deliver_all(rx: Receiver<Record>) {
                 &format!("{dropped} log messages were dropped: the log callback is slower than they come"),
             );
         }
-        deliver(level, &text);
+        match record {
+            Record::Log(level, text) => deliver(level, &text),
+            Record::Event(event) => deliver_event(&event),
+        }
         PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
         *PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         PROGRESS.moved.notify_all();
@@ -124,6 +137,13 @@ fn deliver(level: Level, text: &str) {
     if let Some(sink) = slot.as_ref() {
         // A panicking sink must not end the thread that serves every sink.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(level, text)));
+    }
+}
+
+fn deliver_event(event: &Event) {
+    let slot = EVENT_SINK.read().unwrap_or_else(|p| p.into_inner());
+    if let Some(sink) = slot.as_ref() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
     }
 }
 
@@ -157,12 +177,42 @@ pub fn set_sink(max: Level, sink: Option<Sink>) {
     *slot = sink;
 }
 
+/// Sends connection events to `sink` from now on; `None` stops them. As
+/// with `set_sink`, events queued before the call go to the old sink
+/// first, and the old sink is not called once this returns.
+pub fn set_event_sink(sink: Option<EventSink>) {
+    crate::runtime::setup();
+    catch_up(CATCH_UP);
+    let mut slot = EVENT_SINK.write().unwrap_or_else(|p| p.into_inner());
+    EVENTS_ON.store(sink.is_some(), Ordering::Release);
+    *slot = sink;
+}
+
+/// Whether anyone listens for events (so that none is made otherwise).
+pub(crate) fn events_on() -> bool {
+    EVENTS_ON.load(Ordering::Acquire)
+}
+
+/// Queues the event `make` builds for the event sink, if one is
+/// installed. Never waits for the sink.
+pub(crate) fn event(make: impl FnOnce() -> Event) {
+    if events_on() {
+        post(|| Record::Event(Box::new(make())));
+    }
+}
+
 /// Logs the message `make` builds, if anyone listens at `level`. Never
 /// waits for the sink.
 pub fn log(level: Level, make: impl FnOnce() -> String) {
     if level as u8 > MAX_LEVEL.load(Ordering::Acquire) {
         return;
     }
+    post(|| Record::Log(level, make()));
+}
+
+/// Queues a record for the kmq-log thread, or drops (and counts) it when
+/// the queue is full.
+fn post(make: impl FnOnce() -> Record) {
     let Some(queue) = queue() else { return };
     if PROGRESS.waiting.fetch_add(1, Ordering::AcqRel) >= QUEUE_MAX {
         PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -170,7 +220,7 @@ pub fn log(level: Level, make: impl FnOnce() -> String) {
         return;
     }
     PROGRESS.queued.fetch_add(1, Ordering::AcqRel);
-    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send((level, make())) {
+    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send(make()) {
         PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
         PROGRESS.queued.fetch_sub(1, Ordering::AcqRel);
         PROGRESS.dropped.fetch_add(1, Ordering::Relaxed);
@@ -195,15 +245,17 @@ pub fn debug(make: impl FnOnce() -> String) {
 #[cfg(unix)]
 pub(crate) struct ForkGuard {
     _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
+    _events: std::sync::RwLockWriteGuard<'static, Option<EventSink>>,
     _progress: std::sync::MutexGuard<'static, u64>,
 }
 
 #[cfg(unix)]
 pub(crate) fn hold_for_fork() -> ForkGuard {
-    // The order of `set_sink` and of the kmq-log thread: the sink, then the count.
+    // The order of `set_sink` and of the kmq-log thread: the sinks, then the count.
     let sink = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let events = EVENT_SINK.write().unwrap_or_else(|p| p.into_inner());
     let progress = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
-    ForkGuard { _sink: sink, _progress: progress }
+    ForkGuard { _sink: sink, _events: events, _progress: progress }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! later `ok`s still line up with the messages they confirm.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::latency::{LatencySummary, LatencyWindow};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -69,6 +70,9 @@ struct Outgoing {
     track: Track,
     /// Written at least once; a further write is a resend.
     written: bool,
+    /// Its deadline is exact (see `clock::deadline_sampled`): its confirm
+    /// latency is recorded.
+    timed: bool,
 }
 
 /// An entry of a link's FIFO of written messages.
@@ -181,21 +185,6 @@ pub struct ProducerStats {
     pub in_flight: u64,
 }
 
-impl ProducerStats {
-    /// The counters as a JSON object.
-    pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "enqueued": self.enqueued,
-            "confirmed": self.confirmed,
-            "failed": self.failed,
-            "resent": self.resent,
-            "reconnects": self.reconnects,
-            "in_flight": self.in_flight,
-        })
-        .to_string()
-    }
-}
-
 /// One connection's counters (see `Producer::connection_stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionStats {
@@ -238,6 +227,8 @@ struct Ledger {
     reports: VecDeque<DeliveryReport>,
     stats: ProducerStats,
     last_failure: Option<Error>,
+    /// From send to `ok`, of the timed messages.
+    latency: LatencyWindow,
 }
 
 impl Outbox {
@@ -252,6 +243,7 @@ impl Outbox {
                 reports: VecDeque::new(),
                 stats: ProducerStats::default(),
                 last_failure: None,
+                latency: LatencyWindow::new(Instant::now()),
             },
             next_id: 1,
             generation: 0,
@@ -275,12 +267,24 @@ impl Outbox {
 
     /// Each link's counters, in the order the links were added.
     pub fn connection_stats(&self) -> Vec<ConnectionStats> {
+        self.connection_stats_by_link().into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Each link's id and counters, in the order the links were added.
+    pub fn connection_stats_by_link(&self) -> Vec<(u32, ConnectionStats)> {
         let mut links: Vec<_> = self.links.iter().collect();
         links.sort_unstable_by_key(|(&l, _)| l);
         links
             .into_iter()
-            .map(|(_, f)| ConnectionStats { connected: f.connected, in_flight: f.live as u64, ..f.counts.clone() })
+            .map(|(&l, f)| {
+                (l, ConnectionStats { connected: f.connected, in_flight: f.live as u64, ..f.counts.clone() })
+            })
             .collect()
+    }
+
+    /// The confirm latency over the last minute, as of `now`.
+    pub fn latency(&self, now: Instant) -> LatencySummary {
+        self.ledger.latency.summary(now)
     }
 
     /// A link to `node` (`host:port`) will write messages.
@@ -301,8 +305,9 @@ impl Outbox {
         self.last_link_error = Some(why.message().to_string());
     }
 
-    /// Accepts one encoded message due by `deadline`.
-    pub fn enqueue(&mut self, frame: Vec<u8>, track: Track, deadline: Instant) -> Result<Enqueued> {
+    /// Accepts one encoded message due by `deadline`; `timed` when that is
+    /// exactly `message_timeout` after it was sent.
+    pub fn enqueue(&mut self, frame: Vec<u8>, track: Track, deadline: Instant, timed: bool) -> Result<Enqueued> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
@@ -320,7 +325,7 @@ impl Outbox {
         ledger.stats.enqueued += 1;
         let wake_link = self.queue.is_empty();
         let generation = self.generation;
-        self.queue.push_back(Outgoing { id, generation, frame, deadline, track, written: false });
+        self.queue.push_back(Outgoing { id, generation, frame, deadline, track, written: false, timed });
         Ok(Enqueued { id, wake_link, start_timer: ledger.held == 1 })
     }
 
@@ -363,10 +368,10 @@ impl Outbox {
         Ok(Taken { more_for_others })
     }
 
-    /// `count` `ok`s arrived on `link`: as many of its oldest written
-    /// messages are confirmed (the server confirms in arrival order).
-    /// More `ok`s than messages written is a protocol error.
-    pub fn ok(&mut self, link: u32, count: usize) -> Result<Wake> {
+    /// `count` `ok`s arrived on `link` at `now`: as many of its oldest
+    /// written messages are confirmed (the server confirms in arrival
+    /// order). More `ok`s than messages written is a protocol error.
+    pub fn ok(&mut self, link: u32, count: usize, now: Instant) -> Result<Wake> {
         let limits = self.limits;
         let Some(flight) = self.links.get_mut(&link) else {
             return Err(Error::protocol("the server confirmed a message that was never sent"));
@@ -384,6 +389,10 @@ impl Outbox {
                 flight.bytes -= m.frame.len();
                 flight.live -= 1;
                 flight.counts.confirmed += 1;
+                if m.timed {
+                    let sent = m.deadline - limits.message_timeout;
+                    self.ledger.latency.record(now, now.saturating_duration_since(sent));
+                }
                 wake.merge(self.ledger.settle(m, Ok(())));
             }
         }
@@ -610,7 +619,7 @@ mod tests {
     fn outbox_with(limits: Limits, n: usize, t0: Instant) -> Outbox {
         let mut ob = Outbox::new(limits);
         for i in 0..n {
-            ob.enqueue(frame(i), Track::Report(0), t0 + T).unwrap();
+            ob.enqueue(frame(i), Track::Report(0), t0 + T, false).unwrap();
         }
         ob
     }
@@ -626,16 +635,32 @@ mod tests {
     }
 
     #[test]
+    fn confirm_latency_counts_timed_messages_only() {
+        let t0 = Instant::now();
+        let mut ob = Outbox::new(limits());
+        ob.add_link(0, "n:1");
+        ob.connected(0);
+        ob.enqueue(frame(0), Track::None, t0 + T, true).unwrap();
+        ob.enqueue(frame(1), Track::None, t0 + T, false).unwrap();
+        take(&mut ob, 0);
+        ob.ok(0, 2, t0 + Duration::from_millis(5)).unwrap();
+        let l = ob.latency(t0 + Duration::from_millis(6));
+        assert_eq!(l.count, 1, "the untimed one is not counted");
+        assert!((5000..=5000 + 5000 / 8).contains(&l.p99_us), "{l:?}");
+        assert_eq!(l.max_us, 5000);
+    }
+
+    #[test]
     fn oks_settle_in_order() {
         let t0 = Instant::now();
         let mut ob = outbox_with(limits(), 3, t0);
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m0", "m1", "m2"]);
-        let w = ob.ok(0, 2).unwrap();
+        let w = ob.ok(0, 2, Instant::now()).unwrap();
         assert!(w.reports);
         assert_eq!(reports(&mut ob), [(1, None), (2, None)]);
         assert_eq!(ob.stats().in_flight, 1);
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush, "the last message of the oldest generation moves the flush mark");
         assert_eq!(reports(&mut ob), [(3, None)]);
         assert_eq!(ob.stats().confirmed, 3);
@@ -647,10 +672,10 @@ mod tests {
         let mut ob = outbox_with(limits(), 1, t0);
         ob.connected(0);
         take(&mut ob, 0);
-        assert_eq!(ob.ok(0, 2).unwrap_err().kind(), ErrorKind::Protocol);
-        ob.ok(0, 1).unwrap();
-        assert_eq!(ob.ok(0, 1).unwrap_err().kind(), ErrorKind::Protocol);
-        assert_eq!(ob.ok(7, 1).unwrap_err().kind(), ErrorKind::Protocol, "a link that never wrote");
+        assert_eq!(ob.ok(0, 2, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
+        ob.ok(0, 1, Instant::now()).unwrap();
+        assert_eq!(ob.ok(0, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
+        assert_eq!(ob.ok(7, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol, "a link that never wrote");
     }
 
     #[test]
@@ -663,9 +688,9 @@ mod tests {
         assert_eq!(take(&mut ob, 1), ["m2"], "half of what is left");
         assert_eq!(take(&mut ob, 1), ["m3"]);
         // Link 1 confirms first: settlement follows the oks, not the ids.
-        ob.ok(1, 2).unwrap();
+        ob.ok(1, 2, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(3, None), (4, None)]);
-        ob.ok(0, 1).unwrap();
+        ob.ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(1, None)]);
     }
 
@@ -679,7 +704,7 @@ mod tests {
         ob.connected(1);
         take(&mut ob, 0);
         take(&mut ob, 1);
-        ob.ok(0, 1).unwrap();
+        ob.ok(0, 1, Instant::now()).unwrap();
         ob.dropped(1, &Error::connect("gone"));
         ob.note_reconnect(1);
         ob.connected(1);
@@ -703,14 +728,14 @@ mod tests {
         let mut ob = outbox_with(limits(), 3, t0);
         ob.connected(0);
         take(&mut ob, 0);
-        ob.ok(0, 1).unwrap();
+        ob.ok(0, 1, Instant::now()).unwrap();
         ob.dropped(0, &Error::connect("gone"));
         assert_eq!(ob.in_flight(0), 0);
-        ob.enqueue(frame(3), Track::None, t0 + T).unwrap();
+        ob.enqueue(frame(3), Track::None, t0 + T, false).unwrap();
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m1", "m2", "m3"], "unconfirmed ones first, in order");
         assert_eq!(ob.stats().resent, 2);
-        ob.ok(0, 3).unwrap();
+        ob.ok(0, 3, Instant::now()).unwrap();
         let s = ob.stats();
         assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (4, 4, 0, 0));
     }
@@ -722,12 +747,12 @@ mod tests {
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 8, "max_in_flight");
         assert!(take(&mut ob, 0).is_empty(), "no room until an ok");
-        let w = ob.ok(0, 3).unwrap();
+        let w = ob.ok(0, 3, Instant::now()).unwrap();
         assert!(w.room);
         assert_eq!(take(&mut ob, 0).len(), 3);
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(w.room);
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(!w.room, "room was there already");
     }
 
@@ -738,10 +763,10 @@ mod tests {
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 64);
         for _ in 0..7 {
-            assert!(!ob.ok(0, 1).unwrap().room);
+            assert!(!ob.ok(0, 1, Instant::now()).unwrap().room);
             assert!(take(&mut ob, 0).is_empty(), "no write per ok");
         }
-        assert!(ob.ok(0, 1).unwrap().room, "8 of 64 free");
+        assert!(ob.ok(0, 1, Instant::now()).unwrap().room, "8 of 64 free");
         assert_eq!(take(&mut ob, 0).len(), 8);
     }
 
@@ -750,14 +775,14 @@ mod tests {
         let t0 = Instant::now();
         let mut ob = Outbox::new(Limits { max_in_flight_bytes: 10, ..limits() });
         for i in 0..4 {
-            ob.enqueue(format!("{i}{}", "x".repeat(5)).into_bytes(), Track::None, t0 + T).unwrap();
+            ob.enqueue(format!("{i}{}", "x".repeat(5)).into_bytes(), Track::None, t0 + T, false).unwrap();
         }
-        ob.enqueue("y".repeat(50).into_bytes(), Track::None, t0 + T).unwrap();
+        ob.enqueue("y".repeat(50).into_bytes(), Track::None, t0 + T, false).unwrap();
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 2, "12 bytes reach the 10-byte bound");
-        ob.ok(0, 2).unwrap();
+        ob.ok(0, 2, Instant::now()).unwrap();
         assert_eq!(take(&mut ob, 0).len(), 2);
-        ob.ok(0, 2).unwrap();
+        ob.ok(0, 2, Instant::now()).unwrap();
         assert_eq!(take(&mut ob, 0), ["y".repeat(50)], "a frame larger than the bound goes alone");
     }
 
@@ -778,7 +803,7 @@ mod tests {
         let mut confirmed = 0;
         while confirmed < 50_000 - 2048 {
             let n = ob.in_flight(0);
-            ob.ok(0, n).unwrap();
+            ob.ok(0, n, Instant::now()).unwrap();
             confirmed += n;
             take(&mut ob, 0);
         }
@@ -805,12 +830,12 @@ mod tests {
         let flight = &ob.links[&0];
         assert_eq!((flight.fifo.len(), flight.live, flight.bytes), (8, 0, 0), "frames given back");
         // Later oks line up with the placeholders and confirm nothing.
-        ob.enqueue(frame(99), Track::Report(0), t0 + 3 * T).unwrap();
-        let w = ob.ok(0, 8).unwrap();
+        ob.enqueue(frame(99), Track::Report(0), t0 + 3 * T, false).unwrap();
+        let w = ob.ok(0, 8, Instant::now()).unwrap();
         assert!(w.room);
         assert!(reports(&mut ob).is_empty());
         assert_eq!(take(&mut ob, 0), ["m99"]);
-        ob.ok(0, 1).unwrap();
+        ob.ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(13, None)]);
         let s = ob.stats();
         assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (13, 1, 12, 0));
@@ -822,14 +847,14 @@ mod tests {
         let mut ob = outbox_with(limits(), 2, t0);
         ob.connected(0);
         take(&mut ob, 0);
-        ob.enqueue(frame(2), Track::Report(0), t0 + 2 * T).unwrap();
+        ob.enqueue(frame(2), Track::Report(0), t0 + 2 * T, false).unwrap();
         take(&mut ob, 0);
         let (_, failed, _) = ob.tick(t0 + T);
         assert_eq!(failed, 2);
         ob.dropped(0, &Error::connect("gone"));
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m2"], "only the live message is written again");
-        ob.ok(0, 1).unwrap();
+        ob.ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob).len(), 3);
     }
 
@@ -838,19 +863,19 @@ mod tests {
         let t0 = Instant::now();
         let mut ob = outbox_with(limits(), 2, t0);
         let first = ob.flush_mark();
-        ob.enqueue(frame(2), Track::None, t0 + T).unwrap();
+        ob.enqueue(frame(2), Track::None, t0 + T, false).unwrap();
         let second = ob.flush_mark();
         assert!(!ob.flushed(first));
         assert_eq!(ob.unsettled_through(first), 2);
         assert_eq!(ob.unsettled_through(second), 3);
         ob.connected(0);
         take(&mut ob, 0);
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(!w.flush, "the first generation still has a message");
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush);
         assert!(ob.flushed(first) && !ob.flushed(second));
-        let w = ob.ok(0, 1).unwrap();
+        let w = ob.ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush && ob.flushed(second));
     }
 
@@ -858,11 +883,11 @@ mod tests {
     fn queue_max_counts_unsettled_messages() {
         let t0 = Instant::now();
         let mut ob = outbox_with(Limits { queue_max: 3, ..limits() }, 3, t0);
-        assert_eq!(ob.enqueue(frame(3), Track::None, t0 + T).unwrap_err().kind(), ErrorKind::QueueFull);
+        assert_eq!(ob.enqueue(frame(3), Track::None, t0 + T, false).unwrap_err().kind(), ErrorKind::QueueFull);
         ob.connected(0);
         take(&mut ob, 0);
         ob.tick(t0 + T);
-        assert!(ob.enqueue(frame(4), Track::None, t0 + 2 * T).is_ok(), "failed messages make room");
+        assert!(ob.enqueue(frame(4), Track::None, t0 + 2 * T, false).is_ok(), "failed messages make room");
     }
 
     #[test]
@@ -872,14 +897,14 @@ mod tests {
         ob.connected(0);
         take(&mut ob, 0);
         let slot = Arc::new(OnceLock::new());
-        ob.enqueue(frame(10), Track::Wait(slot.clone()), t0 + T).unwrap();
+        ob.enqueue(frame(10), Track::Wait(slot.clone()), t0 + T, false).unwrap();
         ob.close(Error::closed("closed"));
         assert_eq!(slot.get().unwrap().as_ref().unwrap_err().kind(), ErrorKind::Closed);
         assert_eq!(reports(&mut ob).len(), 10);
         let s = ob.stats();
         assert_eq!((s.failed, s.in_flight), (11, 0));
         assert_eq!(ob.close(Error::closed("again")), Wake::default());
-        assert_eq!(ob.enqueue(frame(0), Track::None, t0).unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(ob.enqueue(frame(0), Track::None, t0, false).unwrap_err().kind(), ErrorKind::Closed);
         assert!(ob.take_batch(0, |_| {}).is_err());
     }
 

@@ -14,12 +14,14 @@ use crate::conn::{self, Dialer, Membership, Ws};
 use crate::error::{Error, Result};
 use crate::frames::{self, Frame};
 use crate::log;
+use crate::metrics::{Gauge, Gauges, Source};
 use crate::outbox::{Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
 use crate::runtime::{self, lock};
+use crate::stats_json;
 use crate::wire::{self, Role};
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -69,6 +71,12 @@ pub(crate) struct Shared {
     next_link: AtomicU32,
     /// Readable while `poll_reports(0)` would not time out (see `kmq_producer_fd`).
     ready: Readiness,
+    /// Who the producer is, for events and metrics.
+    source: Arc<Source>,
+    /// Each link's connection state and traffic.
+    gauges: Gauges,
+    /// The coarse clock's tick of the last exactly timed send.
+    last_timed: AtomicU64,
 }
 
 /// A KapokMQ producer. Cheap to share between threads (`&self` methods).
@@ -77,7 +85,7 @@ pub struct Producer {
 }
 
 impl Shared {
-    fn new(config: Config, dialer: Dialer) -> Self {
+    fn new(config: Config, dialer: Dialer, source: Arc<Source>) -> Self {
         let limits = Limits {
             queue_max: config.queue_max,
             max_in_flight: config.max_in_flight,
@@ -94,6 +102,9 @@ impl Shared {
             stop: watch::channel(false).0,
             next_link: AtomicU32::new(0),
             ready: Readiness::new(),
+            source,
+            gauges: Gauges::default(),
+            last_timed: AtomicU64::new(0),
         }
     }
 
@@ -122,17 +133,26 @@ impl Shared {
                 st.outbox.connected(link);
             }
             drop(st);
+            let gauge = Gauge::new(&self.source, wire::authority(&url));
+            self.gauges.add(link, gauge.clone());
             member.join();
-            rt.spawn(self.clone().link_task(link, url.clone(), ws, member.clone()));
+            rt.spawn(self.clone().link_task(link, url.clone(), ws, member.clone(), gauge));
         }
         member
     }
 
     /// One link's task: runs it (again after a panic) until the producer
     /// closes or its node leaves, then takes it out of the outbox.
-    async fn link_task(self: Arc<Self>, link: u32, url: String, ws: Option<Ws>, member: Arc<Membership>) {
+    async fn link_task(
+        self: Arc<Self>,
+        link: u32,
+        url: String,
+        ws: Option<Ws>,
+        member: Arc<Membership>,
+        gauge: Arc<Gauge>,
+    ) {
         let mut first = ws;
-        let run = || run_link(self.clone(), link, url.clone(), first.take(), member.clone());
+        let run = || run_link(self.clone(), link, url.clone(), first.take(), member.clone(), gauge.clone());
         let cleanup = |why: &Error| {
             let _ = lock(&self.state).outbox.dropped(link, why);
             self.work.notify_waiters();
@@ -140,6 +160,7 @@ impl Shared {
         conn::supervise("producer", &url, self.stop.subscribe(), run, cleanup).await;
         // Gone for good (closed, or its node left the cluster).
         let _ = lock(&self.state).outbox.remove_link(link, &Error::closed("the link ended"));
+        self.gauges.remove(link);
         self.work.notify_waiters();
         member.end();
     }
@@ -163,8 +184,8 @@ impl Shared {
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
         let frame = encode(data, delay_s)?;
-        let deadline = clock::deadline_after(self.config.message_timeout);
-        let done = lock(&self.state).outbox.enqueue(frame, track, deadline)?;
+        let (deadline, timed) = clock::deadline_sampled(self.config.message_timeout, &self.last_timed);
+        let done = lock(&self.state).outbox.enqueue(frame, track, deadline, timed)?;
         self.after_enqueue(done.wake_link, done.start_timer);
         Ok(done.id)
     }
@@ -187,12 +208,13 @@ impl Shared {
                 }
             }
         }
-        let deadline = clock::deadline_after(self.config.message_timeout);
+        let (deadline, timed) = clock::deadline_sampled(self.config.message_timeout, &self.last_timed);
         let (mut batch, mut wake_link, mut start_timer) = (Batch::default(), false, false);
         let mut st = lock(&self.state);
         for frame in frames {
             let track = if tracked { Track::Report(0) } else { Track::None };
-            match st.outbox.enqueue(frame, track, deadline) {
+            // The first of the batch is the one sent at the time read.
+            match st.outbox.enqueue(frame, track, deadline, timed && batch.accepted == 0) {
                 Ok(done) => {
                     if batch.accepted == 0 {
                         batch.first_id = done.id;
@@ -298,7 +320,8 @@ impl Producer {
         // The ones that failed to open dial again in the background.
         let opened = rt.block_on(conn::open_all(&dialer, vec![url.clone(); config.connections]))?;
         let opened = opened.into_iter().flatten().collect();
-        let shared = Arc::new(Shared::new(config.clone(), dialer));
+        let source = Source::new(Role::Producer, topic, id);
+        let shared = Arc::new(Shared::new(config.clone(), dialer, source));
         shared.start_links(url, opened);
         rt.spawn(run_expiry(shared.clone()));
         Ok(Producer { shared })
@@ -312,10 +335,13 @@ impl Producer {
     /// to the other nodes. Fails with `NoNodes` when the registry lists none,
     /// `Auth` when the key is rejected, `Connect` when no node can be reached.
     pub fn connect_cluster(config: &Config) -> Result<Producer> {
-        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Producer, config.require_producer_id()?)?;
-        let shared = Arc::new(Shared::new(config.clone(), dialer));
+        let id = config.require_producer_id()?;
+        let (fleet, dialer) = cluster::Fleet::connect(config, Role::Producer, id)?;
+        let source = Source::new(Role::Producer, config.require_topic()?, id);
+        let shared = Arc::new(Shared::new(config.clone(), dialer, source.clone()));
         let starter = shared.clone();
-        fleet.run(config.check_time, shared.stop.subscribe(), Arc::new(move |url, ws| starter.start_link(url, ws)))?;
+        let start = Arc::new(move |url, ws| starter.start_link(url, ws));
+        fleet.run(config.check_time, shared.stop.subscribe(), start, source)?;
         runtime::handle()?.spawn(run_expiry(shared.clone()));
         Ok(Producer { shared })
     }
@@ -452,6 +478,31 @@ impl Producer {
     pub fn connection_stats(&self) -> Vec<ConnectionStats> {
         lock(&self.shared.state).outbox.connection_stats()
     }
+
+    /// Everything the producer counts, as one JSON document: the totals,
+    /// the confirm latency over the last minute, and each connection's
+    /// state, traffic and counters (the README lists every field).
+    pub fn stats_json(&self) -> String {
+        self.stats_document().to_string()
+    }
+
+    pub(crate) fn stats_document(&self) -> serde_json::Value {
+        let now = Instant::now();
+        let (totals, links, latency, closed) = {
+            let st = lock(&self.shared.state);
+            let ob = &st.outbox;
+            (ob.stats(), ob.connection_stats_by_link(), ob.latency(now), ob.closed().is_some())
+        };
+        let gauges = self.shared.gauges.snapshot();
+        let parts = stats_json::ProducerParts { closed, totals, links: &links, gauges: &gauges, latency };
+        stats_json::producer(&self.shared.source, &parts)
+    }
+
+    /// The producer's serial number, unique in the process: the `client`
+    /// of its events and statistics.
+    pub fn serial(&self) -> u64 {
+        self.shared.source.serial
+    }
 }
 
 impl Drop for Producer {
@@ -480,12 +531,17 @@ async fn run_expiry(shared: Arc<Shared>) {
 }
 
 /// One connection to one node, kept up until the producer closes.
-async fn run_link(shared: Arc<Shared>, link: u32, url: String, first: Option<Ws>, member: Arc<Membership>) {
+async fn run_link(
+    shared: Arc<Shared>,
+    link: u32,
+    url: String,
+    first: Option<Ws>,
+    member: Arc<Membership>,
+    gauge: Arc<Gauge>,
+) {
     let stop = shared.stop.subscribe();
-    let mut this = ProducerLink { shared: &shared, link, room: Notify::new(), member: &member };
-    if let Some(rejected) =
-        conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, shared.config.check_time).await
-    {
+    let mut this = ProducerLink { shared: &shared, link, room: Notify::new(), member: &member, gauge: &gauge };
+    if let Some(rejected) = conn::drive(&mut this, &shared.dialer, &url, first, &member, stop, &gauge).await {
         shared.close_with(rejected);
     }
 }
@@ -497,6 +553,7 @@ struct ProducerLink<'a> {
     /// Wakes the writer when `ok`s make room in a full window.
     room: Notify,
     member: &'a Membership,
+    gauge: &'a Gauge,
 }
 
 impl conn::Link for ProducerLink<'_> {
@@ -515,7 +572,7 @@ impl conn::Link for ProducerLink<'_> {
     }
 
     fn serve<'s>(&'s mut self, ws: Ws, stop: &'s mut watch::Receiver<bool>) -> impl Future<Output = Error> + Send + 's {
-        serve(self.shared, self.link, ws, &self.room, self.member, stop)
+        serve(self.shared, self.link, ws, &self.room, self.member, self.gauge, stop)
     }
 
     /// Its unconfirmed messages go back to the queue, to be sent again.
@@ -541,6 +598,7 @@ async fn serve(
     ws: Ws,
     room: &Notify,
     member: &Membership,
+    gauge: &Gauge,
     stop: &mut watch::Receiver<bool>,
 ) -> Error {
     let (mut rd, mut wr) = tokio::io::split(ws.into_inner());
@@ -559,6 +617,7 @@ async fn serve(
                 Err(e) => return Error::connect(format!("connection lost: {e}")),
             };
             last_seen.touch();
+            gauge.read(read);
             runtime::injected_panic_point();
             // Confirm every `ok` of this read under one lock; an `ok` read
             // before a bad frame still counts.
@@ -584,7 +643,8 @@ async fn serve(
             };
             let mut busy = false;
             if oks > 0 {
-                let opened = shared.with_outbox(|ob| match ob.ok(link, oks) {
+                let now = Instant::now();
+                let opened = shared.with_outbox(|ob| match ob.ok(link, oks, now) {
                     Ok(wake) => (Ok((wake.room, ob.in_flight(link))), wake),
                     Err(e) => (Err(e), Wake::default()),
                 });
@@ -660,9 +720,11 @@ async fn serve(
                     continue;
                 }
             }
+            let bytes = out.len();
             if let Err(e) = write_out(&mut wr, &mut out, true).await {
                 return e;
             }
+            gauge.wrote(bytes);
             // Let the other links of a cluster take their share.
             tokio::task::yield_now().await;
         }

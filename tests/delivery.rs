@@ -280,9 +280,14 @@ fn a_lost_connection_is_logged_and_stats_read_as_json() {
     let port = broker.port.to_string();
     assert!(lines.iter().any(|l| l.starts_with("Warn") && l.contains("lost") && l.contains(&port)), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("Info") && l.contains("reconnected") && l.contains(&port)), "{lines:?}");
-    let json: serde_json::Value = serde_json::from_str(&producer.stats().to_json()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&producer.stats_json()).unwrap();
     assert_eq!(json["confirmed"], 1);
     assert_eq!(json["reconnects"], 1);
+    let link = &json["connections"][0];
+    assert_eq!(link["node"], format!("127.0.0.1:{port}"));
+    assert_eq!((link["state"].as_str(), link["reconnects"].as_u64()), (Some("connected"), Some(1)), "{json}");
+    assert!(link["last_error"].as_str().is_some_and(|e| !e.is_empty()), "the loss is remembered: {json}");
+    assert!(json["confirm_latency_us"]["count"].as_u64() >= Some(1), "{json}");
 }
 
 #[test]

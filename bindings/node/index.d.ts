@@ -56,6 +56,8 @@ export interface CommonOptions {
   registryProtocol?: 'http' | 'https';
   /** How long connecting may take, ms; default 5000. */
   connectTimeoutMs?: number | string;
+  /** Longest wait between attempts to reconnect, ms; default 5000 (waits grow from 100 ms, drawn at random below their bound). */
+  reconnectMaxMs?: number | string;
   /** PEM file of the certificate authorities (or self-signed server certificates) to trust for wss:// and https://. */
   tlsCaFile?: string;
   /** false: do not check server certificates (testing only); default true. */

@@ -40,7 +40,9 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// `producer_id`, `consumer_id`, `secret_key`, `check_time` (s),
 /// `registry_addr`, `registry_port`, `registry_protocol` (`http`/`https`),
 /// `message_timeout_ms` (default 30000), `connect_timeout_ms` (default
-/// 5000), `queue_max` (default 1000000), `connections` (connections a
+/// 5000), `reconnect_max_ms` (the longest wait between attempts to
+/// reconnect, default 5000: the waits start below 100 ms and double, each
+/// drawn at random below its bound), `queue_max` (default 1000000), `connections` (connections a
 /// producer keeps to each node, 1 to 64, default 1; more confirm more per
 /// second from a node that serves each connection on one thread, and order
 /// then holds per connection only), `max_in_flight` (messages written

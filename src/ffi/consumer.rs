@@ -324,24 +324,6 @@ pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mu
     }
 }
 
-/// Writes the consumer's counters as a JSON object to `*json` (free it with
-/// `kmq_string_free`), e.g. `{"received":10,"acked":9,...}`.
-///
-/// # Safety
-/// `c` must be NULL or a live consumer; `json` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn kmq_consumer_stats_json(c: *const kmq_consumer, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_consumer_stats_json", || {
-            non_null(json, "json")?;
-            put(json, std::ptr::null_mut());
-            put(json, super::owned_c_string(consumer(c)?.stats().to_json()));
-            Ok(())
-        })
-    }
-}
-
 /// Closes the connection (acks already given are still written, briefly)
 /// and wakes every call blocked on the consumer with `KMQ_ERR_CLOSED`;
 /// later calls fail the same way. The handle stays valid until

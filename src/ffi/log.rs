@@ -19,7 +19,8 @@ pub enum kmq_log_level {
 pub type kmq_log_fn =
     Option<unsafe extern "C" fn(level: kmq_log_level, message: *const c_char, user_data: *mut c_void)>;
 
-struct UserData(*mut c_void);
+/// The application's pointer for its callback.
+pub(super) struct UserData(pub(super) *mut c_void);
 // SAFETY: the pointer is only handed back to the application's callback,
 // which `kmq_set_log_callback` documents must be thread-safe.
 unsafe impl Send for UserData {}

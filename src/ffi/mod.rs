@@ -17,9 +17,10 @@ pub mod config;
 pub mod producer;
 pub mod stats;
 pub mod consumer;
-pub mod events;
+pub mod readiness;
 pub mod console;
 pub mod log;
+pub mod events;
 
 /// Status of a kapokmq call. `KMQ_OK` is 0; every other value is an error
 /// whose message `kmq_last_error()` returns.

@@ -497,24 +497,6 @@ pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mu
     }
 }
 
-/// Writes the producer's counters as a JSON object to `*json` (free it with
-/// `kmq_string_free`), e.g. `{"enqueued":10,"confirmed":9,...}`.
-///
-/// # Safety
-/// `p` must be NULL or a live producer; `json` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn kmq_producer_stats_json(p: *const kmq_producer, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_stats_json", || {
-            non_null(json, "json")?;
-            put(json, std::ptr::null_mut());
-            put(json, super::owned_c_string(producer(p)?.stats().to_json()));
-            Ok(())
-        })
-    }
-}
-
 /// Closes the connection. Messages not yet confirmed fail with
 /// `KMQ_ERR_CLOSED`; every call blocked on the producer in any thread
 /// returns `KMQ_ERR_CLOSED`, and so do later calls. The handle stays valid

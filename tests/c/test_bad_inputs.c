@@ -263,6 +263,7 @@ static kmq_delivery_report dummy_reports[2];
 static kmq_producer_stats dummy_pstats;
 static kmq_consumer_stats dummy_cstats;
 static char *dummy_json;
+static char dummy_text[64];
 
 NULL_CASE(null_set_cfg, kmq_config_set(NULL, "topic", "t"))
 NULL_CASE(null_set_key, kmq_config_set(f->cfg, NULL, "t"))
@@ -287,16 +288,20 @@ NULL_CASE(null_poll_count, kmq_poll_reports(f->p, dummy_reports, 2, 0, NULL))
 NULL_CASE(null_flush_producer, kmq_flush(NULL, 0))
 NULL_CASE(null_pstats_producer, kmq_producer_get_stats(NULL, &dummy_pstats))
 NULL_CASE(null_pstats_out, kmq_producer_get_stats(f->p, NULL))
-NULL_CASE(null_pjson_producer, kmq_producer_stats_json(NULL, &dummy_json))
-NULL_CASE(null_pjson_out, kmq_producer_stats_json(f->p, NULL))
+NULL_CASE(null_pjson_producer, kmq_producer_stats_json(NULL, dummy_text, sizeof dummy_text, &dummy_count))
+NULL_CASE(null_pjson_len, kmq_producer_stats_json(f->p, dummy_text, sizeof dummy_text, NULL))
+NULL_CASE(null_pjson_buf, kmq_producer_stats_json(f->p, NULL, 0, &dummy_count))
 NULL_CASE(null_receive_consumer, kmq_receive(NULL, 0, (kmq_message **)&dummy_json))
 NULL_CASE(null_receive_out, kmq_receive(f->c, 0, NULL))
 NULL_CASE(null_ack_consumer, kmq_ack(NULL, "0123456789abcdef0123456789abcdef"))
 NULL_CASE(null_ack_code, kmq_ack(f->c, NULL))
 NULL_CASE(null_cstats_consumer, kmq_consumer_get_stats(NULL, &dummy_cstats))
 NULL_CASE(null_cstats_out, kmq_consumer_get_stats(f->c, NULL))
-NULL_CASE(null_cjson_consumer, kmq_consumer_stats_json(NULL, &dummy_json))
-NULL_CASE(null_cjson_out, kmq_consumer_stats_json(f->c, NULL))
+NULL_CASE(null_cjson_consumer, kmq_consumer_stats_json(NULL, dummy_text, sizeof dummy_text, &dummy_count))
+NULL_CASE(null_cjson_len, kmq_consumer_stats_json(f->c, dummy_text, sizeof dummy_text, NULL))
+NULL_CASE(null_prom_len, kmq_prometheus_text(NULL, 0, NULL, 0, dummy_text, sizeof dummy_text, NULL))
+NULL_CASE(null_prom_producers, kmq_prometheus_text(NULL, 1, NULL, 0, dummy_text, sizeof dummy_text, &dummy_count))
+NULL_CASE(null_prom_a_producer, kmq_prometheus_text((const kmq_producer *const *)&dummy_json, 1, NULL, 0, dummy_text, sizeof dummy_text, &dummy_count))
 
 /* A handle of one type passed where another is expected: the type tag
  * refuses it, naming the type that was expected. */
@@ -369,7 +374,8 @@ static const row table[] = {
     NULL_ARG(null_pstats_producer, BARE, "producer"),
     NULL_ARG(null_pstats_out, LIVE, "out"),
     NULL_ARG(null_pjson_producer, BARE, "producer"),
-    NULL_ARG(null_pjson_out, LIVE, "json"),
+    NULL_ARG(null_pjson_len, LIVE, "len"),
+    NULL_ARG(null_pjson_buf, LIVE, "too small"),
     NULL_ARG(null_receive_consumer, BARE, "consumer"),
     NULL_ARG(null_receive_out, LIVE, "out"),
     NULL_ARG(null_ack_consumer, BARE, "consumer"),
@@ -377,7 +383,10 @@ static const row table[] = {
     NULL_ARG(null_cstats_consumer, BARE, "consumer"),
     NULL_ARG(null_cstats_out, LIVE, "out"),
     NULL_ARG(null_cjson_consumer, BARE, "consumer"),
-    NULL_ARG(null_cjson_out, LIVE, "json"),
+    NULL_ARG(null_cjson_len, LIVE, "len"),
+    NULL_ARG(null_prom_len, BARE, "len"),
+    NULL_ARG(null_prom_producers, BARE, "producers"),
+    NULL_ARG(null_prom_a_producer, BARE, "producer"),
 
     /* Every config key with bad values, named in the error. */
     CONFIG("mq_addr", "", "empty"),

@@ -15,7 +15,7 @@
 Keyword arguments of ``Producer`` and ``Consumer`` are the library's config
 keys: ``mq_addr`` (127.0.0.1), ``mq_port`` (8011), ``mq_protocol`` (ws/wss),
 ``topic``, ``producer_id`` / ``consumer_id``, ``secret_key`` (test),
-``check_time``, ``message_timeout_ms``, ``connect_timeout_ms``, ``queue_max``,
+``check_time``, ``message_timeout_ms``, ``connect_timeout_ms``, ``reconnect_max_ms``, ``queue_max``,
 ``connections`` (per node, producer), ``max_in_flight``, ``max_in_flight_bytes``, ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer);
 ``ClusterProducer`` and ``ClusterConsumer`` take ``registry_addr``,
 ``registry_port`` and ``registry_protocol`` instead of a node.

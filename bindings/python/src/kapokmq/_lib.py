@@ -130,6 +130,26 @@ OwnedString = POINTER(c_void_p)
 # The log callback's C type: (level, message, user_data).
 LogCallback = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
+
+class EventStruct(ctypes.Structure):
+    """kmq_event: one connection event (its strings live during the call)."""
+
+    _fields_ = [
+        ("kind", c_int),
+        ("client", c_uint64),
+        ("role", c_char_p),
+        ("topic", c_char_p),
+        ("client_id", c_char_p),
+        ("node", c_char_p),
+        ("reason", c_char_p),
+        ("attempt", ctypes.c_uint32),
+        ("delay_ms", c_uint64),
+    ]
+
+
+# The event callback's C type: (event, user_data).
+EventCallback = ctypes.CFUNCTYPE(None, POINTER(EventStruct), c_void_p)
+
 SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     # Takes the address kapokmq handed out, so it stays a plain pointer.
     "kmq_string_free": (None, [c_void_p]),
@@ -156,7 +176,8 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_receive_many": (c_int, [ConsumerP, c_int64, POINTER(MessageP), c_size_t, POINTER(c_size_t)]),
     "kmq_ack": (c_int, [ConsumerP, c_char_p]),
     "kmq_consumer_get_stats": (c_int, [ConsumerP, POINTER(ConsumerStatsStruct)]),
-    "kmq_consumer_stats_json": (c_int, [ConsumerP, POINTER(c_void_p)]),
+    "kmq_consumer_stats_json": (c_int, [ConsumerP, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "kmq_consumer_serial": (c_uint64, [ConsumerP]),
     "kmq_consumer_fd": (c_int, [ConsumerP]),
     "kmq_consumer_drain": (c_int, [ConsumerP, c_int64, POINTER(DrainReportStruct)]),
     "kmq_consumer_close": (None, [ConsumerP]),
@@ -173,6 +194,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_message_get_info": (c_int, [MessageP, POINTER(MessageInfo)]),
     "kmq_message_free": (None, [MessageP]),
     "kmq_set_log_callback": (None, [LogCallback, c_int32, c_void_p]),
+    "kmq_set_event_callback": (None, [EventCallback, c_void_p]),
     "kmq_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
     "kmq_cluster_producer_new": (c_int, [ConfigP, POINTER(ProducerP)]),
     "kmq_send": (c_int, [ProducerP, c_char_p, c_size_t, c_int64]),
@@ -194,7 +216,12 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "kmq_send_wait": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, c_int64]),
     "kmq_flush": (c_int, [ProducerP, c_int64]),
     "kmq_producer_get_stats": (c_int, [ProducerP, POINTER(ProducerStatsStruct)]),
-    "kmq_producer_stats_json": (c_int, [ProducerP, POINTER(c_void_p)]),
+    "kmq_producer_stats_json": (c_int, [ProducerP, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "kmq_producer_serial": (c_uint64, [ProducerP]),
+    "kmq_prometheus_text": (
+        c_int,
+        [POINTER(ProducerP), c_size_t, POINTER(ConsumerP), c_size_t, c_void_p, c_size_t, POINTER(c_size_t)],
+    ),
     "kmq_producer_connection_stats": (
         c_int,
         [ProducerP, POINTER(ConnectionStatsStruct), c_size_t, POINTER(c_size_t)],
@@ -234,6 +261,11 @@ HOLDS_GIL = frozenset(
         "kmq_producer_fd",
         "kmq_producer_get_stats",
         "kmq_producer_connection_stats",
+        "kmq_producer_stats_json",
+        "kmq_consumer_stats_json",
+        "kmq_prometheus_text",
+        "kmq_producer_serial",
+        "kmq_consumer_serial",
     }
 )
 
