@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Tuple
@@ -59,7 +60,7 @@ def _first_line(stream: IO[str], timeout: float) -> str:
 class Broker:
     """One running kmq-broker process."""
 
-    def __init__(self, *flags: str) -> None:
+    def __init__(self, *flags: str, port: int = 0) -> None:
         if not os.access(BROKER, os.X_OK):
             pytest.fail(
                 f"kmq-broker not found at {BROKER}: "
@@ -67,7 +68,7 @@ class Broker:
             )
         self.flags = flags
         self.proc = subprocess.Popen(
-            [BROKER, "--port", "0", "--push-speed-ms", "0", *flags],
+            [BROKER, "--port", str(port), "--push-speed-ms", "0", *flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -92,6 +93,20 @@ class Broker:
         self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+    def restart(self) -> None:
+        """Kills the broker and starts it again on the same port (retrying
+        while the dead process's sockets still hold it)."""
+        self.kill()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self.__init__(*self.flags, port=self.port)  # type: ignore[misc]
+                return
+            except BaseException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def config(self, topic: str) -> Dict[str, Any]:
         """Connection keywords for a client of this broker."""

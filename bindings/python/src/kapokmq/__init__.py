@@ -30,6 +30,7 @@ from __future__ import annotations
 from . import _lib
 from ._lib import LIBRARY_PATH
 from ._logging import set_log_level
+from ._metrics import Event, prometheus_text
 from .console import Console
 from ._run import Retry
 from .consumer import ClusterConsumer, Consumer, ConsumerStats, DrainReport, Message
@@ -60,6 +61,7 @@ __all__ = [
     "Consumer",
     "ConsumerStats",
     "DrainReport",
+    "Event",
     "Retry",
     "DeliveryCallback",
     "InternalError",
@@ -77,6 +79,7 @@ __all__ = [
     "Status",
     "TimeoutError",
     "set_log_level",
+    "prometheus_text",
     "version",
 ]
 

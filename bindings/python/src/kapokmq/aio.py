@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from typing import Any, Callable, Iterable, Optional, Set, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple, Type, TypeVar
 
 from . import consumer as _consumer
 from . import _run
@@ -138,7 +138,12 @@ class _Client:
         if self._closing:
             raise ClosedError(f"the {self._WHAT} is closed")
         loop = asyncio.get_running_loop()
-        sync = await loop.run_in_executor(None, functools.partial(self._SYNC, **self._config))
+        config = dict(self._config)
+        on_event = config.pop("on_event", None)
+        if on_event is not None:
+            # Events come on the library's log thread: handed to the loop.
+            config["on_event"] = lambda event: loop.call_soon_threadsafe(on_event, event)
+        sync = await loop.run_in_executor(None, functools.partial(self._SYNC, **config))
         try:
             self._readiness = _Readiness(loop, _descriptor(self._FD, sync._handle))
         except BaseException:
@@ -156,6 +161,18 @@ class _Client:
     @property
     def closed(self) -> bool:
         return self._closing or (self._sync is not None and self._sync.closed)
+
+    def stats_json(self) -> Dict[str, Any]:
+        """The statistics document, as the blocking client's
+        ``stats_json()`` (never blocks)."""
+        if self._sync is None:
+            raise ClosedError(f"the {self._WHAT} is not connected: use `async with` or `await connect(...)`")
+        return self._sync.stats_json()  # type: ignore[no-any-return]
+
+    @property
+    def serial(self) -> int:
+        """The client's serial number (see the blocking client)."""
+        return self._live().serial  # type: ignore[no-any-return]
 
     async def _close_sync(self, *args: Any) -> None:
         """Stops watching the descriptor (it goes with the handle), then

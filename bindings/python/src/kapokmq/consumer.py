@@ -7,9 +7,9 @@ import ctypes
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Iterator, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Union
 
-from . import _config
+from . import _config, _metrics
 from . import producer as _producer
 from ._handle import Handle, read_stats
 from ._lib import (
@@ -24,7 +24,7 @@ from ._lib import (
     stats_from,
 )
 from ._wait import Waiter, deadline, expired, to_ms
-from .errors import ClosedError, InvalidArgumentError, Status
+from .errors import ClosedError, InvalidArgumentError, KapokMQError, Status
 
 
 # Messages one receive call takes from the library at most (see receive).
@@ -145,8 +145,10 @@ class Consumer:
     # What run() sends its retries with.
     _RETRY_PRODUCER = _producer.Producer
 
-    def __init__(self, **config: Any) -> None:
+    def __init__(self, on_event: Optional[Callable[["_metrics.Event"], Any]] = None, **config: Any) -> None:
         self._config_keys = dict(config)  # for run()'s retry producer
+        if on_event is not None:
+            _metrics.install()
         cfg = _config.build(config)
         try:
             out = ConsumerP()
@@ -158,6 +160,11 @@ class Consumer:
         self._handle = Handle(out, lib.kmq_consumer_close, lib.kmq_consumer_free, "consumer")
         self._finalizer = weakref.finalize(self, self._handle.close)
         self._final_stats: Optional[ConsumerStats] = None
+        self._final_document: Optional[Dict[str, Any]] = None
+        #: Unique among the clients of the process: the ``client`` of its
+        #: events and statistics.
+        self.serial: int = lib.kmq_consumer_serial(out)
+        _metrics.attach(self, self.serial, on_event)
         self._taken: Deque[Message] = collections.deque()
         self._inside = 0  # threads in a receive call
         self._drain_handed: Optional[List[None]] = None  # once a drain began
@@ -261,6 +268,17 @@ class Consumer:
             return self._final_stats
         return read_stats(self._handle, lib.kmq_consumer_get_stats, ConsumerStatsStruct, ConsumerStats)
 
+    def stats_json(self) -> Dict[str, Any]:
+        """Everything the consumer counts, as a dict: the counters of
+        :meth:`stats`, ``acks_written``, ``unacked`` (handed out, not yet
+        acked), ``buffer_capacity`` and ``connections`` (each one's
+        ``node``, ``state``, ``connected_since_ms``, ``reconnects``,
+        ``bytes_in``, ``bytes_out``, ``last_error``, ...). The README lists
+        every field. After close: as it was at close."""
+        if self._final_document is not None:
+            return self._final_document
+        return _metrics.stats_document(self._handle, lib.kmq_consumer_stats_json)
+
     @property
     def closed(self) -> bool:
         return self._handle.closed
@@ -321,11 +339,16 @@ class Consumer:
         self._handle.close(self._last_use)
         self._taken.clear()
         self._finalizer.detach()
+        _metrics.forget(self.serial)
 
     def _last_use(self, ptr: Any) -> None:
         raw = ConsumerStatsStruct()
         if lib.kmq_consumer_get_stats(ptr, ctypes.byref(raw)) == Status.OK:
             self._final_stats = stats_from(ConsumerStats, raw)
+        try:
+            self._final_document = _metrics.read_document(ptr, lib.kmq_consumer_stats_json)
+        except KapokMQError:
+            pass
 
     def __enter__(self) -> "Consumer":
         return self

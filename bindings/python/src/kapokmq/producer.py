@@ -12,7 +12,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
-from . import _config
+from . import _config, _metrics
 from ._handle import Handle, read_stats
 from ._lib import (
     Buf,
@@ -198,7 +198,9 @@ class Producer:
     # The library function that connects; the cluster producer differs only here.
     _CONNECT = "kmq_producer_new"
 
-    def __init__(self, **config: Any) -> None:
+    def __init__(self, on_event: Optional[Callable[["_metrics.Event"], Any]] = None, **config: Any) -> None:
+        if on_event is not None:
+            _metrics.install()
         cfg = _config.build(config)
         try:
             out = ProducerP()
@@ -218,7 +220,12 @@ class Producer:
         # (id, status, the library's error text, callback), in report order.
         self._reports: Deque[Tuple[int, int, bytes, Optional[DeliveryCallback]]] = collections.deque()
         self._final_stats: Optional[ProducerStats] = None
+        self._final_document: Optional[Dict[str, Any]] = None
         self._close_report: Optional[CloseReport] = None
+        #: Unique among the clients of the process: the ``client`` of its
+        #: events and statistics.
+        self.serial: int = lib.kmq_producer_serial(out)
+        _metrics.attach(self, self.serial, on_event)
 
     # -- sending -------------------------------------------------------------
 
@@ -463,6 +470,17 @@ class Producer:
                 return [_connection_stats(raw[i]) for i in range(count.value)]
             room = count.value
 
+    def stats_json(self) -> Dict[str, Any]:
+        """Everything the producer counts, as a dict: the counters of
+        :meth:`stats`, ``confirm_latency_us`` (``p50``, ``p90``, ``p99``,
+        ``max`` over the last minute, in microseconds) and ``connections``
+        (each one's ``node``, ``state``, ``connected_since_ms``,
+        ``reconnects``, ``bytes_in``, ``bytes_out``, ``last_error``, ...).
+        The README lists every field. After close: as it was at close."""
+        if self._final_document is not None:
+            return self._final_document
+        return _metrics.stats_document(self._handle, lib.kmq_producer_stats_json)
+
     @property
     def closed(self) -> bool:
         return self._handle.closed
@@ -496,6 +514,7 @@ class Producer:
                 pass  # closed meanwhile by another thread
             self._handle.close(self._last_use)
             self._finalizer.detach()
+            _metrics.forget(self.serial)
         self._run_callbacks()
         report = self._close_report or CloseReport(0, 0, 0)
         if flush_error is not None:
@@ -511,6 +530,10 @@ class Producer:
         raw = ProducerStatsStruct()
         if lib.kmq_producer_get_stats(ptr, ctypes.byref(raw)) == Status.OK:
             self._final_stats = stats_from(ProducerStats, raw)
+        try:
+            self._final_document = _metrics.read_document(ptr, lib.kmq_producer_stats_json)
+        except KapokMQError:
+            pass
         # Closing failed every unconfirmed message: collect those reports.
         while self._take_reports(ptr, 0)[0] == Status.OK:
             pass
