@@ -469,3 +469,31 @@ pub(crate) async fn supervise<Fut: Future<Output = ()>>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_waits_are_drawn_below_a_doubling_bound_up_to_the_cap() {
+        let mut b = Backoff::new(Duration::from_millis(1000));
+        let bounds = [100, 200, 400, 800, 1000, 1000, 1000];
+        for round in 0..200 {
+            for (i, &top) in bounds.iter().enumerate() {
+                let wait = b.step();
+                assert!(wait <= Duration::from_millis(top), "round {round}, wait {i}: {wait:?} above {top} ms");
+            }
+            b.reset();
+        }
+        // Drawn, not fixed: the first waits of many rounds differ.
+        let firsts: std::collections::HashSet<_> = (0..50)
+            .map(|_| {
+                b.reset();
+                b.step()
+            })
+            .collect();
+        assert!(firsts.len() > 10, "{firsts:?}");
+        // A cap below the first bound caps the first wait too.
+        assert!(Backoff::new(Duration::from_millis(10)).step() <= Duration::from_millis(10));
+    }
+}
