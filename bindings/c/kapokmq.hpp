@@ -107,6 +107,23 @@ struct Deleter {
 template <typename T, void (*Free)(T*)>
 using Owned = std::unique_ptr<T, Deleter<T, Free>>;
 
+// The text a kmq_*_stats_json-shaped call writes (buf, capacity, &len),
+// asking again with the length it needs when the first buffer is too small.
+template <typename Write>
+std::string text(Write&& write) {
+    std::string out(4096, '\0');
+    for (;;) {
+        std::size_t len = 0;
+        Status s = write(&out[0], out.size(), &len);
+        if (s == KMQ_OK) {
+            out.resize(len);
+            return out;
+        }
+        if (len < out.size()) check(s);
+        out.assign(len + 1024, '\0');  // the figures may grow meanwhile
+    }
+}
+
 inline std::int64_t millis(std::chrono::milliseconds timeout) noexcept {
     return static_cast<std::int64_t>(timeout.count());
 }
@@ -310,6 +327,15 @@ public:
         }
     }
 
+    // Everything the producer counts as a JSON document: the counters,
+    // confirm_latency_us (p50, p90, p99, max over the last minute) and each
+    // connection's state and traffic (the README lists every field).
+    std::string stats_json() const {
+        return detail::text([&](char* buf, std::size_t cap, std::size_t* len) {
+            return kmq_producer_stats_json(handle_.get(), buf, cap, len);
+        });
+    }
+
     kmq_producer* get() const noexcept { return handle_.get(); }
     explicit operator bool() const noexcept { return handle_ != nullptr; }
 
@@ -375,6 +401,14 @@ public:
         ConsumerStats out{};
         detail::check(kmq_consumer_get_stats(handle_.get(), &out));
         return out;
+    }
+
+    // As Producer::stats_json: the counters, the buffer, unacked messages and
+    // each connection's state and traffic.
+    std::string stats_json() const {
+        return detail::text([&](char* buf, std::size_t cap, std::size_t* len) {
+            return kmq_consumer_stats_json(handle_.get(), buf, cap, len);
+        });
     }
 
     kmq_consumer* get() const noexcept { return handle_.get(); }

@@ -148,6 +148,9 @@ static void roundtrip_with_views_and_stats() {
     CHECK(ps.enqueued == 1 && ps.confirmed == 1 && ps.failed == 0 && ps.in_flight == 0);
     auto cs = consumer.stats();
     CHECK(cs.received == 1 && cs.acked == 2 && cs.buffered == 0);
+    auto pj = producer.stats_json();
+    CHECK(pj.find("\"confirmed\":1,") != std::string::npos && pj.find("\"p99\":") != std::string::npos);
+    CHECK(consumer.stats_json().find("\"received\":1,") != std::string::npos);
 }
 
 static void a_batch_over_two_connections() {
