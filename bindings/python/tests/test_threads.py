@@ -142,6 +142,10 @@ def assert_interrupted_within_a_second(
 
     Should it not, ``rescue`` (a close, which wakes the wait) runs after 3 s so
     that the test fails instead of hanging."""
+    # Python raises KeyboardInterrupt only under its default handler: a test
+    # process may start with SIGINT ignored (`make test &`, nohup, some CI
+    # runners), so the handler is installed here and put back afterwards.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = interrupt_main_after(0.3)
     backstop = threading.Timer(3.0, rescue)
     backstop.start()
@@ -153,6 +157,7 @@ def assert_interrupted_within_a_second(
     finally:
         backstop.cancel()
         timer.join()
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_interrupts_a_receive_without_limit(broker, topic) -> None:
