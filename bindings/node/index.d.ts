@@ -2,6 +2,9 @@
 
 import { EventEmitter } from 'node:events';
 
+// Only what is marked `export` is exported (Client is not, as at run time).
+export {};
+
 /** The status names of the C API; `KapokMQError.code` is one of the error ones. */
 export type StatusName =
   | 'KMQ_OK'
@@ -171,6 +174,119 @@ export interface ConsumerStats {
   buffered: number;
 }
 
+/** Confirm latency in microseconds: time from send to the node's "ok". */
+export interface ConfirmLatency {
+  /** Percentiles and the longest, over the last `window_s` seconds (0 when none). */
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Timed sends in the window (the library times at most one send per tick of its coarse clock). */
+  count: number;
+  /** The window, seconds (60). */
+  window_s: number;
+  /** Timed sends over the producer's life, and the sum of their latencies. */
+  total_count: number;
+  total_sum: number;
+}
+
+/** What statsJson() says of each connection, producer's or consumer's. */
+export interface ConnectionDocument {
+  /** The connection's number within its client. */
+  id: number;
+  /** The node, as host:port. */
+  node: string;
+  state: 'connected' | 'connecting';
+  /** Unix ms when it opened; null while connecting. */
+  connected_since_ms: number | null;
+  /** Times it was opened again after the first. */
+  reconnects: number;
+  bytes_in: number;
+  bytes_out: number;
+  /** Why the last connection or attempt failed; null if none did. */
+  last_error: string | null;
+}
+
+/** What statsJson() says of every client. */
+export interface StatsDocument {
+  /** The client's serial (its `serial`, and the `client` of its events). */
+  client: number;
+  topic: string;
+  /** Its producerId or consumerId. */
+  client_id: string;
+  closed: boolean;
+  /** Unix ms when the document was made. */
+  time_ms: number;
+  /** Connections opened again after a loss. */
+  reconnects: number;
+}
+
+/** producer.statsJson(): its counters (as stats()), confirm latency and connections. */
+export interface ProducerStatsJson extends StatsDocument {
+  role: 'producer';
+  enqueued: number;
+  confirmed: number;
+  failed: number;
+  resent: number;
+  in_flight: number;
+  confirm_latency_us: ConfirmLatency;
+  /** Open or being made again; a connection that ended leaves the list. */
+  connections: Array<ConnectionDocument & {
+    /** Messages written on it, resends included. */
+    written: number;
+    confirmed: number;
+    resent: number;
+    in_flight: number;
+  }>;
+}
+
+/** consumer.statsJson(): its counters (as stats()), acks and receive buffer, and connections. */
+export interface ConsumerStatsJson extends StatsDocument {
+  role: 'consumer';
+  received: number;
+  /** Acks given with ack(). */
+  acked: number;
+  /** Acks written to a connection. */
+  acks_written: number;
+  /** Messages handed out by receive() and not yet acked. */
+  unacked: number;
+  /** Received, not yet handed out. */
+  buffered: number;
+  /** receiveBuffer. */
+  buffer_capacity: number;
+  bad_frames: number;
+  connections: Array<ConnectionDocument & {
+    received: number;
+    acks_written: number;
+  }>;
+}
+
+export type KapokMQEventType = 'connected' | 'disconnected' | 'reconnecting' | 'node_added' | 'node_removed';
+
+/** Something that happened to one of a client's connections (its 'event' event). */
+export interface KapokMQEvent {
+  /**
+   * 'connected' (the first time or again), 'disconnected' (`reason` says
+   * why), 'reconnecting' (the `attempt`-th try comes after `delayMs`),
+   * 'node_added' or 'node_removed' (cluster clients).
+   */
+  type: KapokMQEventType;
+  /** The node, as host:port. */
+  node: string;
+  /** Why the connection ended or the node left; '' for other types. */
+  reason: string;
+  /** 'reconnecting': the attempt about to be made, from 1; else 0. */
+  attempt: number;
+  /** 'reconnecting': how long the client waits before it, ms; else 0. */
+  delayMs: number;
+  role: 'producer' | 'consumer';
+  topic: string;
+  /** The client's producerId or consumerId. */
+  clientId: string;
+  /** The client's serial. */
+  client: number;
+}
+
 /** One received message, copied out of the library. */
 export declare class Message {
   private constructor();
@@ -191,7 +307,26 @@ export declare class Message {
   readonly status: number;
 }
 
-export declare class Producer {
+/**
+ * What producers and consumers share: they emit 'event' (a KapokMQEvent)
+ * for each connection event while they have 'event' listeners. The
+ * library's callback is installed with the first listener of any client
+ * and removed with the last; it never keeps the process alive.
+ */
+declare abstract class Client<StatsJson> extends EventEmitter {
+  /** Unique among the clients of the process, from 1: the `client` of its events and statsJson(). */
+  readonly serial: number;
+  /** Everything the library counts for the client and each connection's state (after close: as it was then). */
+  statsJson(): StatsJson;
+  on(event: 'event', listener: (event: KapokMQEvent) => void): this;
+  once(event: 'event', listener: (event: KapokMQEvent) => void): this;
+  off(event: 'event', listener: (event: KapokMQEvent) => void): this;
+  addListener(event: 'event', listener: (event: KapokMQEvent) => void): this;
+  removeListener(event: 'event', listener: (event: KapokMQEvent) => void): this;
+  prependListener(event: 'event', listener: (event: KapokMQEvent) => void): this;
+}
+
+export declare class Producer extends Client<ProducerStatsJson> {
   /** Connects (off the event loop) and completes the handshake. */
   static connect(options: ProducerOptions): Promise<Producer>;
   protected constructor();
@@ -228,7 +363,7 @@ export declare class Producer {
   connectionStats(): ConnectionStats[];
 }
 
-export declare class Consumer {
+export declare class Consumer extends Client<ConsumerStatsJson> {
   /** Connects (off the event loop) and completes the handshake. */
   static connect(options: ConsumerOptions): Promise<Consumer>;
   protected constructor();
@@ -410,6 +545,14 @@ export declare const logger: Logger;
  * earlier call; null stops. Nothing is logged by default.
  */
 export declare function setLogger(fn: ((level: LogLevel, message: string) => void) | null, options?: LogOptions): void;
+
+/**
+ * A Prometheus page (text exposition format 0.0.4) of `clients`, or of
+ * every client of the process not yet closed when none are given; serve it
+ * with content type 'text/plain; version=0.0.4'. A closed client given
+ * throws KMQ_ERR_CLOSED.
+ */
+export declare function prometheusText(clients?: Iterable<Producer | Consumer>): string;
 
 /** The C library's version, "MAJOR.MINOR.PATCH". */
 export declare function version(): string;

@@ -2,7 +2,9 @@
 // kapokmq: a KapokMQ client for Node, over the kapokmq C library (koffi).
 // No call blocks the event loop: sends only enqueue, and everything that
 // waits on the network runs on another thread. Nothing is logged unless
-// asked for (setLogger, or a 'log' listener on logger).
+// asked for (setLogger, or a 'log' listener on logger); connection events
+// come to a client's 'event' listeners, statistics from statsJson() and
+// prometheusText().
 
 const { native, Status } = require('./lib/native');
 const { KapokMQError } = require('./lib/errors');
@@ -12,6 +14,7 @@ const { Message } = require('./lib/message');
 const { Console } = require('./lib/console');
 const { Retry } = require('./lib/run');
 const { logger, setLogger } = require('./lib/logger');
+const { prometheusText } = require('./lib/client');
 
 /** The C library's version, "MAJOR.MINOR.PATCH". */
 function version() {
@@ -37,4 +40,5 @@ module.exports = {
   libraryPath,
   logger,
   setLogger,
+  prometheusText,
 };

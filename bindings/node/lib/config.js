@@ -4,7 +4,7 @@
 // so there is one list of keys, in the library.
 
 const { native } = require('./native');
-const { KapokMQError, fromLastError, invalidArgument, statusName } = require('./errors');
+const { KapokMQError, fromLastError, invalidArgument, statusName, notExported } = require('./errors');
 const { callOnThread } = require('./call-thread');
 
 function snakeCase(key) {
@@ -56,9 +56,7 @@ function buildConfig(fns, options) {
  */
 async function connectPointer(fn, options, cName) {
   const fns = native();
-  if (!fns[fn]) {
-    throw new KapokMQError('KMQ_ERR_INTERNAL', `${fns.file} does not export ${cName}`);
-  }
+  if (!fns[fn]) throw notExported(fns, cName);
   const cfg = buildConfig(fns, options);
   try {
     const r = await callOnThread(fns.file, { fn, args: [cfg], out: 'pointer' });

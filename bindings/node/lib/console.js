@@ -5,7 +5,7 @@
 // also reads the library's error message.
 
 const { native } = require('./native');
-const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
+const { KapokMQError, fromLastError, invalidArgument, closedError, statusName, notExported } = require('./errors');
 const { buildConfig } = require('./config');
 const { callOnThread } = require('./call-thread');
 const { NativeHandle } = require('./handle');
@@ -45,9 +45,7 @@ class Console {
    */
   static create(options = {}) {
     const fns = native();
-    if (!fns.consoleNew) {
-      throw new KapokMQError('KMQ_ERR_INTERNAL', `${fns.file} does not export kmq_console_new`);
-    }
+    if (!fns.consoleNew) throw notExported(fns, 'kmq_console_new');
     const cfg = buildConfig(fns, options);
     try {
       const out = new BigUint64Array(1);

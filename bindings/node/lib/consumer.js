@@ -16,11 +16,12 @@ const { NativeHandle } = require('./handle');
 const { Message, takeMessage } = require('./message');
 const { parseTimeout } = require('./args');
 const { Readiness } = require('./readiness');
+const { Client, ATTACH, CLOSING } = require('./client');
 
 const KIND = 'consumer';
 const INTERNAL = Symbol('kapokmq.internal');
 
-class Consumer {
+class Consumer extends Client {
   #h;
   #fns;
   /** Pending receive() calls, oldest first: { resolve, reject, timer }. */
@@ -42,10 +43,12 @@ class Consumer {
   /** @private use Consumer.connect() */
   constructor(token, ptr, options) {
     if (token !== INTERNAL) throw new TypeError('use Consumer.connect(options)');
+    super();
     this.#options = { ...options };
     this.#fns = native();
     const fns = this.#fns;
     this.#h = new NativeHandle(KIND, ptr, { close: fns.consumerClose, free: fns.consumerFree }, this);
+    this[ATTACH](this.#h);
     this.#readiness = new Readiness(this.#h, KIND, fns, 'consumerFd', 'kmq_consumer_fd', {
       ready: () => this.#takeReady(),
       wanted: () => this.#waiters.length > 0 && !this.#h.closed,
@@ -118,10 +121,8 @@ class Consumer {
   close() {
     const first = !this.#h.closed;
     const ptr = this.#h.ptr(KIND);
-    if (ptr !== null) this.#finalStats = this.#readStats(ptr);
-    const closing = this.#h.close((closedPtr) => {
-      this.#finalStats = this.#readStats(closedPtr);
-    });
+    if (ptr !== null) this.#keepFinal(ptr);
+    const closing = this.#h.close((closedPtr) => this.#keepFinal(closedPtr));
     if (first) {
       this.#rejectWaiters(closedError('receive: the consumer'));
       // The closed descriptor polls readable anyway; this does not rely on it.
@@ -187,6 +188,12 @@ class Consumer {
     const ptr = this.#h.ptr(KIND);
     if (ptr === null) throw closedError('stats: the consumer');
     return this.#readStats(ptr);
+  }
+
+  /** Keeps the counters as they are now, for stats() and statsJson() after close. */
+  #keepFinal(ptr) {
+    this.#finalStats = this.#readStats(ptr);
+    this[CLOSING](ptr);
   }
 
   #readStats(ptr) {

@@ -33,4 +33,9 @@ function closedError(what) {
   return new KapokMQError('KMQ_ERR_CLOSED', `${what} is closed`);
 }
 
-module.exports = { KapokMQError, statusName, fromLastError, invalidArgument, closedError };
+/** The error of a call the loaded library (an older build) lacks `cName` for. */
+function notExported(fns, cName) {
+  return new KapokMQError('KMQ_ERR_INTERNAL', `${fns.file} does not export ${cName}`);
+}
+
+module.exports = { KapokMQError, statusName, fromLastError, invalidArgument, closedError, notExported };

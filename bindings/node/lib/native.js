@@ -106,6 +106,10 @@ const PROTOTYPES = {
   producerClose: 'void kmq_producer_close(void *p)',
   producerFree: 'void kmq_producer_free(void *p)',
   producerFd: 'int kmq_producer_fd(void *p)',
+  producerSerial: 'uint64_t kmq_producer_serial(void *p)',
+  // The statistics documents and the Prometheus page are written into the
+  // caller's buffer, their length (without the NUL) to *len (see metrics.js).
+  producerStatsJson: 'int kmq_producer_stats_json(void *p, void *buf, size_t capacity, void *len)',
 
   consumerNew: 'int kmq_consumer_new(void *cfg, void *out)',
   clusterConsumerNew: 'int kmq_cluster_consumer_new(void *cfg, void *out)',
@@ -116,6 +120,11 @@ const PROTOTYPES = {
   consumerClose: 'void kmq_consumer_close(void *c)',
   consumerFree: 'void kmq_consumer_free(void *c)',
   consumerFd: 'int kmq_consumer_fd(void *c)',
+  consumerSerial: 'uint64_t kmq_consumer_serial(void *c)',
+  consumerStatsJson: 'int kmq_consumer_stats_json(void *c, void *buf, size_t capacity, void *len)',
+  // producers and consumers are arrays of pointers (BigUint64Arrays).
+  prometheusText:
+    'int kmq_prometheus_text(void *producers, size_t n_producers, void *consumers, size_t n_consumers, void *buf, size_t capacity, void *len)',
 
   messageCode: 'const char *kmq_message_code(void *m)',
   messageData: 'void *kmq_message_data(void *m, void *len)',
@@ -142,9 +151,10 @@ const PROTOTYPES = {
   consoleNodes: 'int kmq_console_nodes(void *c, void *json)',
   consoleFree: 'void kmq_console_free(void *c)',
 
-  // The callback is the address koffi.register handed out on the log thread
-  // (see logger.js), so it travels as a plain pointer.
+  // The callbacks are addresses koffi.register handed out on the log thread
+  // (see log-thread.js), so they travel as plain pointers.
   setLogCallback: 'void kmq_set_log_callback(void *callback, int32_t max_level, void *user_data)',
+  setEventCallback: 'void kmq_set_event_callback(void *callback, void *user_data)',
 };
 
 /** kmq_connection_stats, read out of a buffer with koffi.decode. */
@@ -160,6 +170,25 @@ const CONNECTION_STATS = koffi.struct('kmq_connection_stats', {
 
 /** The C type of a log callback, for koffi.register. */
 const LOG_CALLBACK = 'void kmq_log_fn(int level, const char *message, void *user_data)';
+
+/** kmq_event, decoded with koffi.decode from the pointer its callback gets. */
+const EVENT = koffi.struct('kmq_event', {
+  kind: 'int', // kmq_event_kind: EVENT_TYPES[kind - 1]
+  client: 'uint64_t',
+  role: 'const char *',
+  topic: 'const char *',
+  client_id: 'const char *',
+  node: 'const char *',
+  reason: 'const char *',
+  attempt: 'uint32_t',
+  delay_ms: 'uint64_t',
+});
+
+/** The names of kmq_event_kind 1, 2, ... */
+const EVENT_TYPES = ['connected', 'disconnected', 'reconnecting', 'node_added', 'node_removed'];
+
+/** The C type of an event callback; the event comes as a pointer, decoded with EVENT. */
+const EVENT_CALLBACK = 'void kmq_event_fn(const void *event, void *user_data)';
 
 /**
  * Loads the library at `file` and declares `names` (all by default). A
@@ -191,5 +220,5 @@ function native() {
 
 module.exports = {
   native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE,
-  LOG_CALLBACK, CONNECTION_STATS, koffi,
+  LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, CONNECTION_STATS, koffi,
 };

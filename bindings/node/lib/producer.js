@@ -17,6 +17,7 @@ const { connectPointer } = require('./config');
 const { NativeHandle } = require('./handle');
 const { parseTimeout, parseDelay } = require('./args');
 const { Readiness } = require('./readiness');
+const { Client, ATTACH, CLOSING } = require('./client');
 
 const KIND = 'producer';
 /** Reports taken per kmq_poll_reports call. */
@@ -158,7 +159,7 @@ class BatchOutcome {
   }
 }
 
-class Producer {
+class Producer extends Client {
   #h;
   #fns;
   /** id → { resolve, reject, seq }, in send order (Map keeps insertion order). */
@@ -187,9 +188,11 @@ class Producer {
   /** @private use Producer.connect() */
   constructor(token, ptr) {
     if (token !== INTERNAL) throw new TypeError('use Producer.connect(options)');
+    super();
     this.#fns = native();
     const fns = this.#fns;
     this.#h = new NativeHandle(KIND, ptr, { close: fns.producerClose, free: fns.producerFree }, this);
+    this[ATTACH](this.#h);
     this.#readiness = new Readiness(this.#h, KIND, fns, 'producerFd', 'kmq_producer_fd', {
       ready: (begunPtr) => this.#takeReports(begunPtr),
       wanted: () => this.#pending.size > 0,
@@ -367,13 +370,17 @@ class Producer {
     return report;
   }
 
-  /** Closes the native producer, keeping its final counters for stats(). */
+  /** Closes the native producer, keeping its final counters (see #keepFinal). */
   #closeHandle() {
     const ptr = this.#h.ptr(KIND);
-    if (ptr !== null) this.#finalStats = this.#readStats(ptr);
-    return this.#h.close((closedPtr) => {
-      this.#finalStats = this.#readStats(closedPtr);
-    });
+    if (ptr !== null) this.#keepFinal(ptr);
+    return this.#h.close((closedPtr) => this.#keepFinal(closedPtr));
+  }
+
+  /** Keeps the counters as they are now, for stats() and statsJson() after close. */
+  #keepFinal(ptr) {
+    this.#finalStats = this.#readStats(ptr);
+    this[CLOSING](ptr);
   }
 
   /** The library's counters for this producer (after close: as they were then). */

@@ -85,6 +85,23 @@ function startBroker(extraArgs = []) {
             child.kill('SIGKILL');
           });
         },
+        /**
+         * Kills the broker and starts another with the same arguments on
+         * the same port, for its clients to reconnect to; resolves with it.
+         */
+        async restart() {
+          await this.stop();
+          const giveUp = Date.now() + 5000;
+          for (;;) {
+            try {
+              return await startBroker([...extraArgs, '--port', m[2]]);
+            } catch (e) {
+              // The port may not be free again at once.
+              if (Date.now() > giveUp) throw e;
+              await new Promise((done) => setTimeout(done, 100));
+            }
+          }
+        },
       });
     });
   });
