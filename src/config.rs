@@ -189,6 +189,34 @@ fn host(key: &str, value: &str) -> Result<String> {
     Ok(value.to_string())
 }
 
+/// Parses `tls_pin_sha256`: SHA-256 fingerprints of server certificates
+/// separated by commas, each hex (colons allowed, as `openssl x509
+/// -fingerprint -sha256` prints it) or base64.
+fn parse_pins(value: &str) -> std::result::Result<Vec<[u8; 32]>, String> {
+    use base64::Engine as _;
+    let mut pins = Vec::new();
+    for item in value.split(',').map(str::trim) {
+        let hex: String = item.chars().filter(|&c| c != ':').collect();
+        let bytes = if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex")).collect()
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(item)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(item))
+                .unwrap_or_default()
+        };
+        match <[u8; 32]>::try_from(bytes) {
+            Ok(pin) => pins.push(pin),
+            Err(_) => {
+                return Err(format!(
+                    "{item:?} is not a SHA-256 fingerprint (64 hex digits, or 44 characters of base64)"
+                ))
+            }
+        }
+    }
+    Ok(pins)
+}
+
 impl Config {
     pub fn new() -> Self {
         Self::default()
@@ -240,7 +268,7 @@ impl Config {
             }
             "tls_pin_sha256" => {
                 self.tls_pin_sha256 =
-                    crate::tls::parse_pins(value).map_err(|why| Error::invalid(format!("config key {key:?}: {why}")))?
+                    parse_pins(value).map_err(|why| Error::invalid(format!("config key {key:?}: {why}")))?
             }
             _ => return Err(Error::invalid(format!("unknown config key {key:?}; known keys: {}", KEYS.join(", ")))),
         }
@@ -268,6 +296,29 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pins_read_hex_with_or_without_colons_and_base64() {
+        let hex = "00".repeat(31) + "ff";
+        let colons = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap().to_uppercase())
+            .collect::<Vec<_>>()
+            .join(":");
+        let mut want = [0u8; 32];
+        want[31] = 0xff;
+        let b64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8=";
+        assert_eq!(parse_pins(&hex).unwrap(), vec![want]);
+        assert_eq!(parse_pins(&colons).unwrap(), vec![want]);
+        assert_eq!(parse_pins(b64).unwrap(), vec![want]);
+        assert_eq!(parse_pins(b64.trim_end_matches('=')).unwrap(), vec![want]);
+        assert_eq!(parse_pins(&format!("{hex}, {b64}")).unwrap(), vec![want, want]);
+        for bad in ["", "ff", &hex[1..], "AAAA", &format!("{hex},")] {
+            let why = parse_pins(bad).unwrap_err();
+            assert!(why.contains("SHA-256"), "{why}");
+        }
+    }
 
     #[test]
     fn every_key_sets() {

@@ -11,10 +11,12 @@ use crate::error::{Error, Result};
 pub use crate::inbox::DrainReport;
 use crate::inbox::Inbox;
 use crate::log;
+pub use crate::message::Message;
 use crate::metrics::{self, Gauge, Gauges, Source};
 use crate::readiness::Readiness;
-use crate::runtime::{self, lock};
+use crate::runtime;
 use crate::stats_json;
+use crate::sync::lock;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{HashMap, VecDeque};
@@ -24,37 +26,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-/// One message pushed by the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The message's identity: 32 lowercase hex digits. Ack with it.
-    pub code: String,
-    /// The payload (UTF-8 text, as the server stores it).
-    pub data: String,
-    pub topic: String,
-    /// Unix seconds.
-    pub create_time: i64,
-    pub consumed_time: i64,
-    /// Seconds; a redelivered message arrives with the time elapsed.
-    pub delay_time: i64,
-    /// -1 waiting, 0 delayed, 1 consumed.
-    pub status: i32,
-}
-
-impl From<wire::Push> for Message {
-    fn from(p: wire::Push) -> Self {
-        Message {
-            code: p.code,
-            data: p.data,
-            topic: p.topic,
-            create_time: p.create_time,
-            consumed_time: p.consumed_time,
-            delay_time: p.delay_time,
-            status: p.status,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConsumerStats {
@@ -372,7 +343,7 @@ impl Consumer {
                 return Err(Error::timeout(format!("no message within {timeout_ms} ms")));
             };
             st.waiting += 1;
-            st = self.shared.arrived.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+            st = crate::sync::wait(&self.shared.arrived, st, left);
             st.waiting -= 1;
         }
     }
@@ -409,7 +380,7 @@ impl Consumer {
         }
         while !st.inbox.drained() && st.inbox.closed().is_none() {
             let Some(left) = runtime::wait_slice(deadline) else { break };
-            st = self.shared.progress.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+            st = crate::sync::wait(&self.shared.progress, st, left);
         }
         let report = st.inbox.drain_report();
         drop(st);
@@ -433,7 +404,7 @@ impl Consumer {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            links = self.shared.link_ended.wait_timeout(links, left).unwrap_or_else(|p| p.into_inner()).0;
+            links = crate::sync::wait(&self.shared.link_ended, links, left);
         }
     }
 
@@ -466,7 +437,7 @@ impl Consumer {
     }
 
     pub(crate) fn stats_document(&self) -> serde_json::Value {
-        let totals = self.stats();
+        let ConsumerStats { received, acked, reconnects, bad_frames, buffered } = self.stats();
         let (unacked, closed) = {
             let st = lock(&self.shared.state);
             (st.inbox.unacked() as u64, st.inbox.closed().is_some())
@@ -474,7 +445,11 @@ impl Consumer {
         let gauges = self.shared.gauges.snapshot();
         let parts = stats_json::ConsumerParts {
             closed,
-            totals,
+            received,
+            acked,
+            reconnects,
+            bad_frames,
+            buffered,
             unacked,
             acks_written: self.shared.counters.acks_written.load(Ordering::Relaxed),
             buffer_capacity: self.shared.config.receive_buffer as u64,

@@ -5,8 +5,8 @@
 //! pushed messages, `receive` takes them; both learn from the answer whom
 //! to wake. Unit-tested without a server.
 
-use crate::consumer::Message;
 use crate::error::Error;
+use crate::message::Message;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Codes remembered for routing acks; past this, acks of older codes go to

@@ -21,6 +21,7 @@ pub(crate) mod http;
 pub(crate) mod inbox;
 pub(crate) mod latency;
 pub mod log;
+pub(crate) mod message;
 pub(crate) mod metrics;
 pub(crate) mod outbox;
 pub mod producer;
@@ -29,6 +30,7 @@ pub mod readiness;
 pub mod registry;
 pub mod runtime;
 pub(crate) mod stats_json;
+pub(crate) mod sync;
 pub mod tls;
 pub mod wire;
 

@@ -14,6 +14,7 @@
 //! of their own, so that they keep their order with the log lines.
 
 use crate::events::{Event, EventSink};
+use crate::sync;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Condvar, Mutex, RwLock};
@@ -88,7 +89,7 @@ fn queue() -> Option<&'static SyncSender<Record>> {
         }
         // Forked: what the parent queued will never be handed out here.
         let queued = PROGRESS.queued.load(Ordering::Acquire);
-        *PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner()) = queued;
+        *sync::lock(&PROGRESS.handled) = queued;
         PROGRESS.waiting.store(0, Ordering::Release);
     }
     let (tx, rx) = mpsc::sync_channel(QUEUE_MAX);
@@ -123,7 +124,7 @@ fn deliver_all(rx: Receiver<Record>) {
             Record::Event(event) => deliver_event(&event),
         }
         PROGRESS.waiting.fetch_sub(1, Ordering::AcqRel);
-        *PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        *sync::lock(&PROGRESS.handled) += 1;
         PROGRESS.moved.notify_all();
     }
 }
@@ -133,7 +134,7 @@ fn deliver(level: Level, text: &str) {
     if level as u8 > MAX_LEVEL.load(Ordering::Acquire) {
         return;
     }
-    let slot = SINK.read().unwrap_or_else(|p| p.into_inner());
+    let slot = sync::read(&SINK);
     if let Some(sink) = slot.as_ref() {
         // A panicking sink must not end the thread that serves every sink.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(level, text)));
@@ -141,7 +142,7 @@ fn deliver(level: Level, text: &str) {
 }
 
 fn deliver_event(event: &Event) {
-    let slot = EVENT_SINK.read().unwrap_or_else(|p| p.into_inner());
+    let slot = sync::read(&EVENT_SINK);
     if let Some(sink) = slot.as_ref() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
     }
@@ -156,12 +157,12 @@ fn catch_up(limit: Duration) {
     }
     let target = PROGRESS.queued.load(Ordering::Acquire);
     let deadline = Instant::now() + limit;
-    let mut handled = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
+    let mut handled = sync::lock(&PROGRESS.handled);
     while *handled < target {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return;
         };
-        handled = PROGRESS.moved.wait_timeout(handled, left).unwrap_or_else(|p| p.into_inner()).0;
+        handled = sync::wait(&PROGRESS.moved, handled, left);
     }
 }
 
@@ -169,10 +170,10 @@ fn catch_up(limit: Duration) {
 /// Records queued before the call still go to the old sink first (for at
 /// most a second); once this returns, the old sink is no longer called.
 pub fn set_sink(max: Level, sink: Option<Sink>) {
-    // From now on fork() must find the log's locks free (see runtime).
-    crate::runtime::setup();
+    // From now on fork() must find the log's locks free.
+    sync::hold_across_fork(1, hold_for_fork);
     catch_up(CATCH_UP);
-    let mut slot = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let mut slot = sync::write(&SINK);
     MAX_LEVEL.store(if sink.is_some() { max as u8 } else { 0 }, Ordering::Release);
     *slot = sink;
 }
@@ -181,9 +182,9 @@ pub fn set_sink(max: Level, sink: Option<Sink>) {
 /// with `set_sink`, events queued before the call go to the old sink
 /// first, and the old sink is not called once this returns.
 pub fn set_event_sink(sink: Option<EventSink>) {
-    crate::runtime::setup();
+    sync::hold_across_fork(1, hold_for_fork);
     catch_up(CATCH_UP);
-    let mut slot = EVENT_SINK.write().unwrap_or_else(|p| p.into_inner());
+    let mut slot = sync::write(&EVENT_SINK);
     EVENTS_ON.store(sink.is_some(), Ordering::Release);
     *slot = sink;
 }
@@ -240,22 +241,10 @@ pub fn debug(make: impl FnOnce() -> String) {
     log(Level::Debug, make)
 }
 
-/// The log's locks, held across fork() so that the child does not start
-/// with one taken by a thread it does not have (see `runtime`).
-#[cfg(unix)]
-pub(crate) struct ForkGuard {
-    _sink: std::sync::RwLockWriteGuard<'static, Option<Sink>>,
-    _events: std::sync::RwLockWriteGuard<'static, Option<EventSink>>,
-    _progress: std::sync::MutexGuard<'static, u64>,
-}
-
-#[cfg(unix)]
-pub(crate) fn hold_for_fork() -> ForkGuard {
-    // The order of `set_sink` and of the kmq-log thread: the sinks, then the count.
-    let sink = SINK.write().unwrap_or_else(|p| p.into_inner());
-    let events = EVENT_SINK.write().unwrap_or_else(|p| p.into_inner());
-    let progress = PROGRESS.handled.lock().unwrap_or_else(|p| p.into_inner());
-    ForkGuard { _sink: sink, _events: events, _progress: progress }
+/// The log's locks, held across fork() (see `sync`), in the order of
+/// `set_sink` and of the kmq-log thread: the sinks, then the count.
+fn hold_for_fork() -> Box<dyn std::any::Any> {
+    Box::new((sync::write(&SINK), sync::write(&EVENT_SINK), sync::lock(&PROGRESS.handled)))
 }
 
 #[cfg(test)]

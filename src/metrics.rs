@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::events::{Event, EventKind};
 use crate::log;
-use crate::runtime::lock;
+use crate::sync::lock;
 use crate::wire::Role;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -17,8 +17,9 @@ use crate::log;
 use crate::metrics::{Gauge, Gauges, Source};
 use crate::outbox::{Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
-use crate::runtime::{self, lock};
+use crate::runtime;
 use crate::stats_json;
+use crate::sync::lock;
 use crate::wire::{self, Role};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -284,7 +285,7 @@ impl Shared {
             }
             let left = runtime::wait_slice(deadline)?;
             st.waiting += 1;
-            st = self.settled.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+            st = crate::sync::wait(&self.settled, st, left);
             st.waiting -= 1;
         }
     }

@@ -3,7 +3,8 @@
 //! pays for only what it uses.
 
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{self, lock};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once};
 use tokio::runtime::{Handle, Runtime};
 
@@ -42,27 +43,28 @@ fn start() -> Result<Runtime> {
 /// since dropping would wait for threads that do not exist here).
 pub fn handle() -> Result<&'static Handle> {
     setup();
-    let generation = fork_generation();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    let generation = sync::fork_generation();
+    let mut slot = lock(&RUNTIME);
     match *slot {
         Some((started_in, rt)) if started_in == generation => Ok(rt.handle()),
         _ => {
             let rt: &'static Runtime = Box::leak(Box::new(start()?));
             if let Some((_, parents)) = slot.replace((generation, rt)) {
                 // Kept reachable (never used or dropped) in a forked child.
-                ABANDONED.lock().unwrap_or_else(|p| p.into_inner()).push(parents);
+                lock(&ABANDONED).push(parents);
             }
             Ok(rt.handle())
         }
     }
 }
 
-/// Process-wide preparation, once: the fork handler, and the TLS crypto
+/// Process-wide preparation, once: the runtime's locks held across fork(),
+/// panics of the library's threads sent to its log, and the TLS crypto
 /// provider that wss connections and https registries need.
 pub fn setup() {
     static SETUP: Once = Once::new();
     SETUP.call_once(|| {
-        register_fork_handler();
+        sync::hold_across_fork(0, hold_for_fork);
         route_own_panics_to_the_log();
         // An application may have installed its own provider already; then
         // that one is used.
@@ -99,78 +101,10 @@ pub fn check_blocking_allowed(what: &str) -> Result<()> {
     Ok(())
 }
 
-// After fork() the child has none of the runtime's threads: a handle made
-// before the fork must fail there instead of waiting for them forever.
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-#[cfg(unix)]
-/// The library's process-wide locks, taken by the thread that forks just
-/// before fork() and given back just after it, in parent and child: the
-/// child then never starts with one of them held by a thread it does not
-/// have (which would hang its first producer, or its first log line).
-struct HeldAcrossFork {
-    _runtime: std::sync::MutexGuard<'static, Option<(u64, &'static Runtime)>>,
-    _abandoned: std::sync::MutexGuard<'static, Vec<&'static Runtime>>,
-    _log: crate::log::ForkGuard,
-}
-
-#[cfg(unix)]
-thread_local! {
-    static HELD: std::cell::RefCell<Option<HeldAcrossFork>> = const { std::cell::RefCell::new(None) };
-}
-
-#[cfg(unix)]
-extern "C" fn before_fork() {
-    // Always in this order, the order the library itself takes them in.
-    let held = HeldAcrossFork {
-        _runtime: RUNTIME.lock().unwrap_or_else(|p| p.into_inner()),
-        _abandoned: ABANDONED.lock().unwrap_or_else(|p| p.into_inner()),
-        _log: crate::log::hold_for_fork(),
-    };
-    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| *h = Some(held)));
-}
-
-#[cfg(unix)]
-fn release_after_fork() {
-    let _ = HELD.try_with(|h| h.try_borrow_mut().map(|mut h| h.take()));
-}
-
-#[cfg(unix)]
-extern "C" fn after_fork_in_parent() {
-    release_after_fork();
-}
-
-#[cfg(unix)]
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-    release_after_fork();
-}
-
-#[cfg(unix)]
-fn register_fork_handler() {
-    // SAFETY: handlers that take and give back the library's own locks;
-    // none of them can panic (poisoned locks are taken as they are).
-    unsafe {
-        libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(after_fork_in_child));
-    }
-}
-
-/// Windows has no fork(): a child process starts with none of the
-/// parent's memory, so there is nothing to guard.
-#[cfg(not(unix))]
-fn register_fork_handler() {}
-
-/// Changes in a child process after fork(); handles record it when made.
-pub fn fork_generation() -> u64 {
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
-
-/// Fails when the handle made at `generation` is used in a forked child.
-pub fn check_same_process(generation: u64, what: &str) -> Result<()> {
-    if generation != fork_generation() {
-        return Err(Error::closed(format!("{what} was created before fork(); it cannot be used in the child process")));
-    }
-    Ok(())
+/// The runtime's locks, held across fork() (see `sync`).
+fn hold_for_fork() -> Box<dyn std::any::Any> {
+    // Always in this order, the order `handle` takes them in.
+    Box::new((lock(&RUNTIME), lock(&ABANDONED)))
 }
 
 /// A panic on one of the library's own threads (a bug) is caught where it
@@ -186,13 +120,6 @@ fn route_own_panics_to_the_log() {
             previous(info)
         }
     }));
-}
-
-/// Locks `m`, also when a thread panicked while holding it: the library's
-/// state stays consistent enough to report and close, and poisoning must
-/// not turn into a second panic.
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

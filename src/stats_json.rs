@@ -4,7 +4,6 @@
 //! object. The README lists every field with its unit; the Prometheus page
 //! (`prometheus`) is rendered from these documents.
 
-use crate::consumer::ConsumerStats;
 use crate::latency::{LatencySummary, WINDOW};
 use crate::metrics::{unix_ms, ConnectionGauge, Source};
 use crate::outbox::{ConnectionStats, ProducerStats};
@@ -99,7 +98,11 @@ pub(crate) fn producer(source: &Source, p: &ProducerParts) -> Value {
 
 pub(crate) struct ConsumerParts<'a> {
     pub closed: bool,
-    pub totals: ConsumerStats,
+    pub received: u64,
+    pub acked: u64,
+    pub reconnects: u64,
+    pub bad_frames: u64,
+    pub buffered: u64,
     pub unacked: u64,
     pub acks_written: u64,
     pub buffer_capacity: u64,
@@ -108,18 +111,17 @@ pub(crate) struct ConsumerParts<'a> {
 
 pub(crate) fn consumer(source: &Source, c: &ConsumerParts) -> Value {
     let mut doc = header(source, c.closed);
-    let t = &c.totals;
     extend(
         &mut doc,
         json!({
-            "received": t.received,
-            "acked": t.acked,
+            "received": c.received,
+            "acked": c.acked,
             "acks_written": c.acks_written,
             "unacked": c.unacked,
-            "buffered": t.buffered,
+            "buffered": c.buffered,
             "buffer_capacity": c.buffer_capacity,
-            "reconnects": t.reconnects,
-            "bad_frames": t.bad_frames,
+            "reconnects": c.reconnects,
+            "bad_frames": c.bad_frames,
         }),
     );
     let connections = c.gauges.iter().map(|(id, g)| {

@@ -4,7 +4,6 @@ use super::config::kmq_config;
 use super::{call, call_value, free_handle, handle, kmq_status, non_null, put, str_arg, Tagged};
 use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
-use crate::runtime;
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
@@ -111,7 +110,7 @@ pub(super) unsafe fn consumer(c: *const kmq_consumer) -> Result<Arc<Consumer>> {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         let c = handle(c, "consumer")?;
-        runtime::check_same_process(c.fork_generation, "the consumer")?;
+        crate::sync::check_same_process(c.fork_generation, "the consumer")?;
         Ok(c.inner.clone())
     }
 }
@@ -128,7 +127,7 @@ unsafe fn new_consumer(
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
         let c = kmq_consumer {
             tag: kmq_consumer::TAG,
-            fork_generation: runtime::fork_generation(),
+            fork_generation: crate::sync::fork_generation(),
             inner: Arc::new(inner),
         };
         put(out, Box::into_raw(Box::new(c)));
@@ -361,7 +360,7 @@ pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_consumer_free", (), || {
-            free_handle(c, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
+            free_handle(c, |h| h.fork_generation == crate::sync::fork_generation(), |h| h.inner.close());
             Ok(())
         })
     }

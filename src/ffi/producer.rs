@@ -4,7 +4,6 @@ use super::config::kmq_config;
 use super::{bytes_arg, call, call_value, free_handle, handle, kmq_status, non_null, put, Tagged};
 use crate::error::Result;
 use crate::producer::{DeliveryReport, Producer, ProducerStats};
-use crate::runtime;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -102,7 +101,7 @@ pub(super) unsafe fn producer(p: *const kmq_producer) -> Result<Arc<Producer>> {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         let p = handle(p, "producer")?;
-        runtime::check_same_process(p.fork_generation, "the producer")?;
+        crate::sync::check_same_process(p.fork_generation, "the producer")?;
         Ok(p.inner.clone())
     }
 }
@@ -119,7 +118,7 @@ unsafe fn new_producer(
         let inner = connect(&handle(cfg, "cfg")?.inner)?;
         let p = kmq_producer {
             tag: kmq_producer::TAG,
-            fork_generation: runtime::fork_generation(),
+            fork_generation: crate::sync::fork_generation(),
             inner: Arc::new(inner),
         };
         put(out, Box::into_raw(Box::new(p)));
@@ -534,7 +533,7 @@ pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_producer_free", (), || {
-            free_handle(p, |h| h.fork_generation == runtime::fork_generation(), |h| h.inner.close());
+            free_handle(p, |h| h.fork_generation == crate::sync::fork_generation(), |h| h.inner.close());
             Ok(())
         })
     }

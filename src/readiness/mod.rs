@@ -15,6 +15,7 @@
 //! (`windows.rs`).
 
 use crate::error::{Error, Result};
+use crate::sync::lock;
 use std::ffi::c_int;
 use std::sync::Mutex;
 
@@ -52,13 +53,9 @@ impl Readiness {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        crate::runtime::lock(&self.inner)
-    }
-
     /// Something to hand out: the descriptor becomes readable.
     pub fn set(&self) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         if !inner.ready {
             inner.ready = true;
             if let Some(s) = &mut inner.signal {
@@ -69,7 +66,7 @@ impl Readiness {
 
     /// Nothing left: the descriptor stops being readable.
     pub fn clear(&self) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         if inner.ready {
             inner.ready = false;
             if let Some(s) = &mut inner.signal {
@@ -81,7 +78,7 @@ impl Readiness {
     /// The descriptor, created on first use and owned by `self` (closed
     /// when it is dropped).
     pub fn fd(&self) -> Result<Descriptor> {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         if inner.signal.is_none() {
             let mut s = Signal::new().map_err(|e| {
                 Error::internal(format!("cannot create the readiness descriptor ({}): {e}", Signal::WHAT))

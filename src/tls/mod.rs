@@ -87,34 +87,6 @@ fn ca_file(config: &Config) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// Parses `tls_pin_sha256`: SHA-256 fingerprints of server certificates
-/// separated by commas, each hex (colons allowed, as `openssl x509
-/// -fingerprint -sha256` prints it) or base64.
-pub fn parse_pins(value: &str) -> std::result::Result<Vec<[u8; 32]>, String> {
-    use base64::Engine as _;
-    let mut pins = Vec::new();
-    for item in value.split(',').map(str::trim) {
-        let hex: String = item.chars().filter(|&c| c != ':').collect();
-        let bytes = if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex")).collect()
-        } else {
-            base64::engine::general_purpose::STANDARD
-                .decode(item)
-                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(item))
-                .unwrap_or_default()
-        };
-        match <[u8; 32]>::try_from(bytes) {
-            Ok(pin) => pins.push(pin),
-            Err(_) => {
-                return Err(format!(
-                    "{item:?} is not a SHA-256 fingerprint (64 hex digits, or 44 characters of base64)"
-                ))
-            }
-        }
-    }
-    Ok(pins)
-}
-
 /// The TLS failure behind `err`, in plain words; `None` when nothing in
 /// its chain of causes is about TLS. `plain` is the setting to use when the
 /// server does not speak TLS at all (`mq_protocol=ws`, ...).
@@ -188,29 +160,6 @@ fn alert_name(alert: AlertDescription) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pins_read_hex_with_or_without_colons_and_base64() {
-        let hex = "00".repeat(31) + "ff";
-        let colons = hex
-            .as_bytes()
-            .chunks(2)
-            .map(|c| std::str::from_utf8(c).unwrap().to_uppercase())
-            .collect::<Vec<_>>()
-            .join(":");
-        let mut want = [0u8; 32];
-        want[31] = 0xff;
-        let b64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8=";
-        assert_eq!(parse_pins(&hex).unwrap(), vec![want]);
-        assert_eq!(parse_pins(&colons).unwrap(), vec![want]);
-        assert_eq!(parse_pins(b64).unwrap(), vec![want]);
-        assert_eq!(parse_pins(b64.trim_end_matches('=')).unwrap(), vec![want]);
-        assert_eq!(parse_pins(&format!("{hex}, {b64}")).unwrap(), vec![want, want]);
-        for bad in ["", "ff", &hex[1..], "AAAA", &format!("{hex},")] {
-            let why = parse_pins(bad).unwrap_err();
-            assert!(why.contains("SHA-256"), "{why}");
-        }
-    }
 
     #[test]
     fn alert_names_are_words() {
