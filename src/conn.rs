@@ -186,6 +186,18 @@ impl Membership {
     pub fn ended(&self) -> bool {
         self.live.load(Ordering::Acquire) == 0
     }
+    /// Waits until the node is retired.
+    pub async fn retirement(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.retired() {
+                return;
+            }
+            changed.await;
+        }
+    }
     /// A link task of the node starts (before it is spawned).
     pub fn join(&self) {
         self.live.fetch_add(1, Ordering::AcqRel);
@@ -343,6 +355,15 @@ fn random_below(n: u64) -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(DRAWS.fetch_add(1, Ordering::Relaxed));
     h.finish() % n
+}
+
+/// The ticks of a link's pings, every `every`, the first one `every`
+/// from now; a late tick is not made up for.
+pub(crate) async fn ping_interval(every: Duration) -> tokio::time::Interval {
+    let mut ping = tokio::time::interval(every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    ping
 }
 
 /// Pings go out every `check`; a peer that answers nothing (not even a

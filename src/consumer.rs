@@ -550,54 +550,78 @@ impl conn::Link for ConsumerLink<'_> {
     fn lost(&mut self, _why: &Error) {}
 }
 
+type Sink = futures_util::stream::SplitSink<Ws, WsMessage>;
+type Stream = futures_util::stream::SplitStream<Ws>;
+
+/// Serves one open connection until it ends, the node leaves the
+/// registry's list or the consumer closes; returns why. On the way out of
+/// the last two, the acks given so far are written first.
 async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<bool>) -> Error {
-    let (shared, link, member, gauge) = (this.shared, this.link, this.member, this.gauge);
+    let (shared, member) = (this.shared, this.member);
     let Acks { queued: acks, unwritten } = &mut *this.acks;
     let (mut sink, mut stream) = ws.split();
-    let last_seen = conn::LastSeen::now();
-    // While the buffer is full the socket is not read on purpose; silence
-    // then says nothing about the server.
-    let paused = std::sync::atomic::AtomicBool::new(false);
-    let check = shared.config.check_time;
+    let io = PushIo {
+        shared,
+        link: this.link,
+        gauge: this.gauge,
+        last_seen: conn::LastSeen::now(),
+        paused: std::sync::atomic::AtomicBool::new(false),
+    };
+    // Pings go out every check_time; while the buffer is full the socket is
+    // not read on purpose, and silence then says nothing about the server.
+    let watchdog = conn::watchdog(&io.last_seen, shared.config.check_time, || !io.paused.load(Ordering::Relaxed));
+    let why = tokio::select! {
+        _ = io.read_pushes(&mut stream) => Error::connect("the connection was lost or closed by the server"),
+        _ = io.write_acks(&mut sink, acks, unwritten) => Error::connect("the connection was lost while writing acks"),
+        e = watchdog => e,
+        _ = member.retirement() => Error::closed("the node left the registry's list"),
+        _ = stop.changed() => Error::closed("the consumer was closed"),
+    };
+    if *stop.borrow() || member.retired() {
+        // Acks the application gave before closing still reach the server.
+        while let Ok(code) = acks.try_recv() {
+            unwritten.push_back(code);
+        }
+        let goodbye = async {
+            io.write_unwritten(&mut sink, unwritten).await?;
+            sink.send(WsMessage::Close(None)).await
+        };
+        if tokio::time::timeout(ACKS_AT_CLOSE_WAIT, goodbye).await.is_ok_and(|sent| sent.is_ok()) {
+            let _ = tokio::time::timeout(SERVER_CLOSE_WAIT, server_closed(sink, stream)).await;
+        }
+    }
+    why
+}
 
-    let reader = async {
+/// How long a closing consumer tries to write its acks and close frame,
+/// and then waits for the server to close (see `server_closed`).
+const ACKS_AT_CLOSE_WAIT: Duration = Duration::from_millis(500);
+const SERVER_CLOSE_WAIT: Duration = Duration::from_millis(400);
+
+/// What the reader and the writer of one open connection share.
+struct PushIo<'a> {
+    shared: &'a Shared,
+    link: u32,
+    gauge: &'a Gauge,
+    last_seen: conn::LastSeen,
+    /// While the buffer is full the socket is not read on purpose; silence
+    /// then says nothing about the server.
+    paused: std::sync::atomic::AtomicBool,
+}
+
+impl PushIo<'_> {
+    /// Reads pushes into the buffer until the connection ends or the
+    /// consumer closes.
+    async fn read_pushes(&self, stream: &mut Stream) {
         let mut batch = VecDeque::new();
         loop {
-            let mut next = stream.next().await;
-            let mut ended = false;
-            // Take every frame already received (up to a batch) before
-            // handing them over, so the application is woken once for all.
-            loop {
-                match next {
-                    Some(Ok(frame)) => {
-                        last_seen.touch();
-                        gauge.read(metrics::frame_len(frame.len(), false));
-                        runtime::injected_panic_point();
-                        match read_push(shared, frame) {
-                            Pushed::Message(m) => {
-                                gauge.received.fetch_add(1, Ordering::Relaxed);
-                                batch.push_back(m)
-                            }
-                            Pushed::Nothing => {}
-                            Pushed::End => ended = true,
-                        }
-                    }
-                    Some(Err(_)) | None => ended = true,
-                }
-                if ended || batch.len() >= DELIVER_BATCH {
-                    break;
-                }
-                match stream.next().now_or_never() {
-                    Some(frame) => next = frame,
-                    None => break,
-                }
-            }
+            let ended = self.take_frames(stream, &mut batch).await;
             // A full batch leaves more in the socket: read on at once.
             let burst = (COALESCE_BURST..DELIVER_BATCH).contains(&batch.len());
-            paused.store(true, Ordering::Relaxed);
-            let open = shared.deliver(&mut batch, link).await;
-            paused.store(false, Ordering::Relaxed);
-            last_seen.touch();
+            self.paused.store(true, Ordering::Relaxed);
+            let open = self.shared.deliver(&mut batch, self.link).await;
+            self.paused.store(false, Ordering::Relaxed);
+            self.last_seen.touch();
             if !open || ended {
                 return;
             }
@@ -609,28 +633,56 @@ async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<b
                 tokio::time::sleep(conn::COALESCE_PAUSE).await;
             }
         }
-    };
+    }
 
-    let writer = async {
-        let mut ping = tokio::time::interval(check);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.tick().await;
+    /// Waits for a frame, then takes every frame already received (up to a
+    /// batch), so that the application is woken once for all; true when
+    /// the connection ended.
+    async fn take_frames(&self, stream: &mut Stream, batch: &mut VecDeque<Message>) -> bool {
+        let mut next = stream.next().await;
+        loop {
+            let Some(Ok(frame)) = next else {
+                return true;
+            };
+            self.last_seen.touch();
+            self.gauge.read(metrics::frame_len(frame.len(), false));
+            runtime::injected_panic_point();
+            match read_push(self.shared, frame) {
+                Pushed::Message(m) => {
+                    self.gauge.received.fetch_add(1, Ordering::Relaxed);
+                    batch.push_back(m)
+                }
+                Pushed::Nothing => {}
+                Pushed::End => return true,
+            }
+            if batch.len() >= DELIVER_BATCH {
+                return false;
+            }
+            match stream.next().now_or_never() {
+                Some(frame) => next = frame,
+                None => return false,
+            }
+        }
+    }
+
+    /// Writes the acks the application gives, and pings, until the
+    /// connection fails or the consumer has no ack queue left.
+    async fn write_acks(
+        &self,
+        sink: &mut Sink,
+        acks: &mut mpsc::UnboundedReceiver<String>,
+        unwritten: &mut VecDeque<String>,
+    ) {
+        let mut ping = conn::ping_interval(self.shared.config.check_time).await;
         loop {
             if !unwritten.is_empty() {
-                for code in unwritten.iter() {
-                    if sink.feed(WsMessage::text(code.as_str())).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
+                // A full batch leaves more queued: written on at once.
+                let full = unwritten.len() >= ACK_BATCH;
+                if self.write_unwritten(sink, unwritten).await.is_err() {
                     return;
                 }
-                count_acks(shared, gauge, unwritten.iter());
                 // Acks written at most once a pause: the acks of a stream of
-                // messages go out many to a write, a lone one at once. A
-                // full batch leaves more queued: written on at once.
-                let full = unwritten.len() >= ACK_BATCH;
-                unwritten.clear();
+                // messages go out many to a write, a lone one at once.
                 if !full {
                     tokio::time::sleep(conn::COALESCE_PAUSE).await;
                 }
@@ -639,11 +691,9 @@ async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<b
                 code = acks.recv() => match code {
                     Some(code) => {
                         unwritten.push_back(code);
-                        while let Ok(more) = acks.try_recv() {
+                        while unwritten.len() < ACK_BATCH {
+                            let Ok(more) = acks.try_recv() else { break };
                             unwritten.push_back(more);
-                            if unwritten.len() >= ACK_BATCH {
-                                break;
-                            }
                         }
                         runtime::injected_ack_panic_point();
                     }
@@ -653,66 +703,31 @@ async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<b
                     if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
                         return;
                     }
-                    gauge.wrote(metrics::frame_len(0, true));
+                    self.gauge.wrote(metrics::frame_len(0, true));
                 }
             }
         }
-    };
-
-    // Pings go out every check_time; while the buffer is full the socket is
-    // not read on purpose, and silence then says nothing about the server.
-    let watchdog = conn::watchdog(&last_seen, check, || !paused.load(Ordering::Relaxed));
-
-    // The node left the registry's list: close, after writing the acks.
-    let retiring = async {
-        loop {
-            let changed = member.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if member.retired() {
-                return;
-            }
-            changed.await;
-        }
-    };
-
-    let why = tokio::select! {
-        _ = reader => Error::connect("the connection was lost or closed by the server"),
-        _ = writer => Error::connect("the connection was lost while writing acks"),
-        e = watchdog => e,
-        _ = retiring => Error::closed("the node left the registry's list"),
-        _ = stop.changed() => Error::closed("the consumer was closed"),
-    };
-    if *stop.borrow() || member.retired() {
-        // Acks the application gave before closing still reach the server.
-        while let Ok(code) = acks.try_recv() {
-            unwritten.push_back(code);
-        }
-        let flush_acks = async {
-            for code in unwritten.iter() {
-                sink.feed(WsMessage::text(code.as_str())).await?;
-            }
-            sink.flush().await?;
-            count_acks(shared, gauge, unwritten.drain(..));
-            sink.send(WsMessage::Close(None)).await
-        };
-        if tokio::time::timeout(Duration::from_millis(500), flush_acks).await.is_ok_and(|sent| sent.is_ok()) {
-            let _ = tokio::time::timeout(Duration::from_millis(400), server_closed(sink, stream)).await;
-        }
     }
-    why
-}
 
-/// Counts acks written to the socket, and their bytes.
-fn count_acks<S: AsRef<str>>(shared: &Shared, gauge: &Gauge, written: impl Iterator<Item = S>) {
-    let (mut n, mut bytes) = (0, 0);
-    for code in written {
-        n += 1;
-        bytes += metrics::frame_len(code.as_ref().len(), true);
+    /// Writes every ack taken and not yet written, in one flush; they are
+    /// forgotten once written (and kept for the next connection if not).
+    async fn write_unwritten(
+        &self,
+        sink: &mut Sink,
+        unwritten: &mut VecDeque<String>,
+    ) -> std::result::Result<(), tokio_tungstenite::tungstenite::Error> {
+        for code in unwritten.iter() {
+            sink.feed(WsMessage::text(code.as_str())).await?;
+        }
+        sink.flush().await?;
+        let bytes: usize = unwritten.iter().map(|code| metrics::frame_len(code.len(), true)).sum();
+        self.gauge.wrote(bytes);
+        let n = unwritten.len() as u64;
+        self.gauge.acks_written.fetch_add(n, Ordering::Relaxed);
+        self.shared.counters.acks_written.fetch_add(n, Ordering::Relaxed);
+        unwritten.clear();
+        Ok(())
     }
-    gauge.wrote(bytes);
-    gauge.acks_written.fetch_add(n, Ordering::Relaxed);
-    shared.counters.acks_written.fetch_add(n, Ordering::Relaxed);
 }
 
 /// Waits until the server has closed the TCP connection after our close
@@ -720,10 +735,7 @@ fn count_acks<S: AsRef<str>>(shared: &Shared, gauge: &Gauge, written: impl Itera
 /// ends, just before it closes the connection, and it keys consumers by id,
 /// topic, address and second: a consumer opened right after this one closed
 /// would otherwise be the entry taken off, and get no pushes.
-async fn server_closed(
-    sink: futures_util::stream::SplitSink<Ws, WsMessage>,
-    mut stream: futures_util::stream::SplitStream<Ws>,
-) {
+async fn server_closed(sink: Sink, mut stream: Stream) {
     use tokio::io::AsyncReadExt;
     // The server's close frame (and anything pushed before it) first.
     while let Some(Ok(_)) = stream.next().await {}

@@ -602,14 +602,60 @@ async fn serve(
     gauge: &Gauge,
     stop: &mut watch::Receiver<bool>,
 ) -> Error {
-    let (mut rd, mut wr) = tokio::io::split(ws.into_inner());
-    let last_seen = conn::LastSeen::now();
-    let check = shared.config.check_time;
-    // A ping of the server's, for the writer to answer.
-    let pong: Mutex<Option<Vec<u8>>> = Mutex::new(None);
-    let pong_due = Notify::new();
+    let (rd, mut wr) = tokio::io::split(ws.into_inner());
+    let io = LinkIo {
+        shared,
+        link,
+        room,
+        member,
+        gauge,
+        last_seen: conn::LastSeen::now(),
+        pong: Mutex::new(None),
+        pong_due: Notify::new(),
+    };
+    // An answer is due while messages await their `ok`.
+    let watchdog =
+        conn::watchdog(&io.last_seen, shared.config.check_time, || lock(&shared.state).outbox.in_flight(link) > 0);
+    let why = tokio::select! {
+        e = io.read_oks(rd) => e,
+        e = io.write_batches(&mut wr) => e,
+        e = watchdog => e,
+        _ = stop.changed() => Error::closed("the producer was closed"),
+    };
+    if *stop.borrow() {
+        let mut close = frames::Writer::new();
+        close.close();
+        let _ = tokio::time::timeout(CLOSE_FRAME_WAIT, wr.write_all(close.bytes())).await;
+    }
+    why
+}
 
-    let reader = async {
+/// How long a closing producer tries to write its close frame.
+const CLOSE_FRAME_WAIT: Duration = Duration::from_millis(200);
+
+/// What the reader and the writer of one open connection share.
+struct LinkIo<'a> {
+    shared: &'a Shared,
+    link: u32,
+    room: &'a Notify,
+    member: &'a Membership,
+    gauge: &'a Gauge,
+    last_seen: conn::LastSeen,
+    /// A ping of the server's, for the writer to answer.
+    pong: Mutex<Option<Vec<u8>>>,
+    pong_due: Notify,
+}
+
+/// What one read brought: how many `ok`s, and the error that ends the
+/// connection if a frame did (the `ok`s before it still count).
+struct Read {
+    oks: usize,
+    ended: Option<Error>,
+}
+
+impl LinkIo<'_> {
+    /// Reads the server's frames until the connection ends; returns why.
+    async fn read_oks(&self, mut rd: impl tokio::io::AsyncRead + Unpin) -> Error {
         let mut frames = frames::Reader::new();
         loop {
             let read = match frames.fill(&mut rd).await {
@@ -617,49 +663,15 @@ async fn serve(
                 Ok(n) => n,
                 Err(e) => return Error::connect(format!("connection lost: {e}")),
             };
-            last_seen.touch();
-            gauge.read(read);
+            self.last_seen.touch();
+            self.gauge.read(read);
             runtime::injected_panic_point();
-            // Confirm every `ok` of this read under one lock; an `ok` read
-            // before a bad frame still counts.
-            let mut oks = 0;
-            let ended = loop {
-                match frames.next_frame() {
-                    Ok(None) => break None,
-                    Ok(Some(Frame::Data(d))) if d == wire::SEND_ACK.as_bytes() => oks += 1,
-                    Ok(Some(Frame::Data(other))) => {
-                        break Some(Error::protocol(format!(
-                            "expected \"ok\", got {:?}",
-                            wire::preview(&String::from_utf8_lossy(other))
-                        )))
-                    }
-                    Ok(Some(Frame::Ping(payload))) => {
-                        *lock(&pong) = Some(payload.to_vec());
-                        pong_due.notify_one();
-                    }
-                    Ok(Some(Frame::Pong)) => {}
-                    Ok(Some(Frame::Close)) => break Some(Error::connect("the server closed the connection")),
-                    Err(e) => break Some(e),
-                }
+            let Read { oks, ended } = self.take_frames(&mut frames);
+            let busy = match self.confirm(oks) {
+                // A read that filled the buffer left more behind.
+                Ok(left) => left >= COALESCE_IN_FLIGHT && read < frames::READ_CHUNK,
+                Err(e) => return e,
             };
-            let mut busy = false;
-            if oks > 0 {
-                let now = Instant::now();
-                let opened = shared.with_outbox(|ob| match ob.ok(link, oks, now) {
-                    Ok(wake) => (Ok((wake.room, ob.in_flight(link))), wake),
-                    Err(e) => (Err(e), Wake::default()),
-                });
-                match opened {
-                    Ok((room_made, left)) => {
-                        if room_made {
-                            room.notify_one();
-                        }
-                        // A read that filled the buffer left more behind.
-                        busy = left >= COALESCE_IN_FLIGHT && read < frames::READ_CHUNK;
-                    }
-                    Err(e) => return e,
-                }
-            }
             if let Some(e) = ended {
                 return e;
             }
@@ -671,50 +683,87 @@ async fn serve(
                 tokio::time::sleep(conn::COALESCE_PAUSE).await;
             }
         }
-    };
+    }
 
-    let writer = async {
-        let mut out = frames::Writer::new();
-        let mut ping = tokio::time::interval(check);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.tick().await;
+    /// Counts the `ok`s among the frames read, and hands a ping to the writer.
+    fn take_frames(&self, frames: &mut frames::Reader) -> Read {
+        let mut oks = 0;
         loop {
-            if member.retired() {
-                match leave(shared, link, room, member).await {
+            let ended = match frames.next_frame() {
+                Ok(None) => None,
+                Ok(Some(Frame::Data(d))) if d == wire::SEND_ACK.as_bytes() => {
+                    oks += 1;
+                    continue;
+                }
+                Ok(Some(Frame::Data(other))) => Some(Error::protocol(format!(
+                    "expected \"ok\", got {:?}",
+                    wire::preview(&String::from_utf8_lossy(other))
+                ))),
+                Ok(Some(Frame::Ping(payload))) => {
+                    *lock(&self.pong) = Some(payload.to_vec());
+                    self.pong_due.notify_one();
+                    continue;
+                }
+                Ok(Some(Frame::Pong)) => continue,
+                Ok(Some(Frame::Close)) => Some(Error::connect("the server closed the connection")),
+                Err(e) => Some(e),
+            };
+            return Read { oks, ended };
+        }
+    }
+
+    /// Confirms `oks` messages of the link under one lock; returns how
+    /// many are still awaiting theirs (0 when none was confirmed: nothing
+    /// to pause for).
+    fn confirm(&self, oks: usize) -> Result<usize> {
+        if oks == 0 {
+            return Ok(0);
+        }
+        let now = Instant::now();
+        let confirmed = self.shared.with_outbox(|ob| match ob.ok(self.link, oks, now) {
+            Ok(wake) => (Ok((wake.room, ob.in_flight(self.link))), wake),
+            Err(e) => (Err(e), Wake::default()),
+        });
+        let (room_made, left) = confirmed?;
+        if room_made {
+            self.room.notify_one();
+        }
+        Ok(left)
+    }
+
+    /// Writes batches from the outbox (and pings and pongs) until the
+    /// connection fails or the node leaves; returns why.
+    async fn write_batches(&self, wr: &mut (impl AsyncWrite + Unpin)) -> Error {
+        let mut out = frames::Writer::new();
+        let mut ping = conn::ping_interval(self.shared.config.check_time).await;
+        loop {
+            if self.member.retired() {
+                match leave(self.shared, self.link, self.room, self.member).await {
                     Some(why) => return why,
                     None => continue,
                 }
             }
             // Registered before looking, so that no wake-up is missed.
-            let work = shared.work.notified();
+            let work = self.shared.work.notified();
             tokio::pin!(work);
             work.as_mut().enable();
-            let retiring = member.changed.notified();
+            let retiring = self.member.changed.notified();
             tokio::pin!(retiring);
             retiring.as_mut().enable();
-            if member.retired() {
+            if self.member.retired() {
                 continue;
             }
-            // The batch is framed straight from the outbox into `out`,
-            // under the lock: a copy of each message, and no allocation.
-            let before = out.len();
-            let taken = lock(&shared.state).outbox.take_batch(link, |frame| out.text(frame));
-            match taken {
+            let took = match self.take_batch(&mut out) {
+                Ok(took) => took,
                 Err(e) => return e,
-                Ok(t) if t.more_for_others => shared.work.notify_waiters(),
-                Ok(_) => {}
-            }
-            let took = out.len() > before;
-            if let Some(payload) = lock(&pong).take() {
-                out.pong(&payload);
-            }
+            };
             // Nothing taken: wait for something to do.
             if !took && out.is_empty() {
                 tokio::select! {
                     _ = work => {}
-                    _ = room.notified() => {}
+                    _ = self.room.notified() => {}
                     _ = retiring => {}
-                    _ = pong_due.notified() => {}
+                    _ = self.pong_due.notified() => {}
                     _ = ping.tick() => out.ping(),
                 }
                 if out.is_empty() {
@@ -722,30 +771,30 @@ async fn serve(
                 }
             }
             let bytes = out.len();
-            if let Err(e) = write_out(&mut wr, &mut out, true).await {
+            if let Err(e) = write_out(wr, &mut out, true).await {
                 return e;
             }
-            gauge.wrote(bytes);
+            self.gauge.wrote(bytes);
             // Let the other links of a cluster take their share.
             tokio::task::yield_now().await;
         }
-    };
-
-    // An answer is due while messages await their `ok`.
-    let watchdog = conn::watchdog(&last_seen, check, || lock(&shared.state).outbox.in_flight(link) > 0);
-
-    let why = tokio::select! {
-        e = reader => e,
-        e = writer => e,
-        e = watchdog => e,
-        _ = stop.changed() => Error::closed("the producer was closed"),
-    };
-    if *stop.borrow() {
-        let mut close = frames::Writer::new();
-        close.close();
-        let _ = tokio::time::timeout(Duration::from_millis(200), wr.write_all(close.bytes())).await;
     }
-    why
+
+    /// Frames a batch from the outbox, and a pong that is due, into `out`;
+    /// whether a batch was taken.
+    fn take_batch(&self, out: &mut frames::Writer) -> Result<bool> {
+        // Framed straight from the outbox into `out`, under the lock: a
+        // copy of each message, and no allocation.
+        let before = out.len();
+        let taken = lock(&self.shared.state).outbox.take_batch(self.link, |frame| out.text(frame))?;
+        if taken.more_for_others {
+            self.shared.work.notify_waiters();
+        }
+        if let Some(payload) = lock(&self.pong).take() {
+            out.pong(&payload);
+        }
+        Ok(out.len() > before)
+    }
 }
 
 /// Writes what `out` holds (and flushes it through TLS when `flush`), then
