@@ -4,7 +4,6 @@
 
 use crate::error::{Error, Result};
 use crate::sync::{self, lock};
-use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once};
 use tokio::runtime::{Handle, Runtime};
 
@@ -122,37 +121,17 @@ fn route_own_panics_to_the_log() {
     }));
 }
 
-static INJECTED_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-static INJECTED_ACK_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Test hook: the next link that handles a frame from its server panics
-/// there, once. For the tests of what a panicking link task leaves behind.
-#[doc(hidden)]
-pub fn inject_link_panic() {
-    INJECTED_PANIC.store(true, Ordering::Relaxed);
-}
-
-/// Test hook: the next consumer link that takes acks to write panics
-/// before writing them, once.
-#[doc(hidden)]
-pub fn inject_ack_writer_panic() {
-    INJECTED_ACK_PANIC.store(true, Ordering::Relaxed);
-}
-
-fn take_injected(flag: &std::sync::atomic::AtomicBool) -> bool {
-    flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed)
-}
-
-/// Panics when a test asked for it (see `inject_link_panic`).
+/// Panics when a test asked for it (see `test_hooks`); nothing without
+/// the `test-hooks` feature.
+#[inline(always)]
 pub(crate) fn injected_panic_point() {
-    if take_injected(&INJECTED_PANIC) {
-        panic!("injected link panic (test hook)");
-    }
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::link_panic_point();
 }
 
-/// Panics when a test asked for it (see `inject_ack_writer_panic`).
+/// As `injected_panic_point`, for a consumer's ack writer.
+#[inline(always)]
 pub(crate) fn injected_ack_panic_point() {
-    if take_injected(&INJECTED_ACK_PANIC) {
-        panic!("injected ack writer panic (test hook)");
-    }
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::ack_panic_point();
 }

@@ -25,7 +25,7 @@ fn a_panicking_link_is_logged_cleaned_up_and_started_again() {
     // The producer's link panics on the "ok" of the message: the message
     // goes back to the queue, the link starts over and writes it again.
     let producer = Producer::connect(&cfg).unwrap();
-    kapokmq::runtime::inject_link_panic();
+    kapokmq::internals::inject_link_panic();
     producer.send_wait("through a panic", 0, 10_000).unwrap();
     let s = producer.stats();
     assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (1, 1, 0, 0), "{s:?}");
@@ -37,7 +37,7 @@ fn a_panicking_link_is_logged_cleaned_up_and_started_again() {
     // pushes the unacked message again.
     drop(producer);
     lines.lock().unwrap().clear();
-    kapokmq::runtime::inject_link_panic();
+    kapokmq::internals::inject_link_panic();
     let consumer = Consumer::connect(&cfg).unwrap();
     let m = consumer.receive(10_000).expect("the message arrives after the link started over");
     assert!(m.data == "through a panic", "{m:?}");
@@ -48,7 +48,7 @@ fn a_panicking_link_is_logged_cleaned_up_and_started_again() {
     // it: the ack is written on the next connection, and the server marks
     // the message consumed.
     lines.lock().unwrap().clear();
-    kapokmq::runtime::inject_ack_writer_panic();
+    kapokmq::internals::inject_ack_writer_panic();
     consumer.ack(&m.code).unwrap();
     let console = Console::new(&cfg).unwrap();
     let deadline = Instant::now() + Duration::from_secs(8);

@@ -9,7 +9,7 @@ mod common;
 mod recorded;
 
 use common::Broker;
-use kapokmq::wire::{self, Handshake};
+use kapokmq::internals::wire::{self, Handshake};
 use kapokmq::{Config, ErrorKind};
 use recorded::{expand, http, load, mask, message_code, ports, request_of, RawWs};
 use serde_json::Value;

@@ -6,7 +6,7 @@ use crate::opts::ServerOpts;
 use clap::Args;
 use kapokmq::console::{Console, ALL_STATUSES};
 /// Unix seconds as "YYYY-MM-DD hh:mm:ss" in UTC (also for `consume`).
-pub use kapokmq::tls::utc;
+pub use kapokmq::internals::utc;
 use serde_json::Value;
 
 #[derive(Args, Debug)]

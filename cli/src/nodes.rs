@@ -5,7 +5,7 @@ use crate::fail::CliResult;
 use crate::opts::ServerOpts;
 use clap::Args;
 use kapokmq::console::Console;
-use kapokmq::registry::Registry;
+use kapokmq::internals::Registry;
 
 #[derive(Args, Debug)]
 pub struct NodesArgs {
@@ -19,7 +19,7 @@ type Nodes = Vec<(String, String, String)>;
 
 fn from_registry(server: &ServerOpts) -> CliResult<(Nodes, String)> {
     let registry = Registry::from_config(&server.config()?)?;
-    let nodes = kapokmq::runtime::handle()?.block_on(registry.nodes())?;
+    let nodes = kapokmq::internals::runtime_handle()?.block_on(registry.nodes())?;
     let list = nodes.into_iter().map(|n| (n.name, n.addr, n.port.to_string())).collect();
     Ok((list, format!("registry {}", registry.url())))
 }

@@ -3,7 +3,7 @@
 //! call these; `tests/fuzz_corpus.rs` includes this file and feeds every
 //! corpus file through the same functions on stable Rust.
 
-use kapokmq::wire::{self, Handshake, Role};
+use kapokmq::internals::wire::{self, Handshake, Role};
 use kapokmq::ErrorKind;
 use std::borrow::Cow;
 
