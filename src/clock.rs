@@ -1,6 +1,7 @@
 //! The clock of message deadlines, read once per send. `Instant::now` costs
-//! about 30 ns here (a third of a send); Linux's coarse monotonic clock is
-//! the same clock read at the resolution of the scheduler tick, for 5 ns.
+//! a good part of a send (figures in docs/bench/README.md); Linux's coarse
+//! monotonic clock is the same clock read at the resolution of the
+//! scheduler tick, for a fraction of that.
 //! A deadline is never early: the reading is within one tick of the true
 //! time, and the tick is added; it may be up to two ticks late (a few ms,
 //! far below any message timeout that matters).

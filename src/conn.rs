@@ -105,10 +105,9 @@ pub(crate) async fn open_all(dialer: &Dialer, urls: Vec<String>) -> Result<Vec<O
 
 /// How much tungstenite reads at once. It zeroes that much of its buffer
 /// before every read, and the real node writes one small frame per "ok"
-/// and per push, so reads are many and small: at tungstenite's 128 KiB
-/// default the zeroing took 8-14 % of the client's CPU against the node
-/// (memset in perf); 16 KiB cut the client CPU per message by 12-17 %
-/// there and changed nothing against kmq-broker's large batches.
+/// and per push, so reads are many and small: tungstenite's 128 KiB
+/// default cost the client much of its CPU in that zeroing (figures in
+/// docs/bench/README.md, "Why the code is as it is").
 const READ_BUFFER_BYTES: usize = 16 << 10;
 
 async fn handshake(ws: &mut Ws, key: &str) -> Result<()> {

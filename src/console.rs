@@ -1,4 +1,5 @@
-//! The HTTP API of an MQ node (PROTOCOL.md §5): sending without a socket,
+//! The HTTP API of an MQ node (`/Message/...` and `/Console/...` on the
+//! node's port, key in the form body): sending without a socket,
 //! and the console's queries. Every answer arrives with HTTP status 200;
 //! the body's `code` (0 or -1) says whether it worked.
 

@@ -4,8 +4,8 @@
 //! on it is small text frames: a message out, an `ok` back. tokio-tungstenite
 //! spends more per frame than the frame costs (a waker registered, a lock
 //! taken, a random mask drawn and the frame copied for each message; a
-//! buffer split off, checked as UTF-8 and dropped for each `ok`), which was
-//! a third of the network thread's time against kmq-broker. So the producer
+//! buffer split off, checked as UTF-8 and dropped for each `ok`; figures in
+//! docs/bench/README.md). So the producer
 //! link frames its batches itself: [`Writer`] appends masked frames to one
 //! buffer written with one call, and [`Reader`] walks the frames of what one
 //! read returned without copying them. Connecting, TLS and the handshake

@@ -1,5 +1,6 @@
 //! kmq-broker: a development broker that a client cannot tell from a KapokMQ node.
-//! See /work/shared/PROTOCOL.md for the wire protocol it reproduces.
+//! It speaks the node's wire protocol as the library reads it (src/wire.rs)
+//! and as tests/real/ recorded the real node answering.
 
 mod conn;
 mod http;
