@@ -64,7 +64,9 @@ impl Dialer {
     }
 
     async fn open_unbounded(&self, url: &str) -> Result<Ws> {
-        let config = WebSocketConfig::default().max_message_size(Some(64 << 20)).read_buffer_size(READ_BUFFER_BYTES);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(crate::frames::MAX_FRAME as usize))
+            .read_buffer_size(READ_BUFFER_BYTES);
         let connector = self.tls.clone().map(Connector::Rustls);
         let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector)
             .await
@@ -103,12 +105,13 @@ pub(crate) async fn open_all(dialer: &Dialer, urls: Vec<String>) -> Result<Vec<O
     Ok(opened)
 }
 
-/// How much tungstenite reads at once. It zeroes that much of its buffer
-/// before every read, and the real node writes one small frame per "ok"
-/// and per push, so reads are many and small: tungstenite's 128 KiB
-/// default cost the client much of its CPU in that zeroing (figures in
+/// How much tungstenite reads at once: as much as the producer's own
+/// reader (`frames::READ_CHUNK`). It zeroes that much of its buffer before
+/// every read, and the real node writes one small frame per "ok" and per
+/// push, so reads are many and small: tungstenite's 128 KiB default cost
+/// the client much of its CPU in that zeroing (figures in
 /// docs/bench/README.md, "Why the code is as it is").
-const READ_BUFFER_BYTES: usize = 16 << 10;
+const READ_BUFFER_BYTES: usize = crate::frames::READ_CHUNK;
 
 async fn handshake(ws: &mut Ws, key: &str) -> Result<()> {
     match next_text(ws).await? {

@@ -25,9 +25,9 @@ const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
 
-/// The largest frame accepted from the server, as the tungstenite
-/// connections' `max_message_size`.
-const MAX_FRAME: u64 = 64 << 20;
+/// The largest frame (and, on tungstenite's connections, message) accepted
+/// from the server.
+pub(crate) const MAX_FRAME: u64 = 64 << 20;
 /// How much one read asks for (see `conn::READ_BUFFER_BYTES`).
 pub(crate) const READ_CHUNK: usize = 16 << 10;
 /// How much is buffered before it is written: a batch of large messages

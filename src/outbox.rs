@@ -2,7 +2,7 @@
 //! link's FIFO of messages written and awaiting their `ok`, time limits,
 //! flush marks and delivery reports. It holds no socket and reads no clock:
 //! the link driver and the producer feed it events (`enqueue`,
-//! `take_batch`, `ok`, `dropped`, `tick(now)`) and act on what it answers,
+//! `take_batch`, `on_ok`, `on_drop`, `on_tick(now)`) and act on what it answers,
 //! so every rule below is unit-tested without a server.
 //!
 //! Memory is bounded by configuration whatever the server does: the queue
@@ -371,7 +371,7 @@ impl Outbox {
     /// `count` `ok`s arrived on `link` at `now`: as many of its oldest
     /// written messages are confirmed (the server confirms in arrival
     /// order). More `ok`s than messages written is a protocol error.
-    pub fn ok(&mut self, link: u32, count: usize, now: Instant) -> Result<Wake> {
+    pub fn on_ok(&mut self, link: u32, count: usize, now: Instant) -> Result<Wake> {
         let limits = self.limits;
         let Some(flight) = self.links.get_mut(&link) else {
             return Err(Error::protocol("the server confirmed a message that was never sent"));
@@ -416,7 +416,7 @@ impl Outbox {
     /// are forgotten (their `ok`s will never come). Having lost messages in
     /// flight, the link halves its window, which bounds what the next drop
     /// costs in resends.
-    pub fn dropped(&mut self, link: u32, why: &Error) -> Wake {
+    pub fn on_drop(&mut self, link: u32, why: &Error) -> Wake {
         self.last_link_error = Some(why.message().to_string());
         let Some(flight) = self.links.get_mut(&link) else {
             return Wake::default();
@@ -439,10 +439,10 @@ impl Outbox {
         Wake { room: requeued > 0 && !self.queue.is_empty(), ..Wake::default() }
     }
 
-    /// `link` is gone for good (its node left the cluster): as `dropped`,
+    /// `link` is gone for good (its node left the cluster): as `on_drop`,
     /// and its state is forgotten.
     pub fn remove_link(&mut self, link: u32, why: &Error) -> Wake {
-        let wake = self.dropped(link, why);
+        let wake = self.on_drop(link, why);
         self.links.remove(&link);
         wake
     }
@@ -455,7 +455,7 @@ impl Outbox {
 
     /// Fails every message whose time is up at `now`; returns what to wake,
     /// how many failed, and the earliest deadline still pending.
-    pub fn tick(&mut self, now: Instant) -> (Wake, usize, Option<Instant>) {
+    pub fn on_tick(&mut self, now: Instant) -> (Wake, usize, Option<Instant>) {
         let mut wake = Wake::default();
         let mut failed = 0;
         let mut next: Option<Instant> = None;
@@ -643,7 +643,7 @@ mod tests {
         ob.enqueue(frame(0), Track::None, t0 + T, true).unwrap();
         ob.enqueue(frame(1), Track::None, t0 + T, false).unwrap();
         take(&mut ob, 0);
-        ob.ok(0, 2, t0 + Duration::from_millis(5)).unwrap();
+        ob.on_ok(0, 2, t0 + Duration::from_millis(5)).unwrap();
         let l = ob.latency(t0 + Duration::from_millis(6));
         assert_eq!(l.count, 1, "the untimed one is not counted");
         assert!((5000..=5000 + 5000 / 8).contains(&l.p99_us), "{l:?}");
@@ -656,11 +656,11 @@ mod tests {
         let mut ob = outbox_with(limits(), 3, t0);
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m0", "m1", "m2"]);
-        let w = ob.ok(0, 2, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 2, Instant::now()).unwrap();
         assert!(w.reports);
         assert_eq!(reports(&mut ob), [(1, None), (2, None)]);
         assert_eq!(ob.stats().in_flight, 1);
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush, "the last message of the oldest generation moves the flush mark");
         assert_eq!(reports(&mut ob), [(3, None)]);
         assert_eq!(ob.stats().confirmed, 3);
@@ -672,10 +672,10 @@ mod tests {
         let mut ob = outbox_with(limits(), 1, t0);
         ob.connected(0);
         take(&mut ob, 0);
-        assert_eq!(ob.ok(0, 2, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
-        ob.ok(0, 1, Instant::now()).unwrap();
-        assert_eq!(ob.ok(0, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
-        assert_eq!(ob.ok(7, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol, "a link that never wrote");
+        assert_eq!(ob.on_ok(0, 2, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
+        ob.on_ok(0, 1, Instant::now()).unwrap();
+        assert_eq!(ob.on_ok(0, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol);
+        assert_eq!(ob.on_ok(7, 1, Instant::now()).unwrap_err().kind(), ErrorKind::Protocol, "a link that never wrote");
     }
 
     #[test]
@@ -688,9 +688,9 @@ mod tests {
         assert_eq!(take(&mut ob, 1), ["m2"], "half of what is left");
         assert_eq!(take(&mut ob, 1), ["m3"]);
         // Link 1 confirms first: settlement follows the oks, not the ids.
-        ob.ok(1, 2, Instant::now()).unwrap();
+        ob.on_ok(1, 2, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(3, None), (4, None)]);
-        ob.ok(0, 1, Instant::now()).unwrap();
+        ob.on_ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(1, None)]);
     }
 
@@ -704,8 +704,8 @@ mod tests {
         ob.connected(1);
         take(&mut ob, 0);
         take(&mut ob, 1);
-        ob.ok(0, 1, Instant::now()).unwrap();
-        ob.dropped(1, &Error::connect("gone"));
+        ob.on_ok(0, 1, Instant::now()).unwrap();
+        ob.on_drop(1, &Error::connect("gone"));
         ob.note_reconnect(1);
         ob.connected(1);
         take(&mut ob, 1);
@@ -728,14 +728,14 @@ mod tests {
         let mut ob = outbox_with(limits(), 3, t0);
         ob.connected(0);
         take(&mut ob, 0);
-        ob.ok(0, 1, Instant::now()).unwrap();
-        ob.dropped(0, &Error::connect("gone"));
+        ob.on_ok(0, 1, Instant::now()).unwrap();
+        ob.on_drop(0, &Error::connect("gone"));
         assert_eq!(ob.in_flight(0), 0);
         ob.enqueue(frame(3), Track::None, t0 + T, false).unwrap();
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m1", "m2", "m3"], "unconfirmed ones first, in order");
         assert_eq!(ob.stats().resent, 2);
-        ob.ok(0, 3, Instant::now()).unwrap();
+        ob.on_ok(0, 3, Instant::now()).unwrap();
         let s = ob.stats();
         assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (4, 4, 0, 0));
     }
@@ -747,12 +747,12 @@ mod tests {
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 8, "max_in_flight");
         assert!(take(&mut ob, 0).is_empty(), "no room until an ok");
-        let w = ob.ok(0, 3, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 3, Instant::now()).unwrap();
         assert!(w.room);
         assert_eq!(take(&mut ob, 0).len(), 3);
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(w.room);
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(!w.room, "room was there already");
     }
 
@@ -763,10 +763,10 @@ mod tests {
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 64);
         for _ in 0..7 {
-            assert!(!ob.ok(0, 1, Instant::now()).unwrap().room);
+            assert!(!ob.on_ok(0, 1, Instant::now()).unwrap().room);
             assert!(take(&mut ob, 0).is_empty(), "no write per ok");
         }
-        assert!(ob.ok(0, 1, Instant::now()).unwrap().room, "8 of 64 free");
+        assert!(ob.on_ok(0, 1, Instant::now()).unwrap().room, "8 of 64 free");
         assert_eq!(take(&mut ob, 0).len(), 8);
     }
 
@@ -780,9 +780,9 @@ mod tests {
         ob.enqueue("y".repeat(50).into_bytes(), Track::None, t0 + T, false).unwrap();
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 2, "12 bytes reach the 10-byte bound");
-        ob.ok(0, 2, Instant::now()).unwrap();
+        ob.on_ok(0, 2, Instant::now()).unwrap();
         assert_eq!(take(&mut ob, 0).len(), 2);
-        ob.ok(0, 2, Instant::now()).unwrap();
+        ob.on_ok(0, 2, Instant::now()).unwrap();
         assert_eq!(take(&mut ob, 0), ["y".repeat(50)], "a frame larger than the bound goes alone");
     }
 
@@ -793,22 +793,22 @@ mod tests {
         let mut ob = outbox_with(lim, 50_000, t0);
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 1024);
-        ob.dropped(0, &Error::connect("gone"));
+        ob.on_drop(0, &Error::connect("gone"));
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 512);
-        ob.dropped(0, &Error::connect("gone"));
+        ob.on_drop(0, &Error::connect("gone"));
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 256);
         // Confirming four windows' worth doubles it, up to max_in_flight.
         let mut confirmed = 0;
         while confirmed < 50_000 - 2048 {
             let n = ob.in_flight(0);
-            ob.ok(0, n, Instant::now()).unwrap();
+            ob.on_ok(0, n, Instant::now()).unwrap();
             confirmed += n;
             take(&mut ob, 0);
         }
         assert_eq!(ob.in_flight(0), 1024);
-        ob.dropped(0, &Error::connect("gone"));
+        ob.on_drop(0, &Error::connect("gone"));
         assert_eq!(ob.stats().resent, 1024 + 512);
     }
 
@@ -818,9 +818,9 @@ mod tests {
         let mut ob = outbox_with(limits(), 12, t0);
         ob.connected(0);
         assert_eq!(take(&mut ob, 0).len(), 8);
-        let (w, failed, next) = ob.tick(t0 + T / 2);
+        let (w, failed, next) = ob.on_tick(t0 + T / 2);
         assert_eq!((w, failed, next), (Wake::default(), 0, Some(t0 + T)));
-        let (w, failed, next) = ob.tick(t0 + T);
+        let (w, failed, next) = ob.on_tick(t0 + T);
         assert_eq!((failed, next), (12, None));
         assert!(w.reports && w.flush);
         assert!(!w.room, "placeholders still take their place in the window");
@@ -831,11 +831,11 @@ mod tests {
         assert_eq!((flight.fifo.len(), flight.live, flight.bytes), (8, 0, 0), "frames given back");
         // Later oks line up with the placeholders and confirm nothing.
         ob.enqueue(frame(99), Track::Report(0), t0 + 3 * T, false).unwrap();
-        let w = ob.ok(0, 8, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 8, Instant::now()).unwrap();
         assert!(w.room);
         assert!(reports(&mut ob).is_empty());
         assert_eq!(take(&mut ob, 0), ["m99"]);
-        ob.ok(0, 1, Instant::now()).unwrap();
+        ob.on_ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(13, None)]);
         let s = ob.stats();
         assert_eq!((s.enqueued, s.confirmed, s.failed, s.in_flight), (13, 1, 12, 0));
@@ -849,12 +849,12 @@ mod tests {
         take(&mut ob, 0);
         ob.enqueue(frame(2), Track::Report(0), t0 + 2 * T, false).unwrap();
         take(&mut ob, 0);
-        let (_, failed, _) = ob.tick(t0 + T);
+        let (_, failed, _) = ob.on_tick(t0 + T);
         assert_eq!(failed, 2);
-        ob.dropped(0, &Error::connect("gone"));
+        ob.on_drop(0, &Error::connect("gone"));
         ob.connected(0);
         assert_eq!(take(&mut ob, 0), ["m2"], "only the live message is written again");
-        ob.ok(0, 1, Instant::now()).unwrap();
+        ob.on_ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob).len(), 3);
     }
 
@@ -870,12 +870,12 @@ mod tests {
         assert_eq!(ob.unsettled_through(second), 3);
         ob.connected(0);
         take(&mut ob, 0);
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(!w.flush, "the first generation still has a message");
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush);
         assert!(ob.flushed(first) && !ob.flushed(second));
-        let w = ob.ok(0, 1, Instant::now()).unwrap();
+        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
         assert!(w.flush && ob.flushed(second));
     }
 
@@ -886,7 +886,7 @@ mod tests {
         assert_eq!(ob.enqueue(frame(3), Track::None, t0 + T, false).unwrap_err().kind(), ErrorKind::QueueFull);
         ob.connected(0);
         take(&mut ob, 0);
-        ob.tick(t0 + T);
+        ob.on_tick(t0 + T);
         assert!(ob.enqueue(frame(4), Track::None, t0 + 2 * T, false).is_ok(), "failed messages make room");
     }
 

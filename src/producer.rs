@@ -155,7 +155,7 @@ impl Shared {
         let mut first = ws;
         let run = || run_link(self.clone(), link, url.clone(), first.take(), member.clone(), gauge.clone());
         let cleanup = |why: &Error| {
-            let _ = lock(&self.state).outbox.dropped(link, why);
+            let _ = lock(&self.state).outbox.on_drop(link, why);
             self.work.notify_waiters();
         };
         conn::supervise("producer", &url, self.stop.subscribe(), run, cleanup).await;
@@ -250,7 +250,7 @@ impl Shared {
     /// still pending, if any.
     fn expire(&self, now: Instant) -> Option<Instant> {
         let (failed, next, room) = self.with_outbox(|ob| {
-            let (wake, failed, next) = ob.tick(now);
+            let (wake, failed, next) = ob.on_tick(now);
             ((failed, next, wake.room), wake)
         });
         if room {
@@ -578,7 +578,7 @@ impl conn::Link for ProducerLink<'_> {
 
     /// Its unconfirmed messages go back to the queue, to be sent again.
     fn lost(&mut self, why: &Error) {
-        let wake = lock(&self.shared.state).outbox.dropped(self.link, why);
+        let wake = lock(&self.shared.state).outbox.on_drop(self.link, why);
         if wake.room {
             // Another link may take them.
             self.shared.work.notify_waiters();
@@ -629,6 +629,9 @@ async fn serve(
     }
     why
 }
+
+/// How often a link whose node left looks again at what it still awaits.
+const LEAVE_CHECK: Duration = Duration::from_millis(50);
 
 /// How long a closing producer tries to write its close frame.
 const CLOSE_FRAME_WAIT: Duration = Duration::from_millis(200);
@@ -720,7 +723,7 @@ impl LinkIo<'_> {
             return Ok(0);
         }
         let now = Instant::now();
-        let confirmed = self.shared.with_outbox(|ob| match ob.ok(self.link, oks, now) {
+        let confirmed = self.shared.with_outbox(|ob| match ob.on_ok(self.link, oks, now) {
             Ok(wake) => (Ok((wake.room, ob.in_flight(self.link))), wake),
             Err(e) => (Err(e), Wake::default()),
         });
@@ -833,7 +836,7 @@ async fn leave(shared: &Shared, link: u32, room: &Notify, member: &Membership) -
         tokio::select! {
             _ = room.notified() => {}
             _ = retiring => {}
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = tokio::time::sleep(LEAVE_CHECK) => {}
             _ = tokio::time::sleep_until(limit) => {
                 return Some(Error::connect(format!(
                     "the node left the registry's list with {left} messages unconfirmed; they go to other nodes"

@@ -150,3 +150,24 @@ fn the_committed_header_is_the_generated_one() {
         committed_path.display()
     );
 }
+
+/// The key list of kmq_config_set's documentation, the README's and the
+/// Python package's are the config table's (`config::KEYS`): a key added
+/// there and not documented fails here.
+#[test]
+fn every_config_key_is_documented_where_users_look() {
+    let (text, path) = header();
+    let funcs = documented_functions(&text);
+    let (_, doc) = funcs.iter().find(|(name, _)| name == "kmq_config_set").expect("kmq_config_set in the header");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let python = std::fs::read_to_string(root.join("bindings/python/src/kapokmq/__init__.py")).expect("__init__.py");
+    // cbindgen drops the backticks: a key is a word of its own there.
+    let words: Vec<&str> = doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    for key in kapokmq::config::KEYS {
+        let quoted = format!("`{key}`");
+        assert!(words.contains(key), "{path}: kmq_config_set's doc does not list {key}");
+        assert!(readme.contains(&quoted), "README.md does not list {quoted}");
+        assert!(python.contains(&format!("``{key}``")), "kapokmq/__init__.py's doc does not list ``{key}``");
+    }
+}

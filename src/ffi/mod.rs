@@ -50,6 +50,37 @@ pub enum kmq_status {
 
 use kmq_status::*;
 
+impl kmq_status {
+    /// Every status, in the order of their values (0, 1, ...).
+    const ALL: [kmq_status; 10] = [
+        KMQ_OK,
+        KMQ_ERR_INVALID_ARGUMENT,
+        KMQ_ERR_AUTH,
+        KMQ_ERR_CONNECT,
+        KMQ_ERR_TIMEOUT,
+        KMQ_ERR_CLOSED,
+        KMQ_ERR_QUEUE_FULL,
+        KMQ_ERR_PROTOCOL,
+        KMQ_ERR_NO_NODES,
+        KMQ_ERR_INTERNAL,
+    ];
+}
+
+// Each status sits at the index of its value, the last one included.
+const _: () = {
+    let mut i = 0;
+    while i < kmq_status::ALL.len() {
+        assert!(kmq_status::ALL[i] as usize == i);
+        i += 1;
+    }
+    assert!(KMQ_ERR_INTERNAL as usize == kmq_status::ALL.len() - 1);
+};
+
+/// The statuses' names as C strings: their names in the enum.
+static STATUS_NAMES: std::sync::LazyLock<Vec<CString>> = std::sync::LazyLock::new(|| {
+    kmq_status::ALL.iter().map(|s| CString::new(format!("{s:?}")).unwrap_or_default()).collect()
+});
+
 impl From<ErrorKind> for kmq_status {
     fn from(kind: ErrorKind) -> Self {
         match kind {
@@ -264,20 +295,10 @@ pub(crate) fn owned_c_string(text: String) -> *mut c_char {
 /// "KMQ_UNKNOWN_STATUS" (never NULL).
 #[no_mangle]
 pub extern "C" fn kmq_status_str(s: i32) -> *const c_char {
-    let name: &CStr = match s {
-        0 => c"KMQ_OK",
-        1 => c"KMQ_ERR_INVALID_ARGUMENT",
-        2 => c"KMQ_ERR_AUTH",
-        3 => c"KMQ_ERR_CONNECT",
-        4 => c"KMQ_ERR_TIMEOUT",
-        5 => c"KMQ_ERR_CLOSED",
-        6 => c"KMQ_ERR_QUEUE_FULL",
-        7 => c"KMQ_ERR_PROTOCOL",
-        8 => c"KMQ_ERR_NO_NODES",
-        9 => c"KMQ_ERR_INTERNAL",
-        _ => c"KMQ_UNKNOWN_STATUS",
-    };
-    name.as_ptr()
+    call_value("kmq_status_str", c"KMQ_UNKNOWN_STATUS".as_ptr(), || {
+        let name = usize::try_from(s).ok().and_then(|i| STATUS_NAMES.get(i));
+        Ok(name.map_or(c"KMQ_UNKNOWN_STATUS".as_ptr(), |n| n.as_ptr()))
+    })
 }
 
 /// The message of the last error on this thread, `""` if none. Valid until

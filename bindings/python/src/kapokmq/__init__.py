@@ -16,7 +16,8 @@ Keyword arguments of ``Producer`` and ``Consumer`` are the library's config
 keys: ``mq_addr`` (127.0.0.1), ``mq_port`` (8011), ``mq_protocol`` (ws/wss),
 ``topic``, ``producer_id`` / ``consumer_id``, ``secret_key`` (test),
 ``check_time``, ``message_timeout_ms``, ``connect_timeout_ms``, ``reconnect_max_ms``, ``queue_max``,
-``connections`` (per node, producer), ``max_in_flight``, ``max_in_flight_bytes``, ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer);
+``connections`` (per node, producer), ``max_in_flight``, ``max_in_flight_bytes``, ``receive_buffer``, ``standby_addr`` / ``standby_port`` (consumer),
+``tls_ca_file``, ``tls_verify``, ``tls_pin_sha256`` (wss and https);
 ``ClusterProducer`` and ``ClusterConsumer`` take ``registry_addr``,
 ``registry_port`` and ``registry_protocol`` instead of a node.
 :class:`Console` is a client of a node's HTTP API (send without a socket,
