@@ -4,7 +4,7 @@
 
 use super::config::kmq_config;
 use super::{
-    bytes_arg, call, call_value, free_handle, handle, kmq_status, non_null, owned_c_string, put, str_arg, Tagged,
+    bytes_arg, call, call_value, handle, kmq_status, non_null, owned_c_string, put, str_arg, Client, ClientKind,
 };
 use crate::console::Console;
 use crate::error::Result;
@@ -14,25 +14,22 @@ use std::sync::Arc;
 /// A client of one MQ node's HTTP API (opaque). Calls block the calling
 /// thread for at most `connect_timeout_ms`.
 ///
-/// The C header declares it opaque (see cbindgen.toml); the tag comes
-/// first so that it can be read before the type is known.
+/// The C header declares it opaque (see cbindgen.toml).
 /// cbindgen:ignore
-#[repr(C)]
-pub struct kmq_console {
-    tag: u64,
-    /// Shared with every call in progress (see `kmq_producer`).
-    inner: Arc<Console>,
-}
+pub type kmq_console = Client<Console>;
 
-impl Tagged for kmq_console {
+impl ClientKind for Console {
     const TAG: u64 = 0x6b6d_7163_6f6e_736c;
-    const NAME: &'static str = "kmq_console";
+    const TYPE: &'static str = "kmq_console";
+    const ARG: &'static str = "console";
+    /// A console holds no connection between calls: nothing to close.
+    fn close(&self) {}
 }
 
 /// The console behind a handle, shared for the duration of one call.
 unsafe fn console(c: *const kmq_console) -> Result<Arc<Console>> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe { Ok(handle(c, "console")?.inner.clone()) }
+    unsafe { Client::get(c) }
 }
 
 /// Runs `f` and hands its JSON answer out through `json`.
@@ -66,15 +63,7 @@ unsafe fn json_call(
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_new(cfg: *const kmq_config, out: *mut *mut kmq_console) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_console_new", || {
-            non_null(out, "out")?;
-            put(out, std::ptr::null_mut());
-            let inner = Console::new(&handle(cfg, "cfg")?.inner)?;
-            put(out, Box::into_raw(Box::new(kmq_console { tag: kmq_console::TAG, inner: Arc::new(inner) })));
-            Ok(())
-        })
-    }
+    unsafe { call("kmq_console_new", || Client::hand_out(out, || Console::new(&handle(cfg, "cfg")?.inner))) }
 }
 
 /// Sends one message over HTTP (`POST /Producer/Send`), for callers that
@@ -238,7 +227,7 @@ pub unsafe extern "C" fn kmq_console_free(c: *mut kmq_console) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_console_free", (), || {
-            free_handle(c, |_| true, |_| {});
+            Client::free(c);
             Ok(())
         })
     }

@@ -1,7 +1,7 @@
 //! `kmq_consumer` and `kmq_message`: the C face of [`crate::Consumer`].
 
 use super::config::kmq_config;
-use super::{call, call_value, free_handle, handle, kmq_status, non_null, put, str_arg, Tagged};
+use super::{call, call_value, handle, kmq_status, non_null, put, str_arg, Client, ClientKind, Tagged};
 use crate::consumer::{Consumer, ConsumerStats, Message};
 use crate::error::Result;
 use std::ffi::{c_char, CString};
@@ -9,22 +9,17 @@ use std::sync::Arc;
 
 /// A consumer (opaque). Safe to use from several threads at once.
 ///
-/// The C header declares it opaque (see cbindgen.toml); the tag comes
-/// first so that it can be read before the type is known.
+/// The C header declares it opaque (see cbindgen.toml).
 /// cbindgen:ignore
-#[repr(C)]
-pub struct kmq_consumer {
-    tag: u64,
-    fork_generation: u64,
-    /// Shared with every call in progress, so that `kmq_consumer_free` under
-    /// a call blocked in another thread frees nothing that call still uses:
-    /// the last of them to return drops the consumer.
-    inner: Arc<Consumer>,
-}
+pub type kmq_consumer = Client<Consumer>;
 
-impl Tagged for kmq_consumer {
+impl ClientKind for Consumer {
     const TAG: u64 = 0x6b6d_7163_6f6e_7375;
-    const NAME: &'static str = "kmq_consumer";
+    const TYPE: &'static str = "kmq_consumer";
+    const ARG: &'static str = "consumer";
+    fn close(&self) {
+        Consumer::close(self)
+    }
 }
 
 /// One received message (opaque), owned by the caller until
@@ -108,11 +103,7 @@ impl From<ConsumerStats> for kmq_consumer_stats {
 /// The consumer behind a handle, shared for the duration of one call.
 pub(super) unsafe fn consumer(c: *const kmq_consumer) -> Result<Arc<Consumer>> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        let c = handle(c, "consumer")?;
-        crate::sync::check_same_process(c.fork_generation, "the consumer")?;
-        Ok(c.inner.clone())
-    }
+    unsafe { Client::get(c) }
 }
 
 unsafe fn new_consumer(
@@ -121,18 +112,7 @@ unsafe fn new_consumer(
     connect: fn(&crate::Config) -> Result<Consumer>,
 ) -> Result<()> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let c = kmq_consumer {
-            tag: kmq_consumer::TAG,
-            fork_generation: crate::sync::fork_generation(),
-            inner: Arc::new(inner),
-        };
-        put(out, Box::into_raw(Box::new(c)));
-        Ok(())
-    }
+    unsafe { Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner)) }
 }
 
 /// Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -360,7 +340,7 @@ pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_consumer_free", (), || {
-            free_handle(c, |h| h.fork_generation == crate::sync::fork_generation(), |h| h.inner.close());
+            Client::free(c);
             Ok(())
         })
     }

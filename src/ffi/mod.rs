@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 // The header lists the functions in the order of these modules: the
 // order a C programmer reads them in.
@@ -229,6 +230,77 @@ pub(crate) unsafe fn handle<'a, T: Tagged>(p: *const T, name: &str) -> Result<&'
     }
     // SAFETY: the tag says it is a live `T`.
     Ok(unsafe { &*p })
+}
+
+/// What a client handle (producer, consumer, console) is, as its type
+/// tag and its names in messages.
+#[doc(hidden)]
+pub trait ClientKind {
+    const TAG: u64;
+    /// The C type's name (`kmq_producer`).
+    const TYPE: &'static str;
+    /// The argument's name in messages (`producer`).
+    const ARG: &'static str;
+    /// Closes the object when its handle is freed.
+    fn close(&self);
+}
+
+/// The object behind a client handle: its type tag first (read before the
+/// pointer is trusted), the fork generation it was made in (a handle made
+/// before fork() fails in the child, whose threads it would wait for), and
+/// the object, shared with every call in progress, so that freeing the
+/// handle under a call blocked in another thread frees nothing that call
+/// still uses: the last of them to return drops the object.
+#[repr(C)]
+pub struct Client<T> {
+    tag: u64,
+    fork_generation: u64,
+    inner: Arc<T>,
+}
+
+impl<T: ClientKind> Tagged for Client<T> {
+    const TAG: u64 = T::TAG;
+    const NAME: &'static str = T::TYPE;
+}
+
+impl<T: ClientKind> Client<T> {
+    /// The object behind `p`, shared for the duration of one call.
+    ///
+    /// # Safety
+    /// `p` must be NULL or a handle this library handed out, not yet freed.
+    pub(crate) unsafe fn get(p: *const Self) -> Result<Arc<T>> {
+        // SAFETY: the caller's contract above.
+        let c = unsafe { handle(p, T::ARG)? };
+        crate::sync::check_same_process(c.fork_generation, &format!("the {}", T::ARG))?;
+        Ok(c.inner.clone())
+    }
+
+    /// Makes the object with `make` and hands out its handle through
+    /// `out` (NULL there first, so that a failure leaves NULL).
+    ///
+    /// # Safety
+    /// `out` must be NULL or writable.
+    pub(crate) unsafe fn hand_out(out: *mut *mut Self, make: impl FnOnce() -> Result<T>) -> Result<()> {
+        non_null(out, "out")?;
+        // SAFETY: non-NULL, and writable by the caller's contract.
+        unsafe { put(out, std::ptr::null_mut()) };
+        let c = Client { tag: T::TAG, fork_generation: crate::sync::fork_generation(), inner: Arc::new(make()?) };
+        // SAFETY: as above.
+        unsafe { put(out, Box::into_raw(Box::new(c))) };
+        Ok(())
+    }
+
+    /// Closes and frees the handle (see `free_handle`); a handle made
+    /// before fork() is left to the parent process.
+    ///
+    /// # Safety
+    /// `p` must be NULL or a handle of this type not yet freed.
+    pub(crate) unsafe fn free(p: *mut Self) {
+        // SAFETY: the caller's contract above.
+        unsafe {
+            free_handle(p, |h| h.fork_generation == crate::sync::fork_generation(), |h| h.inner.close());
+        }
+    }
 }
 
 /// Frees a handle made with `Box::into_raw`: marks it dead, runs `close`

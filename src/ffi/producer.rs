@@ -1,7 +1,7 @@
 //! `kmq_producer`: the C face of [`crate::Producer`].
 
 use super::config::kmq_config;
-use super::{bytes_arg, call, call_value, free_handle, handle, kmq_status, non_null, put, Tagged};
+use super::{bytes_arg, call, call_value, handle, kmq_status, non_null, put, Client, ClientKind};
 use crate::error::Result;
 use crate::producer::{DeliveryReport, Producer, ProducerStats};
 use std::ffi::{c_char, c_void};
@@ -9,22 +9,17 @@ use std::sync::Arc;
 
 /// A producer (opaque). Safe to use from several threads at once.
 ///
-/// The C header declares it opaque (see cbindgen.toml); the tag comes
-/// first so that it can be read before the type is known.
+/// The C header declares it opaque (see cbindgen.toml).
 /// cbindgen:ignore
-#[repr(C)]
-pub struct kmq_producer {
-    tag: u64,
-    fork_generation: u64,
-    /// Shared with every call in progress, so that `kmq_producer_free` under
-    /// a call blocked in another thread frees nothing that call still uses:
-    /// the last of them to return drops the producer.
-    inner: Arc<Producer>,
-}
+pub type kmq_producer = Client<Producer>;
 
-impl Tagged for kmq_producer {
+impl ClientKind for Producer {
     const TAG: u64 = 0x6b6d_7170_726f_6475;
-    const NAME: &'static str = "kmq_producer";
+    const TYPE: &'static str = "kmq_producer";
+    const ARG: &'static str = "producer";
+    fn close(&self) {
+        Producer::close(self)
+    }
 }
 
 /// Counters of one producer, for accounting:
@@ -99,11 +94,7 @@ impl kmq_delivery_report {
 /// The producer behind a handle, shared for the duration of one call.
 pub(super) unsafe fn producer(p: *const kmq_producer) -> Result<Arc<Producer>> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        let p = handle(p, "producer")?;
-        crate::sync::check_same_process(p.fork_generation, "the producer")?;
-        Ok(p.inner.clone())
-    }
+    unsafe { Client::get(p) }
 }
 
 unsafe fn new_producer(
@@ -112,18 +103,7 @@ unsafe fn new_producer(
     connect: fn(&crate::Config) -> Result<Producer>,
 ) -> Result<()> {
     // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        non_null(out, "out")?;
-        put(out, std::ptr::null_mut());
-        let inner = connect(&handle(cfg, "cfg")?.inner)?;
-        let p = kmq_producer {
-            tag: kmq_producer::TAG,
-            fork_generation: crate::sync::fork_generation(),
-            inner: Arc::new(inner),
-        };
-        put(out, Box::into_raw(Box::new(p)));
-        Ok(())
-    }
+    unsafe { Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner)) }
 }
 
 /// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -533,7 +513,7 @@ pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
     // SAFETY: the caller keeps the contract documented above.
     unsafe {
         call_value("kmq_producer_free", (), || {
-            free_handle(p, |h| h.fork_generation == crate::sync::fork_generation(), |h| h.inner.close());
+            Client::free(p);
             Ok(())
         })
     }
