@@ -3,7 +3,7 @@
 // the error message read on this same thread, right after the call.
 
 const { parentPort, workerData } = require('node:worker_threads');
-const { bind, koffi } = require('./native');
+const { bind, koffi, DRAIN_REPORT } = require('./native');
 
 const fns = bind(workerData.libFile, [
   'lastError', 'stringFree',
@@ -13,8 +13,8 @@ const fns = bind(workerData.libFile, [
 ]);
 
 parentPort.on('message', ({ fn, args, out }) => {
-  // A drain's report is four counters; every other out-value one word.
-  const slot = out ? new BigUint64Array(out === 'drain' ? 4 : 1) : null;
+  // A drain's report is a kmq_drain_report; every other out-value one word.
+  const slot = !out ? null : out === 'drain' ? Buffer.alloc(koffi.sizeof(DRAIN_REPORT)) : new BigUint64Array(1);
   const status = slot ? fns[fn](...args, slot) : fns[fn](...args);
   if (status !== 0) {
     parentPort.postMessage({ status, value: null, message: fns.lastError() });
@@ -24,8 +24,13 @@ parentPort.on('message', ({ fn, args, out }) => {
   if (out === 'pointer') {
     value = slot[0];
   } else if (out === 'drain') {
-    const [handedOut, acked, unacked, unread] = Array.from(slot, Number);
-    value = { handedOut, acked, unacked, unread };
+    const r = koffi.decode(slot, DRAIN_REPORT);
+    value = {
+      handedOut: Number(r.handed_out),
+      acked: Number(r.acked),
+      unacked: Number(r.unacked),
+      unread: Number(r.unread),
+    };
   } else if (out === 'string' && slot[0] !== 0n) {
     try {
       value = koffi.decode.string(slot[0]);

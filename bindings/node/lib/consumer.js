@@ -7,7 +7,7 @@
 // comes, and close() (which makes the descriptor readable) lets the process
 // exit at once.
 
-const { native, Status } = require('./native');
+const { native, koffi, Status, CONSUMER_STATS } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { callOnThread } = require('./call-thread');
 const { run } = require('./run');
@@ -197,11 +197,17 @@ class Consumer extends Client {
   }
 
   #readStats(ptr) {
-    const out = new BigUint64Array(5);
+    const out = Buffer.alloc(koffi.sizeof(CONSUMER_STATS));
     const status = this.#fns.consumerStats(ptr, out);
     if (status !== 0) throw fromLastError(this.#fns, status);
-    const [received, acked, reconnects, badFrames, buffered] = Array.from(out, Number);
-    return { received, acked, reconnects, badFrames, buffered };
+    const s = koffi.decode(out, CONSUMER_STATS);
+    return {
+      received: Number(s.received),
+      acked: Number(s.acked),
+      reconnects: Number(s.reconnects),
+      badFrames: Number(s.bad_frames),
+      buffered: Number(s.buffered),
+    };
   }
 
   /** Yields messages until the consumer is closed. */

@@ -67,14 +67,6 @@ const STATUS_NAMES = [
 ];
 const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((n, i) => [n, i])));
 
-/**
- * Layout of one `kmq_delivery_report`: u64 id, i32 status, padding, void
- * *opaque, char error[256] (NUL-terminated).
- */
-const REPORT_SIZE = 280;
-const REPORT_ERROR_OFFSET = 24;
-const REPORT_ERROR_SIZE = 256;
-
 // Declarations shared by the main thread and the call threads.
 // Pointers are `void *` throughout: koffi 3 hands them out as untyped BigInts,
 // so each wrapper keeps its own record of what a pointer is (see handle.js).
@@ -96,10 +88,13 @@ const PROTOTYPES = {
   // pointer to the Buffer's memory.
   sendTrackedStr: ['kmq_send_tracked', 'int', ['void *', 'const char *', 'size_t', 'int64_t', 'void *']],
   sendTrackedBuf: ['kmq_send_tracked', 'int', ['void *', 'const void *', 'size_t', 'int64_t', 'void *']],
-  // msgs is an array of kmq_buf { const char *data; size_t len; } the
-  // caller lays out in a typed array (see producer.js).
+  // msgs is an array of kmq_buf (BUF below) the caller lays out in a
+  // typed array (see producer.js).
   sendManyTracked:
     'int kmq_send_many_tracked(void *p, const void *msgs, size_t count, int64_t delay_s, void *accepted, void *first_id)',
+  // reports is a buffer of capacity kmq_delivery_reports (DELIVERY_REPORT
+  // below), of which the first *count are read; the stats, the drain
+  // report and the connection stats are buffers of their structs too.
   pollReports: 'int kmq_poll_reports(void *p, void *reports, size_t capacity, int64_t timeout_ms, void *count)',
   producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
   connectionStats: 'int kmq_producer_connection_stats(void *p, void *out, size_t capacity, void *count)',
@@ -157,9 +152,64 @@ const PROTOTYPES = {
   setEventCallback: 'void kmq_set_event_callback(void *callback, void *user_data)',
 };
 
+// The structs of kapokmq.h, field for field. Their sizes and field offsets
+// are koffi's, from these declarations; nothing reads them at an offset
+// written by hand (see elementIndex for the typed-array views).
+
+/** KMQ_REPORT_ERROR_SIZE: kmq_delivery_report.error, its NUL included. */
+const REPORT_ERROR_SIZE = 256;
+/** KMQ_NODE_SIZE: kmq_connection_stats.node, its NUL included. */
+const NODE_SIZE = 272;
+
+/** enum kmq_status, which C stores as an int. */
+koffi.alias('kmq_status', 'int');
+/** enum kmq_event_kind, likewise. */
+koffi.alias('kmq_event_kind', 'int');
+
+/** kmq_delivery_report; kmq_poll_reports fills an array of them. */
+const DELIVERY_REPORT = koffi.struct('kmq_delivery_report', {
+  id: 'uint64_t',
+  status: 'kmq_status',
+  opaque: 'void *',
+  error: koffi.array('char', REPORT_ERROR_SIZE, 'String'),
+});
+
+/** kmq_buf; kmq_send_many_tracked takes an array of them. */
+const BUF = koffi.struct('kmq_buf', {
+  data: 'const char *',
+  len: 'size_t',
+});
+
+/** kmq_producer_stats, written by kmq_producer_get_stats. */
+const PRODUCER_STATS = koffi.struct('kmq_producer_stats', {
+  enqueued: 'uint64_t',
+  confirmed: 'uint64_t',
+  failed: 'uint64_t',
+  resent: 'uint64_t',
+  reconnects: 'uint64_t',
+  in_flight: 'uint64_t',
+});
+
+/** kmq_consumer_stats, written by kmq_consumer_get_stats. */
+const CONSUMER_STATS = koffi.struct('kmq_consumer_stats', {
+  received: 'uint64_t',
+  acked: 'uint64_t',
+  reconnects: 'uint64_t',
+  bad_frames: 'uint64_t',
+  buffered: 'uint64_t',
+});
+
+/** kmq_drain_report, written by kmq_consumer_drain. */
+const DRAIN_REPORT = koffi.struct('kmq_drain_report', {
+  handed_out: 'uint64_t',
+  acked: 'uint64_t',
+  unacked: 'uint64_t',
+  unread: 'uint64_t',
+});
+
 /** kmq_connection_stats, read out of a buffer with koffi.decode. */
 const CONNECTION_STATS = koffi.struct('kmq_connection_stats', {
-  node: koffi.array('char', 272, 'String'), // KMQ_NODE_SIZE
+  node: koffi.array('char', NODE_SIZE, 'String'),
   connected: 'int32_t',
   written: 'uint64_t',
   confirmed: 'uint64_t',
@@ -173,7 +223,7 @@ const LOG_CALLBACK = 'void kmq_log_fn(int level, const char *message, void *user
 
 /** kmq_event, decoded with koffi.decode from the pointer its callback gets. */
 const EVENT = koffi.struct('kmq_event', {
-  kind: 'int', // kmq_event_kind: EVENT_TYPES[kind - 1]
+  kind: 'kmq_event_kind', // EVENT_TYPES[kind - 1]
   client: 'uint64_t',
   role: 'const char *',
   topic: 'const char *',
@@ -210,6 +260,24 @@ function bind(file, names = Object.keys(PROTOTYPES)) {
   return fns;
 }
 
+/**
+ * Where `member` of the struct `type` starts in a typed array of
+ * `Elements` (Int32Array, Uint32Array, ...) laid over an array of such
+ * structs: its element index within one struct; with no member, how many
+ * elements one struct spans. For the hot paths, which read and write
+ * whole batches of structs through typed arrays: koffi.decode and
+ * koffi.encode convert one struct per call, to or from a JS object.
+ */
+function elementIndex(type, member, Elements) {
+  const bytes = member === null ? koffi.sizeof(type) : koffi.offsetof(type, member);
+  const index = bytes / Elements.BYTES_PER_ELEMENT;
+  if (!Number.isInteger(index)) {
+    throw new Error(`kapokmq: ${koffi.type(type).name}${member === null ? '' : `.${member}`} ` +
+      `is not aligned for ${Elements.name}`);
+  }
+  return index;
+}
+
 let loaded = null;
 
 /** The library's functions, loaded on first use. */
@@ -219,6 +287,7 @@ function native() {
 }
 
 module.exports = {
-  native, bind, findLibrary, Status, STATUS_NAMES, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE,
-  LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, CONNECTION_STATS, koffi,
+  native, bind, findLibrary, Status, STATUS_NAMES, REPORT_ERROR_SIZE, NODE_SIZE,
+  DELIVERY_REPORT, BUF, PRODUCER_STATS, CONSUMER_STATS, DRAIN_REPORT, CONNECTION_STATS, elementIndex,
+  LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, koffi,
 };

@@ -15,7 +15,7 @@
 // until then.
 
 const { isMainThread } = require('node:worker_threads');
-const { koffi } = require('./native');
+const { koffi, elementIndex } = require('./native');
 
 // The same values on Linux, macOS and the BSDs.
 const POLLIN = 0x1;
@@ -25,8 +25,14 @@ const POLLNVAL = 0x20;
 const READY = POLLIN | POLLERR | POLLHUP | POLLNVAL;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
-/** struct pollfd { int fd; short events; short revents; }, in 32-bit words. */
-const POLLFD_WORDS = 2;
+/** poll()'s struct pollfd, an array of which is laid out in an Int32Array. */
+const POLLFD = koffi.struct({ fd: 'int', events: 'short', revents: 'short' });
+/** Where its fields are: fd in 32-bit elements, events and revents in 16-bit ones. */
+const POLLFD_INTS = elementIndex(POLLFD, null, Int32Array);
+const POLLFD_FD = elementIndex(POLLFD, 'fd', Int32Array);
+const POLLFD_SHORTS = elementIndex(POLLFD, null, Int16Array);
+const POLLFD_EVENTS = elementIndex(POLLFD, 'events', Int16Array);
+const POLLFD_REVENTS = elementIndex(POLLFD, 'revents', Int16Array);
 /** poll() failing this many times in a row (it never should) fails the watches. */
 const MAX_POLL_FAILURES = 3;
 /**
@@ -160,13 +166,13 @@ class Poller {
   #start() {
     if (this.#polling !== null || this.#watches.size === 0) return;
     const entries = [...this.#watches];
-    const fds = new Int32Array((entries.length + 1) * POLLFD_WORDS);
+    const fds = new Int32Array((entries.length + 1) * POLLFD_INTS);
     const events = new Int16Array(fds.buffer);
-    fds[0] = this.#wake.fd;
-    events[2] = POLLIN;
+    fds[POLLFD_FD] = this.#wake.fd;
+    events[POLLFD_EVENTS] = POLLIN;
     entries.forEach((e, i) => {
-      fds[(i + 1) * POLLFD_WORDS] = e.fd;
-      events[(i + 1) * 4 + 2] = POLLIN;
+      fds[(i + 1) * POLLFD_INTS + POLLFD_FD] = e.fd;
+      events[(i + 1) * POLLFD_SHORTS + POLLFD_EVENTS] = POLLIN;
       e.inPoll = true;
     });
     this.#polling = { fds, entries };
@@ -186,10 +192,10 @@ class Poller {
       err = new Error(`kapokmq: poll() failed ${this.#failures} times in a row`);
     }
     if (!err && rc >= 0) this.#failures = 0;
-    if (!err && rc > 0 && (revents[3] & READY) !== 0) this.#wake.drain(sys);
+    if (!err && rc > 0 && (revents[POLLFD_REVENTS] & READY) !== 0) this.#wake.drain(sys);
     entries.forEach((e, i) => {
       e.inPoll = false;
-      const ready = !err && rc > 0 && (revents[(i + 1) * 4 + 3] & READY) !== 0;
+      const ready = !err && rc > 0 && (revents[(i + 1) * POLLFD_SHORTS + POLLFD_REVENTS] & READY) !== 0;
       if (!err && !ready && !e.cancelled) return;
       this.#watches.delete(e);
       // Each on its own tick: a callback that throws does not stop the others.

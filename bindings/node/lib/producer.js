@@ -10,7 +10,7 @@
 
 const os = require('node:os');
 const {
-  native, koffi, Status, REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE, CONNECTION_STATS,
+  native, koffi, Status, DELIVERY_REPORT, BUF, PRODUCER_STATS, CONNECTION_STATS, elementIndex,
 } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
@@ -31,20 +31,31 @@ function deliveryError(status, text) {
   return new KapokMQError(statusName(status), `send: ${text || statusName(status)}`);
 }
 
-/** The NUL-terminated error text of report `i` in `bytes`. */
-function reportText(bytes, i) {
-  const start = i * REPORT_SIZE + REPORT_ERROR_OFFSET;
-  const field = bytes.subarray(start, start + REPORT_ERROR_SIZE);
-  const end = field.indexOf(0);
-  return Buffer.from(field.buffer, field.byteOffset, end < 0 ? REPORT_ERROR_SIZE : end).toString('utf8');
-}
-
-/** Whether a kmq_buf can be written as four little-endian 32-bit words. */
+/** Whether the low half of a 64-bit field is its first 32-bit word. */
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 const TWO_32 = 2 ** 32;
+/** Of a 64-bit field's two 32-bit words, which one is the low and which the high half. */
+const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
+const HIGH_WORD = 1 - LOW_WORD;
 
-/** Bytes of one kmq_buf { const char *data; size_t len; }. */
-const BUF_SIZE = 16;
+// The delivery reports are read through 32-bit views of their buffer, at
+// the places koffi's layout of DELIVERY_REPORT gives: a batch of
+// confirmations makes no object per report. Only a failed report is
+// decoded (koffi.decode), for its error text.
+const REPORT_SIZE = koffi.sizeof(DELIVERY_REPORT);
+const REPORT_WORDS = elementIndex(DELIVERY_REPORT, null, Uint32Array);
+const REPORT_ID = elementIndex(DELIVERY_REPORT, 'id', Uint32Array);
+const REPORT_STATUS = elementIndex(DELIVERY_REPORT, 'status', Int32Array);
+
+// A kmq_buf array is written through 32-bit views likewise (64-bit ones on
+// a big-endian machine), at the places koffi's layout of BUF gives.
+const BUF_SIZE = koffi.sizeof(BUF);
+const BUF_WORDS = elementIndex(BUF, null, Uint32Array);
+const BUF_DATA_WORD = elementIndex(BUF, 'data', Uint32Array);
+const BUF_LEN_WORD = elementIndex(BUF, 'len', Uint32Array);
+const BUF_QUADS = elementIndex(BUF, null, BigUint64Array);
+const BUF_DATA_QUAD = elementIndex(BUF, 'data', BigUint64Array);
+const BUF_LEN_QUAD = elementIndex(BUF, 'len', BigUint64Array);
 
 /**
  * The messages of a batch laid out for kmq_send_many in one buffer of its
@@ -90,24 +101,24 @@ function layOut(messages) {
   // Its own ArrayBuffer (not the pool's), so the words are aligned.
   const base = koffi.address(out) + BigInt(head);
   if (LITTLE_ENDIAN) {
-    const words = new Uint32Array(out.buffer, out.byteOffset, 4 * n);
+    const words = new Uint32Array(out.buffer, out.byteOffset, BUF_WORDS * n);
     const lo = Number(base & 0xffffffffn);
     const hi = Number(base >> 32n);
     let offset = 0;
-    for (let i = 0, w = 0; i < n; i++, w += 4) {
+    for (let i = 0, w = 0; i < n; i++, w += BUF_WORDS) {
       const start = lo + offset;
-      words[w] = start % TWO_32;
-      words[w + 1] = hi + Math.floor(start / TWO_32);
-      words[w + 2] = lens[i];
-      words[w + 3] = 0;
+      words[w + BUF_DATA_WORD] = start % TWO_32;
+      words[w + BUF_DATA_WORD + 1] = hi + Math.floor(start / TWO_32);
+      words[w + BUF_LEN_WORD] = lens[i];
+      words[w + BUF_LEN_WORD + 1] = 0;
       offset += lens[i];
     }
   } else {
-    const bufs = new BigUint64Array(out.buffer, out.byteOffset, 2 * n);
+    const bufs = new BigUint64Array(out.buffer, out.byteOffset, BUF_QUADS * n);
     let offset = 0;
-    for (let i = 0; i < n; i++) {
-      bufs[2 * i] = base + BigInt(offset);
-      bufs[2 * i + 1] = BigInt(lens[i]);
+    for (let i = 0, q = 0; i < n; i++, q += BUF_QUADS) {
+      bufs[q + BUF_DATA_QUAD] = base + BigInt(offset);
+      bufs[q + BUF_LEN_QUAD] = BigInt(lens[i]);
       offset += lens[i];
     }
   }
@@ -171,8 +182,10 @@ class Producer extends Client {
   #idOut = new BigUint64Array(1);
   #idWords = new Uint32Array(this.#idOut.buffer);
   #acceptedOut = new BigUint64Array(1);
+  /** BATCH kmq_delivery_reports, and 32-bit views of them (see REPORT_ID). */
   #reports = new Uint8Array(BATCH * REPORT_SIZE);
   #reportWords = new Uint32Array(this.#reports.buffer);
+  #reportInts = new Int32Array(this.#reports.buffer);
   #count = new BigUint64Array(1);
   /** close()'s promise, once called. */
   #closing = null;
@@ -425,11 +438,18 @@ class Producer extends Client {
   }
 
   #readStats(ptr) {
-    const out = new BigUint64Array(6);
+    const out = Buffer.alloc(koffi.sizeof(PRODUCER_STATS));
     const status = this.#fns.producerStats(ptr, out);
     if (status !== 0) throw fromLastError(this.#fns, status);
-    const [enqueued, confirmed, failed, resent, reconnects, inFlight] = Array.from(out, Number);
-    return { enqueued, confirmed, failed, resent, reconnects, inFlight };
+    const s = koffi.decode(out, PRODUCER_STATS);
+    return {
+      enqueued: Number(s.enqueued),
+      confirmed: Number(s.confirmed),
+      failed: Number(s.failed),
+      resent: Number(s.resent),
+      reconnects: Number(s.reconnects),
+      inFlight: Number(s.in_flight),
+    };
   }
 
   // The descriptor polled readable. The reports are taken with the pointer
@@ -458,19 +478,21 @@ class Producer extends Client {
     }
   }
 
+  /** Settles the sends of the first n reports. */
   #settle(n) {
     const words = this.#reportWords;
-    for (let i = 0; i < n; i++) {
-      const w = i * (REPORT_SIZE / 4);
-      const id = words[w] + words[w + 1] * 0x100000000;
+    const ints = this.#reportInts;
+    for (let i = 0, w = 0; i < n; i++, w += REPORT_WORDS) {
+      const id = words[w + REPORT_ID + LOW_WORD] + words[w + REPORT_ID + HIGH_WORD] * TWO_32;
       const entry = this.#pending.get(id);
       if (entry === undefined) continue;
       this.#pending.delete(id);
-      const status = words[w + 2];
+      const status = ints[w + REPORT_STATUS];
       if (status === Status.KMQ_OK) {
         entry.resolve();
       } else {
-        const e = deliveryError(status, reportText(this.#reports, i));
+        const report = koffi.decode(this.#reports, i * REPORT_SIZE, DELIVERY_REPORT);
+        const e = deliveryError(status, report.error);
         this.#noteFailure(entry.seq, e);
         entry.reject(e, id);
       }

@@ -118,6 +118,17 @@ test('with a broker that never confirms', async (t) => {
     p.close();
   });
 
+  await t.test('sends failing together each get their own report, its text included', async () => {
+    const p = await Producer.connect(opts({ messageTimeoutMs: 300 }));
+    const sends = ['a', 'b', 'c', 'd', 'e'].map((m) => p.send(m).catch((e) => e));
+    for (const e of await Promise.all(sends)) {
+      assert.equal(e.code, 'KMQ_ERR_TIMEOUT');
+      assert.match(e.message, /^send: .*not confirmed within 300 ms \(message_timeout_ms\)$/);
+    }
+    assert.equal(p.stats().failed, 5);
+    p.close();
+  });
+
   await t.test('a send beyond queueMax is KMQ_ERR_QUEUE_FULL', async () => {
     const p = await Producer.connect(opts({ queueMax: 1 }));
     const first = p.send('fills the queue').catch((e) => e);
@@ -156,14 +167,63 @@ test('a server that never answers the handshake is KMQ_ERR_CONNECT after connect
   assert.ok(took >= 350 && took < 5000, `took ${took} ms`);
 });
 
-test('the delivery report layout matches the C header', () => {
+test('the structs are declared as in the C header, field for field', () => {
   const fs = require('node:fs');
   const path = require('node:path');
-  const { REPORT_SIZE, REPORT_ERROR_OFFSET, REPORT_ERROR_SIZE } = require('../lib/native');
+  const native = require('../lib/native');
+  const { koffi } = native;
   const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'kapokmq.h'), 'utf8');
-  const size = Number(/#define KMQ_REPORT_ERROR_SIZE (\d+)/.exec(header)[1]);
-  assert.equal(REPORT_ERROR_SIZE, size);
-  // u64 id, int status, padding, void *opaque (64-bit), then the text.
-  assert.equal(REPORT_ERROR_OFFSET, 24);
-  assert.equal(REPORT_SIZE, REPORT_ERROR_OFFSET + size);
+  const defines = Object.fromEntries([...header.matchAll(/^#define (\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  assert.equal(native.REPORT_ERROR_SIZE, defines.KMQ_REPORT_ERROR_SIZE);
+  assert.equal(native.NODE_SIZE, defines.KMQ_NODE_SIZE);
+  const code = header.replace(/\/\*[\s\S]*?\*\//g, '');
+  /** The header's fields of `struct name`: [{ name, type, length }], in order. */
+  const fieldsOf = (name) => {
+    const m = new RegExp(`typedef struct ${name} \\{([^}]*)\\} ${name};`).exec(code);
+    assert.ok(m, `kapokmq.h declares no struct ${name}`);
+    return m[1].split(';').map((f) => f.trim()).filter(Boolean).map((f) => {
+      const d = /^(.*?)\s*\b(\w+)(?:\[(\w+)\])?$/.exec(f);
+      return { type: d[1], name: d[2], length: d[3] === undefined ? null : defines[d[3]] ?? Number(d[3]) };
+    });
+  };
+  // koffi's primitive for each C type the header uses in these structs.
+  const PRIMITIVES = {
+    'uint64_t': 'UInt64', 'int32_t': 'Int32', 'uint32_t': 'UInt32', 'size_t': 'UInt64',
+    'void *': 'Pointer', 'const char *': 'String', 'enum kmq_status': 'Int32', 'enum kmq_event_kind': 'Int32',
+  };
+  const structs = {
+    kmq_delivery_report: native.DELIVERY_REPORT,
+    kmq_buf: native.BUF,
+    kmq_producer_stats: native.PRODUCER_STATS,
+    kmq_consumer_stats: native.CONSUMER_STATS,
+    kmq_drain_report: native.DRAIN_REPORT,
+    kmq_connection_stats: native.CONNECTION_STATS,
+    kmq_event: native.EVENT,
+  };
+  for (const [name, type] of Object.entries(structs)) {
+    const fields = fieldsOf(name);
+    const members = koffi.type(type).members;
+    assert.deepEqual(Object.keys(members), fields.map((f) => f.name), `${name}: the fields`);
+    // C's layout, each field at the next multiple of its alignment (LP64).
+    let offset = 0;
+    let align = 1;
+    for (const f of fields) {
+      const t = koffi.type(members[f.name].type);
+      if (f.length !== null) {
+        assert.equal(f.type, 'char', `${name}.${f.name}`);
+        assert.equal(t.primitive, 'Array', `${name}.${f.name}`);
+        assert.equal(t.length, f.length, `${name}.${f.name}: the length`);
+        assert.equal(t.ref.primitive, 'Int8', `${name}.${f.name}: char`);
+      } else {
+        assert.ok(f.type in PRIMITIVES, `${name}.${f.name}: a C type the test does not know: ${f.type}`);
+        assert.equal(t.primitive, PRIMITIVES[f.type], `${name}.${f.name}: ${f.type}`);
+      }
+      const fieldAlign = f.length !== null ? 1 : t.size;
+      offset = Math.ceil(offset / fieldAlign) * fieldAlign;
+      assert.equal(koffi.offsetof(type, f.name), offset, `${name}.${f.name}: the offset`);
+      offset += t.size;
+      align = Math.max(align, fieldAlign);
+    }
+    assert.equal(koffi.sizeof(type), Math.ceil(offset / align) * align, `${name}: the size`);
+  }
 });
