@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{stored_messages, topic, Cluster};
+use common::{stored_messages, topic, ClientConfig, Cluster};
 use kapokmq::{Consumer, ErrorKind, Producer};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

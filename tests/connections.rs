@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stored_messages, topic, Broker};
+use common::{stored_messages, topic, Broker, ClientConfig};
 use kapokmq::{Consumer, Producer};
 use std::collections::HashSet;
 

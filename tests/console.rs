@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::console::{Console, ALL_STATUSES};
 use kapokmq::{Consumer, ErrorKind};
 

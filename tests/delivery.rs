@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::{Consumer, ErrorKind, Producer};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

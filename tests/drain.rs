@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{console, topic, Broker};
+use common::{console, topic, Broker, ClientConfig};
 use kapokmq::{Consumer, ErrorKind, Producer};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

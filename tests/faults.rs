@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::{Config, Consumer, ErrorKind, Producer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashSet;

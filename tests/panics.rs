@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::console::Console;
 use kapokmq::log::{self, Level};
 use kapokmq::{Consumer, Producer};

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::events::{Event, EventKind};
 use kapokmq::Producer;
 use std::collections::HashMap;

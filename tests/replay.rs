@@ -8,7 +8,7 @@
 mod common;
 mod recorded;
 
-use common::Broker;
+use common::{Broker, ClientConfig};
 use kapokmq::internals::wire::{self, Handshake};
 use kapokmq::{Config, ErrorKind};
 use recorded::{expand, http, load, mask, message_code, ports, request_of, RawWs};

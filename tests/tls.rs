@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{topic, Broker};
+use common::{topic, Broker, ClientConfig};
 use kapokmq::console::Console;
 use kapokmq::{Config, Consumer, Error, ErrorKind, Producer};
 use std::path::{Path, PathBuf};

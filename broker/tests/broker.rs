@@ -1,8 +1,6 @@
 //! End-to-end tests: each starts its own kmq-broker on a free loopback port and talks to it
 //! with an independent WebSocket client (tokio-tungstenite) and raw HTTP.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,22 +8,36 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{client_async, WebSocketStream};
 
-use common::Broker;
+use kapokmq_testkit::Broker;
+
+/// The kmq-broker under test, as cargo built it for these tests.
+const BROKER: &str = env!("CARGO_BIN_EXE_kmq-broker");
 
 type Ws = WebSocketStream<TcpStream>;
 
-impl Broker {
+/// WebSocket clients of a broker.
+trait Clients {
+    async fn ws(&self, path: &str) -> Ws;
+    async fn ready_with(&self, path: &str, key: &str) -> Ws;
+
+    /// Connects and completes the handshake with the right key.
+    async fn ready(&self, path: &str) -> Ws {
+        self.ready_with(path, "test").await
+    }
+}
+
+impl Clients for Broker {
     async fn ws(&self, path: &str) -> Ws {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
         let (ws, _) = client_async(format!("ws://127.0.0.1:{}{path}", self.port), tcp).await.unwrap();
         ws
     }
 
-    /// Connects and completes the handshake with the right key.
-    async fn ready(&self, path: &str) -> Ws {
+    /// Connects and completes the handshake with the key `key`.
+    async fn ready_with(&self, path: &str, key: &str) -> Ws {
         let mut ws = self.ws(path).await;
         assert_eq!(text(&mut ws).await, "Please enter the secret key");
-        ws.send(Message::text("test")).await.unwrap();
+        ws.send(Message::text(key)).await.unwrap();
         assert_eq!(text(&mut ws).await, "Secret key matching succeeded");
         ws
     }
@@ -69,7 +81,7 @@ fn check_push(frame: &str, data: &str, topic: &str, delay: i64) -> String {
 
 #[tokio::test]
 async fn handshake_wrong_key_loops_then_succeeds() {
-    let b = Broker::start(&[]);
+    let b = Broker::spawn_bin(BROKER, &[]);
     for path in ["/Producers/Conn/t/P1", "/Consumers/Conn/t/C1"] {
         let mut ws = b.ws(path).await;
         assert_eq!(text(&mut ws).await, "Please enter the secret key");
@@ -85,7 +97,7 @@ async fn handshake_wrong_key_loops_then_succeeds() {
 
 #[tokio::test]
 async fn acks_in_order_and_push_format() {
-    let b = Broker::start(&["--push-speed-ms", "0"]);
+    let b = Broker::spawn_bin(BROKER, &["--push-speed-ms", "0"]);
     let mut c = b.ready("/Consumers/Conn/topic_a/C1").await;
     let mut p = b.ready("/Producers/Conn/topic_a/P1").await;
     let n = 500;
@@ -130,7 +142,7 @@ async fn acks_in_order_and_push_format() {
 
 #[tokio::test]
 async fn quirky_frames_accepted() {
-    let b = Broker::start(&[]);
+    let b = Broker::spawn_bin(BROKER, &[]);
     let mut c = b.ready("/Consumers/Conn/q/C1").await;
     let mut p = b.ready("/Producers/Conn/q/P1").await;
     p.send(Message::binary(br#"{"MessageData":"bin","DelayTime":0}"#.to_vec())).await.unwrap();
@@ -152,7 +164,7 @@ async fn quirky_frames_accepted() {
 
 #[tokio::test]
 async fn invalid_frame_drops_connection_without_close_frame() {
-    let b = Broker::start(&[]);
+    let b = Broker::spawn_bin(BROKER, &[]);
     for bad in [r#"{"MessageData":5,"DelayTime":0}"#, "hello", r#"{"MessageData":"x","DelayTime":1.5}"#] {
         let mut p = b.ready("/Producers/Conn/bad/P1").await;
         p.feed(send_frame("good", 0)).await.unwrap();
@@ -168,7 +180,7 @@ async fn invalid_frame_drops_connection_without_close_frame() {
 
 #[tokio::test]
 async fn drop_after_n_frames() {
-    let b = Broker::start(&["--drop-after", "3"]);
+    let b = Broker::spawn_bin(BROKER, &["--drop-after", "3"]);
     let mut p = b.ready("/Producers/Conn/d/P1").await;
     for i in 0..5 {
         p.feed(send_frame(&format!("m{i}"), 0)).await.unwrap();
@@ -182,7 +194,7 @@ async fn drop_after_n_frames() {
 
 #[tokio::test]
 async fn percent_2f_is_404_and_plain_get_is_400() {
-    let b = Broker::start(&[]);
+    let b = Broker::spawn_bin(BROKER, &[]);
     let up = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     for path in ["/Producers/Conn/a%2Fb/P1", "/Consumers/Conn/t/a%2fb", "/Producers/Conn/t", "/Nope"] {
         let (status, body) = b.http(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n{up}Connection: close\r\n\r\n"));
@@ -199,7 +211,7 @@ async fn percent_2f_is_404_and_plain_get_is_400() {
 
 #[tokio::test]
 async fn http_console_api() {
-    let b = Broker::start(&["--secret-key", "k1"]);
+    let b = Broker::spawn_bin(BROKER, &["--secret-key", "k1"]);
     assert_eq!(b.post("/Console/Ping", "k1", ""), r#"{"code":0}"#);
     assert_eq!(b.post("/Console/Ping", "bad", ""), r#"{"code":-1,"msg":"Secret key matching error"}"#);
     assert_eq!(b.post("/Console/GetClients", "k1", ""), r#"{"code":0,"consumers":null,"producers":null}"#);
@@ -240,16 +252,6 @@ async fn http_console_api() {
     assert!(clients.starts_with(r#"{"code":0,"consumers":null,"producers":[{"ProducerId":"P9","Topic":"t","ProducerIp":"127.0.0.1","JoinTime":"#), "{clients}");
 }
 
-impl Broker {
-    async fn ready_with(&self, path: &str, key: &str) -> Ws {
-        let mut ws = self.ws(path).await;
-        assert_eq!(text(&mut ws).await, "Please enter the secret key");
-        ws.send(Message::text(key)).await.unwrap();
-        assert_eq!(text(&mut ws).await, "Secret key matching succeeded");
-        ws
-    }
-}
-
 /// Unix seconds now, and a push's CreateTime and DelayTime.
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
@@ -270,7 +272,7 @@ fn push_times(frame: &str) -> (i64, i64) {
 /// with its age as the new DelayTime.
 #[tokio::test]
 async fn delayed_message_and_retry() {
-    let b = Broker::start(&["--check-speed-ms", "100", "--push-retry-ms", "1500"]);
+    let b = Broker::spawn_bin(BROKER, &["--check-speed-ms", "100", "--push-retry-ms", "1500"]);
     let mut c = b.ready("/Consumers/Conn/dl/C1").await;
     let mut p = b.ready("/Producers/Conn/dl/P1").await;
     let t0 = Instant::now();
@@ -292,7 +294,7 @@ async fn delayed_message_and_retry() {
 
 #[tokio::test]
 async fn late_consumer_gets_message_only_on_retry() {
-    let b = Broker::start(&["--check-speed-ms", "100", "--push-retry-ms", "800"]);
+    let b = Broker::spawn_bin(BROKER, &["--check-speed-ms", "100", "--push-retry-ms", "800"]);
     let mut p = b.ready("/Producers/Conn/late/P1").await;
     p.send(send_frame("early", 0)).await.unwrap();
     assert_eq!(text(&mut p).await, "ok");
@@ -310,7 +312,7 @@ async fn wal_replay_after_sigkill() {
     let _ = std::fs::remove_file(&wal);
     let walp = wal.to_str().unwrap();
     let args = ["--wal", walp, "--check-speed-ms", "100", "--push-retry-ms", "300"];
-    let mut b = Broker::start(&args);
+    let mut b = Broker::spawn_bin(BROKER, &args);
     {
         let mut c = b.ready("/Consumers/Conn/w/C1").await;
         let mut p = b.ready("/Producers/Conn/w/P1").await;
@@ -334,7 +336,7 @@ async fn wal_replay_after_sigkill() {
         }
     }
     b.kill(); // SIGKILL
-    let b = Broker::start(&args);
+    let b = Broker::spawn_bin(BROKER, &args);
     assert_eq!(
         b.post("/Console/CountMessage", "test", ""),
         r#"{"code":0,"data":{"all":10,"consumed":3,"delay":0,"unconsumed":7}}"#
@@ -355,7 +357,7 @@ async fn wal_replay_after_sigkill() {
 #[tokio::test]
 async fn push_modes() {
     // mode 1: each message to exactly one consumer
-    let b = Broker::start(&["--push-speed-ms", "0"]);
+    let b = Broker::spawn_bin(BROKER, &["--push-speed-ms", "0"]);
     let mut c1 = b.ready("/Consumers/Conn/m/C1").await;
     let mut c2 = b.ready("/Consumers/Conn/m/C2").await;
     let mut p = b.ready("/Producers/Conn/m/P1").await;
@@ -376,7 +378,7 @@ async fn push_modes() {
     drop(b);
 
     // mode 2: every consumer of the topic, none of another topic
-    let b = Broker::start(&["--push-mode", "2"]);
+    let b = Broker::spawn_bin(BROKER, &["--push-mode", "2"]);
     let mut c1 = b.ready("/Consumers/Conn/m/C1").await;
     let mut c2 = b.ready("/Consumers/Conn/m/C2").await;
     let mut other = b.ready("/Consumers/Conn/other/C3").await;
@@ -390,14 +392,14 @@ async fn push_modes() {
 
 #[tokio::test]
 async fn stall_ack_delay_garbage_and_silent() {
-    let b = Broker::start(&["--stall-acks"]);
+    let b = Broker::spawn_bin(BROKER, &["--stall-acks"]);
     let mut p = b.ready("/Producers/Conn/s/P1").await;
     p.send(send_frame("x", 0)).await.unwrap();
     assert!(tokio::time::timeout(Duration::from_millis(300), p.next()).await.is_err());
     assert!(b.post("/Console/CountMessage", "test", "").contains(r#""all":1,"#));
     drop(b);
 
-    let b = Broker::start(&["--ack-delay-ms", "300"]);
+    let b = Broker::spawn_bin(BROKER, &["--ack-delay-ms", "300"]);
     let mut p = b.ready("/Producers/Conn/s/P1").await;
     let t0 = Instant::now();
     p.send(send_frame("x", 0)).await.unwrap();
@@ -405,7 +407,7 @@ async fn stall_ack_delay_garbage_and_silent() {
     assert!(t0.elapsed() >= Duration::from_millis(290));
     drop(b);
 
-    let b = Broker::start(&["--garbage-push-every", "2"]);
+    let b = Broker::spawn_bin(BROKER, &["--garbage-push-every", "2"]);
     let mut c = b.ready("/Consumers/Conn/g/C1").await;
     let mut p = b.ready("/Producers/Conn/g/P1").await;
     for i in 0..2 {
@@ -417,14 +419,14 @@ async fn stall_ack_delay_garbage_and_silent() {
     check_push(&text(&mut c).await, "g1", "g", 0);
     drop(b);
 
-    let b = Broker::start(&["--silent"]);
+    let b = Broker::spawn_bin(BROKER, &["--silent"]);
     let mut ws = b.ws("/Producers/Conn/s/P1").await;
     assert!(tokio::time::timeout(Duration::from_millis(300), ws.next()).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_one_producer() {
-    let b = Broker::start(&["--push-speed-ms", "0", "--clean-consumed"]);
+    let b = Broker::spawn_bin(BROKER, &["--push-speed-ms", "0", "--clean-consumed"]);
     let c = b.ready("/Consumers/Conn/bench/C1").await;
     let p = b.ready("/Producers/Conn/bench/P1").await;
     let (mut tx, mut rx) = p.split();
@@ -474,7 +476,7 @@ async fn throughput_one_producer() {
 async fn big_and_fragmented_messages() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-    let b = Broker::start(&[]);
+    let b = Broker::spawn_bin(BROKER, &[]);
     let mut c = b.ready("/Consumers/Conn/big/C1").await;
     let mut p = b.ready("/Producers/Conn/big/P1").await;
     let big = "x".repeat(3 << 20);

@@ -1,18 +1,19 @@
 //! Registry mode (`--registry`) and nodes that join it (`--join`): the Serena answer shapes,
 //! and nodes leaving and coming back as a gossip cluster would show it.
 
-mod common;
-
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::Broker;
+use kapokmq_testkit::Broker;
+
+/// The kmq-broker under test, as cargo built it for these tests.
+const BROKER: &str = env!("CARGO_BIN_EXE_kmq-broker");
 
 const TTL_MS: u64 = 1000;
 const HEARTBEAT_MS: u64 = 100;
 
 fn registry(key: &str) -> Broker {
-    Broker::start(&["--registry", "--secret-key", key, "--node-ttl-ms", &TTL_MS.to_string()])
+    Broker::spawn_bin(BROKER, &["--registry", "--secret-key", key, "--node-ttl-ms", &TTL_MS.to_string()])
 }
 
 /// A node with key `test` announcing itself to `reg`; `extra` may override the port or key.
@@ -21,7 +22,7 @@ fn node(reg: &Broker, extra: &[&str]) -> Broker {
     let hb = HEARTBEAT_MS.to_string();
     let mut args = vec!["--join", &join, "--heartbeat-ms", &hb];
     args.extend_from_slice(extra);
-    Broker::start(&args)
+    Broker::spawn_bin(BROKER, &args)
 }
 
 /// The ports of a `GetNodes` answer, sorted (the registry's order carries no meaning). Every

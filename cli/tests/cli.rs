@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::Duration;
-use support::{counts, csv_fields, eventually, kmq, run, start_consumer, text, wait, Broker};
+use support::{counts, csv_fields, eventually, kmq, run, start_consumer, text, wait, Broker, Kmq};
 
 #[test]
 fn stdin_lines_go_through_to_a_consumer_in_order_and_are_acked() {

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::{counts, eventually, kmq, run, start_consumer, text, wait, Broker};
+use support::{counts, eventually, kmq, run, start_consumer, text, wait, Broker, Kmq};
 
 fn produce(b: &Broker, args: &[&str], stdin: &str) {
     let mut cmd = b.kmq();

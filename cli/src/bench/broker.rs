@@ -1,7 +1,7 @@
 //! A kmq-broker process owned by the benchmark: started on a free port,
 //! killed when dropped.
 
-use super::process_tree::process_tree;
+use process_tree::process_tree;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -6,7 +6,6 @@
 mod broker;
 mod external;
 mod library;
-mod process_tree;
 mod raw;
 mod report;
 

@@ -1,66 +1,25 @@
 //! Runs the real `kmq` binary against real `kmq-broker` processes on
-//! 127.0.0.1, each test with its own broker.
+//! 127.0.0.1 (started by the test kit, tests/kit), each test with its own
+//! broker.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+pub use kapokmq_testkit::Broker;
+
+/// `kmq` with a broker's address in the environment, as a user would set
+/// it up.
+pub trait Kmq {
+    fn kmq(&self) -> Command;
 }
 
-fn broker_path() -> PathBuf {
-    std::env::var_os("KMQ_BROKER").map(PathBuf::from).unwrap_or_else(|| repo().join("target/release/kmq-broker"))
-}
-
-/// A broker process on a free port, killed when dropped.
-pub struct Broker {
-    child: Child,
-    pub port: u16,
-}
-
-impl Broker {
-    /// No push throttle, plus `extra` flags.
-    pub fn start(extra: &[&str]) -> Broker {
-        Self::spawn(&[&["--push-speed-ms", "0"], extra].concat())
-    }
-
-    /// Any flags (e.g. `--registry`), port chosen by the broker.
-    pub fn spawn(args: &[&str]) -> Broker {
-        let path = broker_path();
-        let mut child = Command::new(&path)
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (cargo build --release --workspace)", path.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("listening line");
-        let port = line
-            .trim()
-            .strip_prefix("kmq-broker listening on ")
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Broker { child, port }
-    }
-
-    /// `kmq` with this broker's address in the environment, as a user
-    /// would set it up.
-    pub fn kmq(&self) -> Command {
+impl Kmq for Broker {
+    fn kmq(&self) -> Command {
         let mut cmd = kmq();
         cmd.env("KAPOKMQ_ADDR", "127.0.0.1").env("KAPOKMQ_PORT", self.port.to_string());
         cmd
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

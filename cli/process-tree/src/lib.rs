@@ -1,7 +1,6 @@
-//! The processes below a process, read from /proc (Linux). Shared by the
-//! bench (a broker's CPU and memory include the real node it started) and
-//! the library's tests (freezing a broker freezes that node too), which
-//! include this file by path.
+//! The processes below a process, read from /proc (Linux). Shared by
+//! `kmq bench` (a broker's CPU and memory include the real node it started)
+//! and the test kit, tests/kit (freezing a broker freezes that node too).
 
 /// `pid` and its descendants that are alive now, parents first.
 pub fn process_tree(pid: u32) -> Vec<u32> {
