@@ -123,10 +123,12 @@ class sdist_with_crate(sdist):
             shutil.copyfile(source / name, target / name)
         for name in CRATE_DIRS:
             shutil.copytree(source / name, target / name)
-        # The repository's workspace also lists the broker and the CLI, which
-        # the sdist does not carry: the crate is a workspace of its own.
+        # The repository's workspace also lists the broker, the CLI and the
+        # test kit, which the sdist does not carry: the crate is a workspace
+        # of its own, without its tests (their kit and their targets).
         manifest = target / "Cargo.toml"
         text = re.sub(r"(?m)^members\s*=\s*\[[^\]]*\]\n?", "", manifest.read_text())
+        text = re.sub(r"(?ms)^(\[dev-dependencies\]|\[\[test\]\])\n.*?(?=^\[|\Z)", "", text)
         manifest.write_text(text)
 
 
