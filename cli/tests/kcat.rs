@@ -53,15 +53,24 @@ fn c_takes_n_and_says_what_it_left_unacked() {
     let err = text(&got.stderr);
     assert!(got.status.success(), "{err}");
     assert_eq!(text(&got.stdout), "1\n2\n");
-    // The node pushed all five to the only consumer; it read at least one
-    // more before it closed (usually all three).
-    let left: u64 = err
+    // The node pushed all five to the only consumer. How many kmq had read
+    // beyond the two it printed when it closed is timing: usually all
+    // three, none when the pushes come slowly (a loaded machine). When it
+    // read some, it says how many, and that the node pushes them again.
+    let left: Option<u64> = err
         .split_once("the node pushed at least ")
         .and_then(|(_, rest)| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no leftover note: {err}"));
-    assert!((1..=3).contains(&left), "{err}");
-    assert!(err.contains("left unacked") && err.contains("pushRetryTime") && err.contains("checkSpeed"), "{err}");
+        .and_then(|n| n.parse().ok());
+    match left {
+        Some(left) => {
+            assert!((1..=3).contains(&left), "{err}");
+            assert!(
+                err.contains("left unacked") && err.contains("pushRetryTime") && err.contains("checkSpeed"),
+                "{err}"
+            );
+        }
+        None => assert!(!err.contains("left unacked"), "a note without its count: {err}"),
+    }
     let c = eventually(Duration::from_secs(5), || Some(counts(&b)).filter(|c| c["consumed"] == 2));
     assert!(c.is_some(), "exactly the two printed are acked: {}", counts(&b));
 
