@@ -216,6 +216,25 @@ typedef struct kmq_delivery_report {
 } kmq_delivery_report;
 
 /**
+ * What became of a producer's messages when it closed.
+ */
+typedef struct kmq_close_report {
+  /**
+   * Messages the server confirmed, over the producer's life.
+   */
+  uint64_t confirmed;
+  /**
+   * Messages that failed before the close (they timed out).
+   */
+  uint64_t failed;
+  /**
+   * Messages still unconfirmed when it closed: the close failed them
+   * (they may still have reached the server).
+   */
+  uint64_t in_flight;
+} kmq_close_report;
+
+/**
  * Counters of one producer, for accounting:
  * enqueued == confirmed + failed + in_flight.
  */
@@ -682,6 +701,56 @@ enum kmq_status kmq_send_wait(kmq_producer *p,
  * p must be NULL or a live producer.
  */
 enum kmq_status kmq_flush(kmq_producer *p, int64_t timeout_ms);
+
+/**
+ * Begins a flush and returns at once, for callers that wait on
+ * kmq_producer_fd instead of blocking a thread: *id gets an id from the
+ * same sequence as the messages' ids. Once every message enqueued before
+ * the call is confirmed or failed, or after timeout_ms (-1: no limit),
+ * kmq_poll_reports hands out a delivery report with that id (opaque NULL)
+ * whose status and error text are what kmq_flush would have returned:
+ * KMQ_OK, KMQ_ERR_TIMEOUT ("flush: 2 messages still unconfirmed after
+ * 500 ms"), or the last failure's status ("flush: 3 messages failed; the
+ * last because: ...").
+ *
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (p or id NULL), KMQ_ERR_CLOSED.
+ *
+ * Never blocks.
+ *
+ * Requires:
+ * p must be NULL or a live producer; id NULL or writable.
+ */
+enum kmq_status kmq_flush_begin(kmq_producer *p, int64_t timeout_ms, uint64_t *id);
+
+/**
+ * Begins closing and returns at once: a close that flushes first. From
+ * now on sends fail with KMQ_ERR_CLOSED. Once every message is confirmed
+ * or failed, or after timeout_ms (-1: no limit), the producer closes as
+ * kmq_producer_close does (what is still unconfirmed fails with
+ * KMQ_ERR_CLOSED), and the flush's outcome comes as the last delivery
+ * report, with the id written to *id: KMQ_OK, or an error whose text
+ * begins "close: ". Then kmq_poll_reports returns KMQ_ERR_CLOSED, and
+ * kmq_producer_close_report says what became of the messages.
+ *
+ * Errors: KMQ_ERR_INVALID_ARGUMENT (p or id NULL), KMQ_ERR_CLOSED (closed
+ * or closing already).
+ *
+ * Never blocks.
+ *
+ * Requires:
+ * p must be NULL or a live producer; id NULL or writable.
+ */
+enum kmq_status kmq_producer_close_begin(kmq_producer *p, int64_t timeout_ms, uint64_t *id);
+
+/**
+ * Copies into *out what became of the messages when the producer
+ * closed (by kmq_producer_close, kmq_producer_close_begin, or for good on
+ * its own), counted at that moment; while it is open, the figures so far.
+ *
+ * Requires:
+ * p must be NULL or a live producer; out NULL or writable.
+ */
+enum kmq_status kmq_producer_close_report(const kmq_producer *p, struct kmq_close_report *out);
 
 /**
  * Copies the producer's counters into *out.

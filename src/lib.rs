@@ -15,6 +15,7 @@ pub mod console;
 pub mod consumer;
 pub mod error;
 pub mod events;
+pub(crate) mod flushes;
 pub(crate) mod frames;
 pub mod ffi;
 pub(crate) mod http;

@@ -12,6 +12,7 @@
 //! later `ok`s still line up with the messages they confirm.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::flushes::{Flush, Flushes};
 use crate::latency::{LatencySummary, LatencyWindow};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -130,26 +131,26 @@ impl Flight {
 /// What an event changed that someone may be waiting for.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Wake {
-    /// A flush waiter: the oldest generation with unsettled messages moved.
-    pub flush: bool,
-    /// A `send_wait` caller: its slot was filled.
+    /// A `send_wait` or `flush` caller: its slot was filled.
     pub sender: bool,
     /// A report poller: the report queue went from empty to non-empty.
     pub reports: bool,
     /// The link whose event it was has room for more messages again.
     pub room: bool,
+    /// The outbox closed: the links must stop.
+    pub closed: bool,
 }
 
 impl Wake {
     /// Whether a caller blocked on the producer may have to look again.
     pub fn waiters(&self) -> bool {
-        self.flush || self.sender || self.reports
+        self.sender || self.reports
     }
     fn merge(&mut self, other: Wake) {
-        self.flush |= other.flush;
         self.sender |= other.sender;
         self.reports |= other.reports;
         self.room |= other.room;
+        self.closed |= other.closed;
     }
 }
 
@@ -214,6 +215,11 @@ pub(crate) struct Outbox {
     /// have no unsettled message left, whatever order they settle in.
     generation: u64,
     closed: Option<Error>,
+    /// A flush that closes the producer is under way: sends are refused.
+    closing: bool,
+    /// The counters as they were when the outbox closed, before the close
+    /// failed what was left.
+    at_close: Option<ProducerStats>,
     /// Why the last connection attempt or connection failed, for reports.
     last_link_error: Option<String>,
 }
@@ -224,9 +230,11 @@ struct Ledger {
     held: usize,
     /// Unsettled messages per flush generation.
     outstanding: BTreeMap<u64, u64>,
+    flushes: Flushes<Track>,
+    /// A flush that closes the producer ended: the outbox closes.
+    close_due: bool,
     reports: VecDeque<DeliveryReport>,
     stats: ProducerStats,
-    last_failure: Option<Error>,
     /// From send to `ok`, of the timed messages.
     latency: LatencyWindow,
 }
@@ -240,14 +248,17 @@ impl Outbox {
             ledger: Ledger {
                 held: 0,
                 outstanding: BTreeMap::new(),
+                flushes: Flushes::default(),
+                close_due: false,
                 reports: VecDeque::new(),
                 stats: ProducerStats::default(),
-                last_failure: None,
                 latency: LatencyWindow::new(Instant::now()),
             },
             next_id: 1,
             generation: 0,
             closed: None,
+            closing: false,
+            at_close: None,
             last_link_error: None,
         }
     }
@@ -310,6 +321,9 @@ impl Outbox {
     pub fn enqueue(&mut self, frame: Vec<u8>, track: Track, deadline: Instant, timed: bool) -> Result<Enqueued> {
         if let Some(e) = &self.closed {
             return Err(e.clone());
+        }
+        if self.closing {
+            return Err(Error::closed("the producer is closing"));
         }
         let ledger = &mut self.ledger;
         if ledger.held >= self.limits.queue_max {
@@ -402,6 +416,7 @@ impl Outbox {
             flight.confirmed_since_change = 0;
         }
         wake.room = !was_ready && flight.ready(&limits);
+        wake.merge(self.close_if_due());
         Ok(wake)
     }
 
@@ -453,8 +468,9 @@ impl Outbox {
         self.links.get(&link).map_or(0, |f| f.fifo.len())
     }
 
-    /// Fails every message whose time is up at `now`; returns what to wake,
-    /// how many failed, and the earliest deadline still pending.
+    /// Fails every message whose time is up at `now` and ends the flushes
+    /// whose time is up; returns what to wake, how many messages failed, and
+    /// the earliest deadline still pending.
     pub fn on_tick(&mut self, now: Instant) -> (Wake, usize, Option<Instant>) {
         let mut wake = Wake::default();
         let mut failed = 0;
@@ -493,6 +509,12 @@ impl Outbox {
             }
             wake.room |= !was_ready && flight.ready(&limits);
         }
+        for flush in self.ledger.flushes.due(now) {
+            wake.merge(self.end_late(flush));
+        }
+        wake.merge(self.close_if_due());
+        let next_flush = self.ledger.flushes.next_deadline();
+        let next = next.into_iter().chain(next_flush).min();
         (wake, failed, next)
     }
 
@@ -503,6 +525,7 @@ impl Outbox {
             return Wake::default();
         }
         self.closed = Some(why.clone());
+        self.at_close = Some(self.stats());
         let mut pending: Vec<Outgoing> = self.queue.drain(..).collect();
         for flight in self.links.values_mut() {
             pending.extend(flight.fifo.drain(..).filter_map(|s| match s {
@@ -512,30 +535,80 @@ impl Outbox {
             flight.bytes = 0;
             flight.live = 0;
         }
-        let mut wake = Wake { flush: true, sender: true, reports: true, room: true };
+        let mut wake = Wake { sender: true, reports: true, room: true, closed: true };
         for m in pending {
             wake.merge(self.ledger.settle(m, Err(why.clone())));
         }
         wake
     }
 
-    /// Starts a new flush generation; returns the mark a flush waits for.
-    pub fn flush_mark(&mut self) -> u64 {
+    /// The counters as they were when the outbox closed (before the close
+    /// failed what was left); while open, as they are now.
+    pub fn close_report(&self) -> ProducerStats {
+        self.at_close.unwrap_or_else(|| self.stats())
+    }
+
+    /// Begins a flush of every message enqueued so far. It ends once they
+    /// all settled, or at `deadline`, and its outcome (see `Flush`) goes to
+    /// `track` under the returned id, which is taken from the messages' ids.
+    /// With `closes`, sends are refused from now on, and the outbox closes
+    /// when the flush ends, failing what is left before the outcome is
+    /// reported: its report comes last.
+    pub fn begin_flush(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout_ms: i64,
+        track: Track,
+        closes: bool,
+    ) -> Result<(u64, Wake)> {
+        if let Some(e) = &self.closed {
+            return Err(e.clone());
+        }
+        if closes && self.closing {
+            return Err(Error::closed("the producer is closing already"));
+        }
+        self.closing |= closes;
+        let id = self.next_id;
+        self.next_id += 1;
+        let mark = self.generation;
         self.generation += 1;
-        self.generation - 1
+        self.ledger.flushes.begin(Flush::new(id, mark, deadline, timeout_ms, track, closes));
+        // Nothing outstanding: it ends at once.
+        let mut wake = self.ledger.end_finished();
+        wake.merge(self.close_if_due());
+        Ok((id, wake))
     }
 
-    /// Messages of generations up to `mark` not yet settled.
-    pub fn unsettled_through(&self, mark: u64) -> u64 {
-        self.ledger.outstanding.range(..=mark).map(|(_, n)| n).sum()
+    /// Ends the flush `id` as out of time now, if it has not ended: for a
+    /// caller whose own wait ran out first.
+    pub fn time_out_flush(&mut self, id: u64) -> Wake {
+        let Some(flush) = self.ledger.flushes.take(id) else {
+            return Wake::default();
+        };
+        let mut wake = self.end_late(flush);
+        wake.merge(self.close_if_due());
+        wake
     }
 
-    pub fn flushed(&self, mark: u64) -> bool {
-        self.ledger.outstanding.range(..=mark).next().is_none()
+    /// Ends a flush whose time ran out: a closing one closes the outbox
+    /// first (what is left fails), then its outcome is reported.
+    fn end_late(&mut self, flush: Flush<Track>) -> Wake {
+        let left = self.ledger.outstanding.range(..=flush.mark()).map(|(_, n)| n).sum();
+        let mut wake = Wake::default();
+        if flush.closes {
+            wake.merge(self.close(Error::closed("the producer was closed")));
+        }
+        let error = flush.timed_out(left);
+        wake.merge(self.ledger.deliver(flush.id, flush.track, Err(error)));
+        wake
     }
 
-    pub fn last_failure(&self) -> Option<&Error> {
-        self.ledger.last_failure.as_ref()
+    /// Closes the outbox when a closing flush ended.
+    fn close_if_due(&mut self) -> Wake {
+        if !std::mem::take(&mut self.ledger.close_due) || self.closed.is_some() {
+            return Wake::default();
+        }
+        self.close(Error::closed("the producer was closed"))
     }
 
     /// The one place delivery reports are handed out, oldest first.
@@ -569,33 +642,52 @@ impl Ledger {
 
     /// Records the outcome of `m`.
     fn settle(&mut self, m: Outgoing, result: Result<()>) -> Wake {
-        let mut wake = Wake::default();
         self.held -= 1;
+        let mut oldest_ended = false;
         if let Some(n) = self.outstanding.get_mut(&m.generation) {
             *n -= 1;
             if *n == 0 {
-                let oldest = self.outstanding.keys().next() == Some(&m.generation);
+                oldest_ended = self.outstanding.keys().next() == Some(&m.generation);
                 self.outstanding.remove(&m.generation);
-                // Only the oldest generation's end moves a flush mark.
-                wake.flush = oldest;
             }
         }
         match &result {
             Ok(()) => self.stats.confirmed += 1,
             Err(e) => {
-                if self.last_failure.as_ref() != Some(e) {
-                    self.last_failure = Some(e.clone());
-                }
+                self.flushes.note_failure(m.generation, e);
                 self.stats.failed += 1
             }
         }
-        match m.track {
+        let mut wake = self.deliver(m.id, m.track, result);
+        // Only the oldest generation's end can end a flush.
+        if oldest_ended && !self.flushes.is_empty() {
+            wake.merge(self.end_finished());
+        }
+        wake
+    }
+
+    /// Hands the outcome `result` of `id` (a message or a flush) to `track`.
+    fn deliver(&mut self, id: u64, track: Track, result: Result<()>) -> Wake {
+        let mut wake = Wake::default();
+        match track {
             Track::None => {}
-            Track::Report(opaque) => wake.reports = self.push_report(DeliveryReport { id: m.id, result, opaque }),
+            Track::Report(opaque) => wake.reports = self.push_report(DeliveryReport { id, result, opaque }),
             Track::Wait(slot) => {
                 let _ = slot.set(result);
                 wake.sender = true;
             }
+        }
+        wake
+    }
+
+    /// Ends the flushes whose messages all settled.
+    fn end_finished(&mut self) -> Wake {
+        let oldest = self.outstanding.keys().next().copied();
+        let mut wake = Wake::default();
+        for flush in self.flushes.finished(oldest) {
+            self.close_due |= flush.closes;
+            let outcome = flush.outcome();
+            wake.merge(self.deliver(flush.id, flush.track, outcome));
         }
         wake
     }
@@ -660,8 +752,7 @@ mod tests {
         assert!(w.reports);
         assert_eq!(reports(&mut ob), [(1, None), (2, None)]);
         assert_eq!(ob.stats().in_flight, 1);
-        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
-        assert!(w.flush, "the last message of the oldest generation moves the flush mark");
+        ob.on_ok(0, 1, Instant::now()).unwrap();
         assert_eq!(reports(&mut ob), [(3, None)]);
         assert_eq!(ob.stats().confirmed, 3);
     }
@@ -822,7 +913,7 @@ mod tests {
         assert_eq!((w, failed, next), (Wake::default(), 0, Some(t0 + T)));
         let (w, failed, next) = ob.on_tick(t0 + T);
         assert_eq!((failed, next), (12, None));
-        assert!(w.reports && w.flush);
+        assert!(w.reports);
         assert!(!w.room, "placeholders still take their place in the window");
         let r = reports(&mut ob);
         assert_eq!(r.len(), 12);
@@ -858,25 +949,123 @@ mod tests {
         assert_eq!(reports(&mut ob).len(), 3);
     }
 
+    /// Begins a flush reported under its id; returns the id.
+    fn begin(ob: &mut Outbox, deadline: Option<Instant>, closes: bool) -> u64 {
+        ob.begin_flush(deadline, 100, Track::Report(0), closes).unwrap().0
+    }
+
+    fn report_texts(ob: &mut Outbox) -> Vec<(u64, std::result::Result<(), String>)> {
+        ob.take_reports(usize::MAX).into_iter().map(|r| (r.id, r.result.map_err(|e| e.message().to_string()))).collect()
+    }
+
     #[test]
-    fn flush_marks_wait_for_their_generation_only() {
+    fn a_flush_ends_when_the_messages_before_it_settled() {
         let t0 = Instant::now();
         let mut ob = outbox_with(limits(), 2, t0);
-        let first = ob.flush_mark();
-        ob.enqueue(frame(2), Track::None, t0 + T, false).unwrap();
-        let second = ob.flush_mark();
-        assert!(!ob.flushed(first));
-        assert_eq!(ob.unsettled_through(first), 2);
-        assert_eq!(ob.unsettled_through(second), 3);
+        let first = begin(&mut ob, None, false);
+        ob.enqueue(frame(2), Track::None, t0 + 2 * T, false).unwrap();
+        let second = begin(&mut ob, None, false);
+        assert_eq!((first, second), (3, 5), "flush ids come from the messages' sequence");
+        ob.connected(0);
+        take(&mut ob, 0);
+        ob.on_ok(0, 1, Instant::now()).unwrap();
+        assert_eq!(reports(&mut ob), [(1, None)], "the first flush still waits for a message");
+        ob.on_ok(0, 1, Instant::now()).unwrap();
+        assert_eq!(reports(&mut ob), [(2, None), (first, None)]);
+        // The third message times out: only the flush that waits for it fails.
+        let (w, failed, _) = ob.on_tick(t0 + 2 * T);
+        assert!(w.reports && failed == 1);
+        let r = report_texts(&mut ob);
+        assert_eq!(r.len(), 1, "untracked messages have no report of their own");
+        let (id, result) = &r[0];
+        assert_eq!(*id, second);
+        let text = result.clone().unwrap_err();
+        assert!(text.starts_with("flush: 1 message failed; the last because: message not confirmed within"), "{text}");
+    }
+
+    #[test]
+    fn a_flush_with_nothing_outstanding_ends_at_once() {
+        let mut ob = Outbox::new(limits());
+        let (id, w) = ob.begin_flush(None, -1, Track::Report(7), false).unwrap();
+        assert!(w.reports);
+        let r = ob.take_reports(usize::MAX);
+        assert_eq!((r[0].id, r[0].opaque, r[0].result.is_ok()), (id, 7, true));
+    }
+
+    #[test]
+    fn a_flush_times_out_at_its_deadline_and_leaves_the_messages_be() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 2, t0);
+        let due = t0 + Duration::from_millis(100);
+        let id = begin(&mut ob, Some(due), false);
+        let (_, _, next) = ob.on_tick(t0);
+        assert_eq!(next, Some(due), "the flush's deadline comes before the messages'");
+        let (w, failed, next) = ob.on_tick(due);
+        assert!(w.reports && !w.closed);
+        assert_eq!((failed, next), (0, Some(t0 + T)));
+        assert_eq!(report_texts(&mut ob), [(id, Err("flush: 2 messages still unconfirmed after 100 ms".into()))]);
+        assert_eq!(ob.stats().in_flight, 2, "the messages keep their own time limit");
+    }
+
+    #[test]
+    fn a_waiting_caller_out_of_time_ends_its_flush_in_the_same_words() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 1, t0);
+        let slot = Arc::new(OnceLock::new());
+        let (id, _) = ob.begin_flush(None, 50, Track::Wait(slot.clone()), false).unwrap();
+        assert!(ob.time_out_flush(id).sender);
+        let e = slot.get().cloned().unwrap().unwrap_err();
+        assert_eq!((e.kind(), e.message()), (ErrorKind::Timeout, "flush: 1 message still unconfirmed after 50 ms"));
+        assert_eq!(ob.time_out_flush(id), Wake::default(), "ended once");
+    }
+
+    #[test]
+    fn a_closing_flush_refuses_sends_and_closes_once_done() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 1, t0);
+        let id = begin(&mut ob, Some(t0 + T), true);
+        let e = ob.enqueue(frame(9), Track::None, t0 + T, false).unwrap_err();
+        assert_eq!((e.kind(), e.message()), (ErrorKind::Closed, "the producer is closing"));
+        assert_eq!(ob.begin_flush(None, -1, Track::None, true).unwrap_err().kind(), ErrorKind::Closed);
         ob.connected(0);
         take(&mut ob, 0);
         let w = ob.on_ok(0, 1, Instant::now()).unwrap();
-        assert!(!w.flush, "the first generation still has a message");
-        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
-        assert!(w.flush);
-        assert!(ob.flushed(first) && !ob.flushed(second));
-        let w = ob.on_ok(0, 1, Instant::now()).unwrap();
-        assert!(w.flush && ob.flushed(second));
+        assert!(w.closed && w.reports);
+        assert_eq!(report_texts(&mut ob), [(1, Ok(())), (id, Ok(()))], "the close's report comes last");
+        assert!(ob.closed().is_some());
+        let r = ob.close_report();
+        assert_eq!((r.confirmed, r.failed, r.in_flight), (1, 0, 0));
+    }
+
+    #[test]
+    fn a_closing_flush_out_of_time_fails_what_is_left_then_reports() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 2, t0);
+        let due = t0 + Duration::from_millis(100);
+        let id = begin(&mut ob, Some(due), true);
+        let (w, _, _) = ob.on_tick(due);
+        assert!(w.closed);
+        let r = report_texts(&mut ob);
+        let closed = Err("the producer was closed".to_string());
+        assert_eq!(r[..2], [(1, closed.clone()), (2, closed)]);
+        assert_eq!(
+            r[2],
+            (id, Err("close: flush: 2 messages still unconfirmed after 100 ms; they failed when the producer closed".into()))
+        );
+        let report = ob.close_report();
+        assert_eq!((report.confirmed, report.failed, report.in_flight), (0, 0, 2), "as it was when the flush ended");
+        assert_eq!(ob.stats().failed, 2);
+    }
+
+    #[test]
+    fn a_close_ends_the_flushes_under_way_with_its_failures() {
+        let t0 = Instant::now();
+        let mut ob = outbox_with(limits(), 1, t0);
+        let id = begin(&mut ob, None, false);
+        ob.close(Error::closed("the producer was closed"));
+        let r = report_texts(&mut ob);
+        assert_eq!(r[1], (id, Err("flush: 1 message failed; the last because: the producer was closed".into())));
+        assert!(ob.begin_flush(None, -1, Track::None, false).is_err());
     }
 
     #[test]

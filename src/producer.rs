@@ -30,6 +30,19 @@ use tokio::sync::{watch, Notify};
 
 pub use crate::outbox::{ConnectionStats, DeliveryReport, ProducerStats};
 
+/// What became of a producer's messages when it closed (see
+/// [`Producer::close_report`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Messages the server confirmed, over the producer's life.
+    pub confirmed: u64,
+    /// Messages that failed before the close (they timed out).
+    pub failed: u64,
+    /// Messages still unconfirmed when it closed: the close failed them
+    /// (they may still have reached the server).
+    pub in_flight: u64,
+}
+
 /// What a batch send enqueued: `accepted` messages with the ids
 /// `first_id .. first_id + accepted`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,7 +193,28 @@ impl Shared {
         if notify {
             self.settled.notify_all();
         }
+        if wake.closed {
+            // The outbox closed (a close, or a closing flush that ended):
+            // every task stops.
+            self.stop.send_replace(true);
+            self.work.notify_waiters();
+        }
         value
+    }
+
+    /// Begins a flush (see `Outbox::begin_flush`) ending at the latest
+    /// after `timeout_ms` (-1: no limit); returns its id.
+    fn begin_flush(&self, timeout_ms: i64, track: Track, closes: bool) -> Result<u64> {
+        let deadline = runtime::deadline(timeout_ms);
+        let id = self.with_outbox(|ob| match ob.begin_flush(deadline, timeout_ms, track, closes) {
+            Ok((id, wake)) => (Ok(id), wake),
+            Err(e) => (Err(e), Wake::default()),
+        })?;
+        if deadline.is_some() {
+            // Its deadline may come before the expiry task's next look.
+            self.expiry.notify_one();
+        }
+        Ok(id)
     }
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
@@ -271,8 +305,6 @@ impl Shared {
     /// with `why`, every waiting caller wakes, every task stops.
     fn close_with(&self, why: Error) {
         self.with_outbox(|ob| ((), ob.close(why)));
-        self.stop.send_replace(true);
-        self.work.notify_waiters();
     }
 
     /// Waits on the caller's thread until `done` holds or the deadline
@@ -399,33 +431,47 @@ impl Producer {
     }
 
     /// Waits until every message enqueued before the call is confirmed or
-    /// failed. `Timeout` if that takes longer than `timeout_ms`; the last
-    /// failure's error if some were given up on.
+    /// failed. `Timeout` if that takes longer than `timeout_ms`; if some
+    /// were given up on, the last failure's kind, saying how many failed.
     pub fn flush(&self, timeout_ms: i64) -> Result<()> {
         runtime::check_blocking_allowed("flush")?;
-        let (mark, failed_before) = {
-            let mut st = lock(&self.shared.state);
-            if let Some(e) = st.outbox.closed() {
-                return Err(e.clone());
-            }
-            (st.outbox.flush_mark(), st.outbox.stats().failed)
-        };
-        let drained = self.shared.wait_until(runtime::deadline(timeout_ms), |ob| ob.flushed(mark).then_some(()));
-        let st = lock(&self.shared.state);
-        if drained.is_none() {
-            let left = st.outbox.unsettled_through(mark);
-            return Err(Error::timeout(format!("flush: {left} messages still unconfirmed after {timeout_ms} ms")));
+        let slot = Arc::new(OnceLock::new());
+        let id = self.shared.begin_flush(timeout_ms, Track::Wait(slot.clone()), false)?;
+        let deadline = runtime::deadline(timeout_ms);
+        if let Some(outcome) = self.shared.wait_until(deadline, |_| slot.get().cloned()) {
+            return outcome;
         }
-        let failed = st.outbox.stats().failed - failed_before;
-        if failed > 0 {
-            let last = st.outbox.last_failure().cloned();
-            let last = last.unwrap_or_else(|| Error::internal("a message failed for no recorded reason"));
-            return Err(Error::new(
-                last.kind(),
-                format!("flush: {failed} messages failed; the last because: {}", last.message()),
-            ));
-        }
-        Ok(())
+        // This thread's wait ran out first: ended here as the expiry task would.
+        self.shared.with_outbox(|ob| ((), ob.time_out_flush(id)));
+        slot.get().cloned().unwrap_or_else(|| Err(Error::internal("flush: ended without an outcome")))
+    }
+
+    /// Begins a flush and returns at once: once every message enqueued
+    /// before the call is confirmed or failed, or after `timeout_ms` (-1: no
+    /// limit), its outcome arrives as a [`DeliveryReport`] with the returned
+    /// id (taken from the messages' ids) and `opaque`, as `flush` would have
+    /// returned it.
+    pub fn flush_begin(&self, timeout_ms: i64, opaque: usize) -> Result<u64> {
+        self.shared.begin_flush(timeout_ms, Track::Report(opaque), false)
+    }
+
+    /// Begins closing and returns at once: sends are refused from now on;
+    /// once every message is confirmed or failed, or after `timeout_ms`
+    /// (-1: no limit), the producer closes (what is still unconfirmed fails
+    /// with `Closed`) and the flush's outcome arrives as the last
+    /// [`DeliveryReport`], with the returned id; its error, if any, begins
+    /// with "close: ". Then `poll_reports` says `Closed`. `Closed` when
+    /// closed or closing already.
+    pub fn close_begin(&self, timeout_ms: i64, opaque: usize) -> Result<u64> {
+        self.shared.begin_flush(timeout_ms, Track::Report(opaque), true)
+    }
+
+    /// What became of the messages when the producer closed: confirmed
+    /// and failed before the close, and in flight (failed by the close).
+    /// While it is open: the figures so far.
+    pub fn close_report(&self) -> CloseReport {
+        let s = lock(&self.shared.state).outbox.close_report();
+        CloseReport { confirmed: s.confirmed, failed: s.failed, in_flight: s.in_flight }
     }
 
     /// Takes up to `max` delivery reports of tracked sends, waiting up to
@@ -525,7 +571,8 @@ async fn run_expiry(shared: Arc<Shared>) {
         let idle = lock(&shared.state).outbox.held() == 0;
         tokio::select! {
             _ = stop.changed() => return,
-            _ = shared.expiry.notified(), if idle => {}
+            // A first message held, or a flush begun with a deadline.
+            _ = shared.expiry.notified() => {}
             _ = tokio::time::sleep(next.map_or(tick, |n| n.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(1), tick))), if !idle => {}
         }
     }

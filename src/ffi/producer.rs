@@ -3,7 +3,7 @@
 use super::config::kmq_config;
 use super::{bytes_arg, call, call_value, handle, kmq_status, non_null, put, Client, ClientKind};
 use crate::error::Result;
-use crate::producer::{DeliveryReport, Producer, ProducerStats};
+use crate::producer::{CloseReport, DeliveryReport, Producer, ProducerStats};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -458,6 +458,102 @@ pub unsafe extern "C" fn kmq_send_wait(
 pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
     // SAFETY: the caller keeps the contract documented above.
     unsafe { call("kmq_flush", || producer(p)?.flush(timeout_ms)) }
+}
+
+/// Begins a flush and returns at once, for callers that wait on
+/// kmq_producer_fd instead of blocking a thread: `*id` gets an id from the
+/// same sequence as the messages' ids. Once every message enqueued before
+/// the call is confirmed or failed, or after `timeout_ms` (-1: no limit),
+/// kmq_poll_reports hands out a delivery report with that id (opaque NULL)
+/// whose status and error text are what kmq_flush would have returned:
+/// KMQ_OK, KMQ_ERR_TIMEOUT ("flush: 2 messages still unconfirmed after
+/// 500 ms"), or the last failure's status ("flush: 3 messages failed; the
+/// last because: ...").
+///
+/// Errors: KMQ_ERR_INVALID_ARGUMENT (p or id NULL), KMQ_ERR_CLOSED.
+///
+/// Never blocks.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_flush_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe { call("kmq_flush_begin", || begin(p, id, |p| p.flush_begin(timeout_ms, 0))) }
+}
+
+/// Begins closing and returns at once: a close that flushes first. From
+/// now on sends fail with KMQ_ERR_CLOSED. Once every message is confirmed
+/// or failed, or after `timeout_ms` (-1: no limit), the producer closes as
+/// kmq_producer_close does (what is still unconfirmed fails with
+/// KMQ_ERR_CLOSED), and the flush's outcome comes as the last delivery
+/// report, with the id written to `*id`: KMQ_OK, or an error whose text
+/// begins "close: ". Then kmq_poll_reports returns KMQ_ERR_CLOSED, and
+/// kmq_producer_close_report says what became of the messages.
+///
+/// Errors: KMQ_ERR_INVALID_ARGUMENT (p or id NULL), KMQ_ERR_CLOSED (closed
+/// or closing already).
+///
+/// Never blocks.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_close_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe { call("kmq_producer_close_begin", || begin(p, id, |p| p.close_begin(timeout_ms, 0))) }
+}
+
+/// The body of kmq_flush_begin and kmq_producer_close_begin.
+///
+/// # Safety
+/// As `kmq_flush_begin`.
+unsafe fn begin(p: *mut kmq_producer, id: *mut u64, start: impl FnOnce(&Producer) -> Result<u64>) -> Result<()> {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        non_null(id, "id")?;
+        put(id, 0);
+        let p = producer(p)?;
+        put(id, start(&p)?);
+        Ok(())
+    }
+}
+
+/// What became of a producer's messages when it closed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct kmq_close_report {
+    /// Messages the server confirmed, over the producer's life.
+    pub confirmed: u64,
+    /// Messages that failed before the close (they timed out).
+    pub failed: u64,
+    /// Messages still unconfirmed when it closed: the close failed them
+    /// (they may still have reached the server).
+    pub in_flight: u64,
+}
+
+impl From<CloseReport> for kmq_close_report {
+    fn from(r: CloseReport) -> Self {
+        kmq_close_report { confirmed: r.confirmed, failed: r.failed, in_flight: r.in_flight }
+    }
+}
+
+/// Copies into `*out` what became of the messages when the producer
+/// closed (by kmq_producer_close, kmq_producer_close_begin, or for good on
+/// its own), counted at that moment; while it is open, the figures so far.
+///
+/// # Safety
+/// `p` must be NULL or a live producer; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kmq_producer_close_report(p: *const kmq_producer, out: *mut kmq_close_report) -> kmq_status {
+    // SAFETY: the caller keeps the contract documented above.
+    unsafe {
+        call("kmq_producer_close_report", || {
+            non_null(out, "out")?;
+            put(out, producer(p)?.close_report().into());
+            Ok(())
+        })
+    }
 }
 
 /// Copies the producer's counters into `*out`.

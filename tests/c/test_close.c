@@ -3,6 +3,7 @@
  * confirmed message from one that timed out; queue_max bounds the queue. */
 #include "harness.h"
 
+#include <poll.h>
 #include <pthread.h>
 
 /* ---- helpers: a blocking call run on another thread ---- */
@@ -282,6 +283,164 @@ static void test_queue_full_at_queue_max(void) {
     broker_kill(&b);
 }
 
+/* ---- flushes and closes that report through the descriptor ---- */
+
+/* Waits (in poll(), on kmq_producer_fd) for the report `id` and takes every
+ * report up to it: how many came before it go to `*before`, how many of
+ * those failed with `before_status` to `*matching`. */
+static bool await_report(kmq_producer *p, uint64_t id, kmq_delivery_report *out, int *before,
+                         kmq_status before_status, int *matching) {
+    struct pollfd pfd = {.fd = kmq_producer_fd(p), .events = POLLIN};
+    int64_t deadline = now_ms() + 10000;
+    *before = *matching = 0;
+    while (now_ms() < deadline) {
+        if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0) {
+            continue;
+        }
+        kmq_delivery_report r[8];
+        size_t n = 0;
+        if (!CHECK_OK(kmq_poll_reports(p, r, 8, 0, &n))) {
+            return false;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (r[k].id == id) {
+                *out = r[k];
+                CHECK_MSG(k + 1 == n, "reports came after the one awaited");
+                return true;
+            }
+            (*before)++;
+            *matching += r[k].status == before_status;
+        }
+    }
+    CHECK_MSG(false, "no report with id %llu within 10 s", (unsigned long long)id);
+    return false;
+}
+
+static void test_flush_begin_reports_on_the_descriptor(void) {
+    broker b;
+    REQUIRE(broker_start(&b, NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "flush-begin", NULL));
+    REQUIRE(p != NULL);
+    enum { TRACKED = 3, UNTRACKED = 100 };
+    uint64_t last = 0;
+    for (int i = 0; i < TRACKED; i++) {
+        REQUIRE_OK(kmq_send_tracked(p, "tracked", 7, 0, &last));
+    }
+    for (int i = 0; i < UNTRACKED; i++) {
+        REQUIRE_OK(kmq_send(p, "untracked", 9, 0));
+    }
+    uint64_t id = 0;
+    REQUIRE_OK(kmq_flush_begin(p, 5000, &id));
+    CHECK_MSG(id > last, "the flush's id %llu follows the messages' (last %llu)", (unsigned long long)id,
+              (unsigned long long)last);
+    kmq_delivery_report r;
+    int before, confirmed;
+    if (await_report(p, id, &r, &before, KMQ_OK, &confirmed)) {
+        CHECK_STATUS(r.status, KMQ_OK);
+        CHECK(r.error[0] == '\0' && r.opaque == NULL);
+        CHECK_MSG(before == TRACKED && confirmed == TRACKED, "%d reports (%d confirmed) before the flush's", before,
+                  confirmed);
+    }
+    CHECK_PRODUCER_STATS(p, TRACKED + UNTRACKED, TRACKED + UNTRACKED, 0, 0);
+
+    /* Nothing outstanding: the report is there at once. */
+    REQUIRE_OK(kmq_flush_begin(p, 0, &id));
+    kmq_delivery_report now[2];
+    size_t n = 0;
+    CHECK_OK(kmq_poll_reports(p, now, 2, 0, &n));
+    CHECK(n == 1 && now[0].id == id && now[0].status == KMQ_OK);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_flush_begin_times_out_in_the_words_of_kmq_flush(void) {
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "flush-begin", NULL));
+    REQUIRE(p != NULL);
+    REQUIRE_OK(kmq_send(p, "one", 3, 0));
+    REQUIRE_OK(kmq_send(p, "two", 3, 0));
+    uint64_t id = 0;
+    int64_t t0 = now_ms();
+    REQUIRE_OK(kmq_flush_begin(p, 200, &id));
+    kmq_delivery_report r;
+    int before, any;
+    if (await_report(p, id, &r, &before, KMQ_OK, &any)) {
+        int64_t took = now_ms() - t0;
+        CHECK_MSG(took >= 190 && took < 1500, "the 200 ms flush ended after %lld ms", (long long)took);
+        CHECK_STATUS(r.status, KMQ_ERR_TIMEOUT);
+        CHECK_MSG(strcmp(r.error, "flush: 2 messages still unconfirmed after 200 ms") == 0, "error: %s", r.error);
+    }
+    /* kmq_flush fails in the same words (after the function's name). */
+    CHECK_STATUS(kmq_flush(p, 100), KMQ_ERR_TIMEOUT);
+    CHECK_MSG(strcmp(kmq_last_error(), "kmq_flush: flush: 2 messages still unconfirmed after 100 ms") == 0,
+              "error: %s", kmq_last_error());
+    CHECK_PRODUCER_STATS(p, 2, 0, 0, 2); /* the messages keep their own time limit */
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_close_begin_flushes_then_closes(void) {
+    broker b;
+    REQUIRE(broker_start(&b, NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "close-begin", NULL));
+    REQUIRE(p != NULL);
+    for (int i = 0; i < 50; i++) {
+        REQUIRE_OK(kmq_send(p, "before the close", 16, 0));
+    }
+    uint64_t id = 0, again = 0;
+    REQUIRE_OK(kmq_producer_close_begin(p, 5000, &id));
+    CHECK_STATUS(kmq_send(p, "after", 5, 0), KMQ_ERR_CLOSED);
+    CHECK_ERROR_NAMES("closing");
+    CHECK_STATUS(kmq_producer_close_begin(p, 5000, &again), KMQ_ERR_CLOSED);
+    kmq_delivery_report r;
+    int before, any;
+    if (await_report(p, id, &r, &before, KMQ_OK, &any)) {
+        CHECK_STATUS(r.status, KMQ_OK);
+    }
+    kmq_delivery_report more[2];
+    size_t n = 99;
+    CHECK_STATUS(kmq_poll_reports(p, more, 2, 1000, &n), KMQ_ERR_CLOSED);
+    kmq_close_report cr;
+    CHECK_OK(kmq_producer_close_report(p, &cr));
+    CHECK_MSG(cr.confirmed == 50 && cr.failed == 0 && cr.in_flight == 0, "close report %llu/%llu/%llu",
+              (unsigned long long)cr.confirmed, (unsigned long long)cr.failed, (unsigned long long)cr.in_flight);
+    CHECK_STATUS(kmq_flush(p, 0), KMQ_ERR_CLOSED);
+    kmq_producer_close(p); /* closed already: nothing to do */
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
+static void test_close_begin_out_of_time_fails_what_is_left(void) {
+    broker b;
+    REQUIRE(broker_start(&b, "--stall-acks", NULL));
+    kmq_producer *p = new_producer(config_for(b.port, "close-begin", NULL));
+    REQUIRE(p != NULL);
+    uint64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        REQUIRE_OK(kmq_send_tracked(p, "stalled", 7, 0, &ids[i]));
+    }
+    kmq_close_report cr;
+    CHECK_OK(kmq_producer_close_report(p, &cr)); /* open: the figures so far */
+    CHECK(cr.confirmed == 0 && cr.failed == 0 && cr.in_flight == 3);
+    uint64_t id = 0;
+    REQUIRE_OK(kmq_producer_close_begin(p, 300, &id));
+    kmq_delivery_report r;
+    int before, closed;
+    if (await_report(p, id, &r, &before, KMQ_ERR_CLOSED, &closed)) {
+        CHECK_STATUS(r.status, KMQ_ERR_TIMEOUT);
+        const char *want = "close: flush: 3 messages still unconfirmed after 300 ms; they failed when the producer closed";
+        CHECK_MSG(strcmp(r.error, want) == 0, "error: %s", r.error);
+        CHECK_MSG(before == 3 && closed == 3, "%d reports (%d closed) before the close's", before, closed);
+    }
+    CHECK_OK(kmq_producer_close_report(p, &cr));
+    CHECK_MSG(cr.confirmed == 0 && cr.failed == 0 && cr.in_flight == 3, "close report %llu/%llu/%llu",
+              (unsigned long long)cr.confirmed, (unsigned long long)cr.failed, (unsigned long long)cr.in_flight);
+    CHECK_PRODUCER_STATS(p, 3, 0, 3, 0);
+    kmq_producer_free(p);
+    broker_kill(&b);
+}
+
 int main(void) {
     RUN(test_close_wakes_blocked_receive);
     RUN(test_close_wakes_blocked_flush);
@@ -290,5 +449,9 @@ int main(void) {
     RUN(test_tracked_reports_confirmed);
     RUN(test_stalled_acks_time_out);
     RUN(test_queue_full_at_queue_max);
+    RUN(test_flush_begin_reports_on_the_descriptor);
+    RUN(test_flush_begin_times_out_in_the_words_of_kmq_flush);
+    RUN(test_close_begin_flushes_then_closes);
+    RUN(test_close_begin_out_of_time_fails_what_is_left);
     return harness_exit();
 }

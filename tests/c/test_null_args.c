@@ -148,6 +148,11 @@ static void test_null_without_handles(void) {
     CHECK_NULL_ARG(kmq_poll_reports(NULL, reports, 4, 0, &count), "producer");
     CHECK(count == 0);
     CHECK_NULL_ARG(kmq_flush(NULL, 0), "producer");
+    CHECK_NULL_ARG(kmq_flush_begin(NULL, 0, &id), "producer");
+    CHECK(id == 0);
+    CHECK_NULL_ARG(kmq_producer_close_begin(NULL, 0, &id), "producer");
+    kmq_close_report cr;
+    CHECK_NULL_ARG(kmq_producer_close_report(NULL, &cr), "producer");
     CHECK_NULL_ARG(kmq_producer_get_stats(NULL, &ps), "producer");
 
     kmq_message *m = dummy;
@@ -198,6 +203,9 @@ static void test_null_with_live_handles(void) {
     CHECK(count == 0);
     CHECK_NULL_ARG(kmq_poll_reports(p, reports, 4, 0, NULL), "count");
     CHECK_NULL_ARG(kmq_producer_get_stats(p, NULL), "out");
+    CHECK_NULL_ARG(kmq_flush_begin(p, 0, NULL), "id");
+    CHECK_NULL_ARG(kmq_producer_close_begin(p, 0, NULL), "id");
+    CHECK_NULL_ARG(kmq_producer_close_report(p, NULL), "out");
     CHECK_NULL_ARG(kmq_receive(c, 0, NULL), "out");
     CHECK_NULL_ARG(kmq_ack(c, NULL), "message_code");
     CHECK_NULL_ARG(kmq_consumer_get_stats(c, NULL), "out");
