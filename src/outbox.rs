@@ -1050,7 +1050,11 @@ mod tests {
         assert_eq!(r[..2], [(1, closed.clone()), (2, closed)]);
         assert_eq!(
             r[2],
-            (id, Err("close: flush: 2 messages still unconfirmed after 100 ms; they failed when the producer closed".into()))
+            (
+                id,
+                Err("close: flush: 2 messages still unconfirmed after 100 ms; they failed when the producer closed"
+                    .into())
+            )
         );
         let report = ob.close_report();
         assert_eq!((report.confirmed, report.failed, report.in_flight), (0, 0, 2), "as it was when the flush ended");
