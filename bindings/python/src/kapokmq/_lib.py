@@ -48,6 +48,14 @@ class ProducerStatsStruct(ctypes.Structure):
     ]
 
 
+class CloseReportStruct(ctypes.Structure):
+    _fields_ = [
+        ("confirmed", c_uint64),
+        ("failed", c_uint64),
+        ("in_flight", c_uint64),
+    ]
+
+
 NODE_SIZE = 272  # KMQ_NODE_SIZE
 
 
@@ -215,6 +223,9 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     ),
     "kmq_send_wait": (c_int, [ProducerP, c_char_p, c_size_t, c_int64, c_int64]),
     "kmq_flush": (c_int, [ProducerP, c_int64]),
+    "kmq_flush_begin": (c_int, [ProducerP, c_int64, POINTER(c_uint64)]),
+    "kmq_producer_close_begin": (c_int, [ProducerP, c_int64, POINTER(c_uint64)]),
+    "kmq_producer_close_report": (c_int, [ProducerP, POINTER(CloseReportStruct)]),
     "kmq_producer_get_stats": (c_int, [ProducerP, POINTER(ProducerStatsStruct)]),
     "kmq_producer_stats_json": (c_int, [ProducerP, c_void_p, c_size_t, POINTER(c_size_t)]),
     "kmq_producer_serial": (c_uint64, [ProducerP]),
@@ -260,6 +271,9 @@ HOLDS_GIL = frozenset(
         "kmq_send_many_tracked",
         "kmq_producer_fd",
         "kmq_producer_get_stats",
+        "kmq_flush_begin",
+        "kmq_producer_close_begin",
+        "kmq_producer_close_report",
         "kmq_producer_connection_stats",
         "kmq_producer_stats_json",
         "kmq_consumer_stats_json",

@@ -488,10 +488,7 @@ class Producer(_Client):
             loop.call_soon_threadsafe(_settle, fut, error)
 
         sync.send(data, delay=delay, on_delivery=on_delivery)
-        self._pending.add(fut)
-        fut.add_done_callback(self._pending.discard)
-        if self._pump is None or self._pump.done():
-            self._pump = loop.create_task(self._take_reports())
+        self._watch(fut)
         await fut
 
     async def send_many(self, messages: Iterable[Data], delay: int = 0) -> None:
@@ -512,11 +509,32 @@ class Producer(_Client):
         )
         outcome.start(first, accepted, batch.count, refused)
         if accepted:
-            self._pending.add(fut)
-            fut.add_done_callback(self._pending.discard)
-            if self._pump is None or self._pump.done():
-                self._pump = loop.create_task(self._take_reports())
+            self._watch(fut)
         await fut
+
+    def _watch(self, fut: "asyncio.Future[None]") -> None:
+        """Keeps ``fut`` among the outstanding ones until it settles, and
+        takes the reports while any is outstanding."""
+        self._pending.add(fut)
+        fut.add_done_callback(self._pending.discard)
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._take_reports())
+
+    def _begin(self, sync: Any, begin: Callable[..., int], timeout: Optional[float]) -> "asyncio.Future[None]":
+        """Begins a flush or close in the library (see the blocking
+        producer's ``_begin``); the future settles with its outcome."""
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[None]" = loop.create_future()
+
+        def settle(error: Optional[KapokMQError]) -> None:
+            # Runs where the reports are taken: the loop, or the executor
+            # thread of close().
+            loop.call_soon_threadsafe(_settle, fut, error)
+
+        sync._begin(begin, to_ms(timeout), settle)
+        self._watch(fut)
+        return fut
 
     async def _take_reports(self) -> None:
         """Runs delivery callbacks whenever the descriptor says reports are
@@ -535,23 +553,9 @@ class Producer(_Client):
     async def flush(self, timeout: Optional[float] = None) -> None:
         """Waits until every message sent before the call is confirmed.
         Raises ``TimeoutError`` after ``timeout`` seconds (``None``: no
-        limit), or the last failure if some were given up on."""
-        self._live()
-        await self._flush(timeout)
-
-    async def _flush(self, timeout: Optional[float]) -> None:
-        _check_timeout(timeout)
-        sends = list(self._pending)
-        if not sends:
-            return
-        done, left = await asyncio.wait(sends, timeout=timeout)
-        if left:
-            raise TimeoutError(f"flush: {len(left)} message(s) not confirmed within {timeout} s")
-        failures = [e for e in (f.exception() for f in done) if e is not None]
-        if failures:
-            last = failures[-1]
-            status = last.status if isinstance(last, KapokMQError) else Status.INTERNAL
-            raise error_for(status, f"flush: {len(failures)} message(s) failed; the last: {last}")
+        limit), or, if some were given up on, the last failure's kind,
+        saying how many failed."""
+        await self._begin(self._live(), lib.kmq_flush_begin, timeout)
 
     def stats(self) -> ProducerStats:
         """The counters (after close: as they were at close)."""
@@ -570,25 +574,25 @@ class Producer(_Client):
             self._closing = True
             return self._close_report or CloseReport(0, 0, 0)
         self._closing = True
-        flush_error: Optional[KapokMQError] = None
+        sync = self._sync
+        error: Optional[KapokMQError] = None
         try:
-            await self._flush(timeout)
-        except KapokMQError as e:
-            flush_error = e
-        # Read before the close fails what is still in flight.
-        s = self._sync.stats()
-        self._close_report = CloseReport(s.confirmed, s.failed, s.in_flight)
-        # The blocking close flushes no longer and hands out the last reports.
-        await self._close_sync(0)
+            outcome: Optional["asyncio.Future[None]"] = self._begin(sync, lib.kmq_producer_close_begin, timeout)
+        except ClosedError:
+            outcome = None  # closed for good by the library already
+        if outcome is not None:
+            try:
+                await outcome
+            except KapokMQError as e:
+                error = e
+        # Closed by now: the blocking close takes the last reports and frees the handle.
+        await self._close_sync()
         if self._pump is not None:
             await self._pump
-        if flush_error is not None:
-            error = error_for(
-                flush_error.status,
-                f"close: {flush_error}; unconfirmed messages failed when the producer closed",
-            )
+        self._close_report = sync._close_report or CloseReport(0, 0, 0)
+        if error is not None:
             error.report = self._close_report  # type: ignore[attr-defined]
-            raise error from flush_error
+            raise error
         return self._close_report
 
 

@@ -20,6 +20,7 @@ from ._lib import (
     DeliveryReport,
     ProducerP,
     ProducerStatsStruct,
+    CloseReportStruct,
     last_error,
     lib,
     stats_from,
@@ -138,7 +139,7 @@ class ProducerStats:
 @dataclass(frozen=True)
 class CloseReport:
     """What became of a producer's messages when it closed (see
-    :meth:`Producer.close`)."""
+    :meth:`Producer.close`), as the library counted them then."""
 
     confirmed: int
     """Messages the server confirmed, over the producer's life."""
@@ -147,6 +148,17 @@ class CloseReport:
     in_flight: int
     """Messages still unconfirmed when the flush ended: failed by the close
     (they may still have reached the server)."""
+
+
+class _Outcome:
+    """Takes the outcome of a flush or close begun in the library, which
+    arrives as a delivery report: ``settle(error_or_None)``, the error in
+    the library's own words."""
+
+    __slots__ = ("settle",)
+
+    def __init__(self, settle: Callable[[Optional[KapokMQError]], Any]) -> None:
+        self.settle = settle
 
 
 @dataclass(frozen=True)
@@ -213,12 +225,13 @@ class Producer:
         # Last resort: close and free when the object is collected (without
         # a flush, like kmq_producer_free).
         self._finalizer = weakref.finalize(self, self._handle.close)
-        self._callbacks: Dict[int, DeliveryCallback] = {}
+        # By id: a tracked message's callback, or a flush's or close's outcome.
+        self._callbacks: Dict[int, Union[DeliveryCallback, _Outcome]] = {}
         # Held across kmq_send_tracked until its callback is stored, so a
         # report taken by another thread always finds its callback.
         self._track_lock = threading.Lock()
         # (id, status, the library's error text, callback), in report order.
-        self._reports: Deque[Tuple[int, int, bytes, Optional[DeliveryCallback]]] = collections.deque()
+        self._reports: Deque[Tuple[int, int, bytes, Union[DeliveryCallback, _Outcome, None]]] = collections.deque()
         self._final_stats: Optional[ProducerStats] = None
         self._final_document: Optional[Dict[str, Any]] = None
         self._close_report: Optional[CloseReport] = None
@@ -436,6 +449,9 @@ class Producer:
                 return ran
             if callback is None:
                 continue
+            if type(callback) is _Outcome:
+                callback.settle(error_for(status, text.decode("utf-8", "replace")) if status else None)
+                continue
             error = None
             if status:
                 reason = text.decode("utf-8", "replace") or f"failed with status {status}"
@@ -494,42 +510,51 @@ class Producer:
         raise ``ClosedError``. If the flush did not complete, its error is
         raised after closing, with the report as its ``report`` attribute.
         Closing again does nothing and returns the first close's report.
+        Ctrl-C closes at once.
         """
-        flush_timeout = to_ms(timeout) / 1000
-        if self._handle.closed:
-            return self._close_report or CloseReport(0, 0, 0)
-        flush_error: Optional[KapokMQError] = None
-        try:
-            self.flush(flush_timeout)
-        except ClosedError:
-            pass  # closed meanwhile by another thread
-        except KapokMQError as e:
-            flush_error = e
-        finally:
-            # Read before the close fails what is still in flight.
+        timeout_ms = to_ms(timeout)
+        outcome: List[Optional[KapokMQError]] = []
+        if not self._handle.closed:
             try:
-                s = self.stats()
-                self._close_report = CloseReport(s.confirmed, s.failed, s.in_flight)
-            except KapokMQError:
-                pass  # closed meanwhile by another thread
-            self._handle.close(self._last_use)
-            self._finalizer.detach()
-            _metrics.forget(self.serial)
-        self._run_callbacks()
+                self._begin(lib.kmq_producer_close_begin, timeout_ms, outcome.append)
+                while not outcome:  # the close's own report comes last
+                    self.poll(None)
+            except ClosedError:
+                pass  # closed for good by the library, or closing in another thread
+            finally:
+                self._handle.close(self._last_use)
+                self._finalizer.detach()
+                _metrics.forget(self.serial)
+            self._run_callbacks()
         report = self._close_report or CloseReport(0, 0, 0)
-        if flush_error is not None:
-            error = error_for(
-                flush_error.status,
-                f"close: {flush_error}; unconfirmed messages failed when the producer closed",
-            )
-            error.report = report  # type: ignore[attr-defined]
-            raise error from flush_error
+        if outcome and outcome[0] is not None:
+            outcome[0].report = report  # type: ignore[attr-defined]
+            raise outcome[0]
         return report
+
+    def _begin(self, begin: Callable[..., int], timeout_ms: int, settle: Callable[[Optional[KapokMQError]], Any]) -> int:
+        """Begins a flush or close in the library (``begin`` is
+        ``kmq_flush_begin`` or ``kmq_producer_close_begin``) and returns its
+        id; its outcome reaches ``settle`` where the reports are taken."""
+        ident = ctypes.c_uint64()
+        ptr = self._handle.acquire()
+        try:
+            with self._track_lock:
+                status = begin(ptr, timeout_ms, ctypes.byref(ident))
+                if status:
+                    raise last_error(status)
+                self._callbacks[ident.value] = _Outcome(settle)
+        finally:
+            self._handle.release()
+        return ident.value
 
     def _last_use(self, ptr: Any) -> None:
         raw = ProducerStatsStruct()
         if lib.kmq_producer_get_stats(ptr, ctypes.byref(raw)) == Status.OK:
             self._final_stats = stats_from(ProducerStats, raw)
+        closed = CloseReportStruct()
+        if lib.kmq_producer_close_report(ptr, ctypes.byref(closed)) == Status.OK:
+            self._close_report = CloseReport(closed.confirmed, closed.failed, closed.in_flight)
         try:
             self._final_document = _metrics.read_document(ptr, lib.kmq_producer_stats_json)
         except KapokMQError:
