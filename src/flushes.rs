@@ -106,12 +106,19 @@ impl<T> Flushes<T> {
     /// Takes out the flushes whose generations all settled, given the
     /// oldest generation with messages still unsettled.
     pub fn finished(&mut self, oldest_unsettled: Option<u64>) -> Vec<Flush<T>> {
-        self.list.extract_if(.., |f| oldest_unsettled.is_none_or(|g| f.mark < g)).collect()
+        self.take_where(|f| oldest_unsettled.map_or(true, |g| f.mark < g))
     }
 
     /// Takes out the flushes whose time is up at `now`.
     pub fn due(&mut self, now: Instant) -> Vec<Flush<T>> {
-        self.list.extract_if(.., |f| f.deadline.is_some_and(|d| d <= now)).collect()
+        self.take_where(|f| f.deadline.is_some_and(|d| d <= now))
+    }
+
+    /// Takes out the flushes `ends` picks, keeping the others in order.
+    fn take_where(&mut self, ends: impl FnMut(&Flush<T>) -> bool) -> Vec<Flush<T>> {
+        let (ended, kept) = std::mem::take(&mut self.list).into_iter().partition(ends);
+        self.list = kept;
+        ended
     }
 
     /// Takes out the flush `id`, if it has not ended.
