@@ -64,16 +64,13 @@ pub extern "C" fn kmq_config_new() -> *mut kmq_config {
 /// NUL-terminated strings.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_config_set(cfg: *mut kmq_config, key: *const c_char, value: *const c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_config_set", || {
-            handle(cfg, "cfg")?;
-            let key = str_arg(key, "key")?;
-            let value = str_arg(value, "value")?;
-            // SAFETY: checked live above; the caller does not share it.
-            (*cfg).inner.set(key, value)
-        })
-    }
+    call("kmq_config_set", || {
+        handle(cfg, "cfg")?;
+        let key = str_arg(key, "key")?;
+        let value = str_arg(value, "value")?;
+        // SAFETY: checked live above; the caller does not share it.
+        (*cfg).inner.set(key, value)
+    })
 }
 
 /// Frees a configuration. NULL does nothing.
@@ -82,14 +79,11 @@ pub unsafe extern "C" fn kmq_config_set(cfg: *mut kmq_config, key: *const c_char
 /// `cfg` must be NULL or a config not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_config_free(cfg: *mut kmq_config) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_config_free", (), || {
-            if handle(cfg, "cfg").is_ok() {
-                (*cfg).tag = 0;
-                drop(Box::from_raw(cfg));
-            }
-            Ok(())
-        })
-    }
+    call_value("kmq_config_free", (), || {
+        if handle(cfg, "cfg").is_ok() {
+            (*cfg).tag = 0;
+            drop(Box::from_raw(cfg));
+        }
+        Ok(())
+    })
 }

@@ -28,8 +28,7 @@ impl ClientKind for Console {
 
 /// The console behind a handle, shared for the duration of one call.
 unsafe fn console(c: *const kmq_console) -> Result<Arc<Console>> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { Client::get(c) }
+    Client::get(c)
 }
 
 /// Runs `f` and hands its JSON answer out through `json`.
@@ -39,17 +38,14 @@ unsafe fn json_call(
     json: *mut *mut c_char,
     f: impl FnOnce(&Console) -> Result<serde_json::Value>,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call(what, || {
-            non_null(json, "json")?;
-            put(json, std::ptr::null_mut());
-            let console = console(c)?;
-            let answer = f(&console)?;
-            put(json, owned_c_string(answer.to_string()));
-            Ok(())
-        })
-    }
+    call(what, || {
+        non_null(json, "json")?;
+        put(json, std::ptr::null_mut());
+        let console = console(c)?;
+        let answer = f(&console)?;
+        put(json, owned_c_string(answer.to_string()));
+        Ok(())
+    })
 }
 
 /// A client of the HTTP API of the node at `mq_addr:mq_port` (https when
@@ -62,8 +58,7 @@ unsafe fn json_call(
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_new(cfg: *const kmq_config, out: *mut *mut kmq_console) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_console_new", || Client::hand_out(out, || Console::new(&handle(cfg, "cfg")?.inner))) }
+    call("kmq_console_new", || Client::hand_out(out, || Console::new(&handle(cfg, "cfg")?.inner)))
 }
 
 /// Sends one message over HTTP (`POST /Producer/Send`), for callers that
@@ -84,17 +79,14 @@ pub unsafe extern "C" fn kmq_console_send(
     delay_s: i64,
     code: *mut *mut c_char,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_console_send", || {
-            non_null(code, "code")?;
-            put(code, std::ptr::null_mut());
-            let c = console(c)?;
-            let sent = c.send(str_arg(topic, "topic")?, bytes_arg(data, len, "data")?, delay_s)?;
-            put(code, owned_c_string(sent));
-            Ok(())
-        })
-    }
+    call("kmq_console_send", || {
+        non_null(code, "code")?;
+        put(code, std::ptr::null_mut());
+        let c = console(c)?;
+        let sent = c.send(str_arg(topic, "topic")?, bytes_arg(data, len, "data")?, delay_s)?;
+        put(code, owned_c_string(sent));
+        Ok(())
+    })
 }
 
 /// `KMQ_OK` when the node answers its ping.
@@ -105,8 +97,7 @@ pub unsafe extern "C" fn kmq_console_send(
 /// `c` must be NULL or a live console.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_ping(c: *mut kmq_console) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_console_ping", || console(c)?.ping()) }
+    call("kmq_console_ping", || console(c)?.ping())
 }
 
 /// The connected clients: `{"consumers":[...],"producers":[...]}`.
@@ -117,8 +108,7 @@ pub unsafe extern "C" fn kmq_console_ping(c: *mut kmq_console) -> kmq_status {
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_clients(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { json_call("kmq_console_clients", c, json, Console::clients) }
+    json_call("kmq_console_clients", c, json, Console::clients)
 }
 
 /// The server's settings as a JSON object.
@@ -129,8 +119,7 @@ pub unsafe extern "C" fn kmq_console_clients(c: *mut kmq_console, json: *mut *mu
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_server_config(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { json_call("kmq_console_server_config", c, json, Console::server_config) }
+    json_call("kmq_console_server_config", c, json, Console::server_config)
 }
 
 /// Message counts: `{"all":N,"consumed":N,"delay":N,"unconsumed":N}`.
@@ -141,8 +130,7 @@ pub unsafe extern "C" fn kmq_console_server_config(c: *mut kmq_console, json: *m
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_count(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { json_call("kmq_console_count", c, json, Console::count) }
+    json_call("kmq_console_count", c, json, Console::count)
 }
 
 /// The stored message with `code` as a JSON object, or `null` when the
@@ -159,8 +147,7 @@ pub unsafe extern "C" fn kmq_console_get_message(
     code: *const c_char,
     json: *mut *mut c_char,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?)) }
+    json_call("kmq_console_get_message", c, json, |console| console.message(str_arg(code, "code")?))
 }
 
 /// Messages created between `start_time` and `end_time`
@@ -182,14 +169,11 @@ pub unsafe extern "C" fn kmq_console_list_messages(
     topic: *const c_char,
     json: *mut *mut c_char,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        json_call("kmq_console_list_messages", c, json, |console| {
-            let start = str_arg(start_time, "start_time")?;
-            let end = str_arg(end_time, "end_time")?;
-            console.messages(start, end, status, str_arg(topic, "topic")?)
-        })
-    }
+    json_call("kmq_console_list_messages", c, json, |console| {
+        let start = str_arg(start_time, "start_time")?;
+        let end = str_arg(end_time, "end_time")?;
+        console.messages(start, end, status, str_arg(topic, "topic")?)
+    })
 }
 
 /// Deletes the stored message with `code`.
@@ -200,8 +184,7 @@ pub unsafe extern "C" fn kmq_console_list_messages(
 /// `c` NULL or a live console; `code` NULL or a string.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_delete_message(c: *mut kmq_console, code: *const c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?)) }
+    call("kmq_console_delete_message", || console(c)?.delete(str_arg(code, "code")?))
 }
 
 /// The node's view of its cluster as a JSON array (`null` when the node is
@@ -213,8 +196,7 @@ pub unsafe extern "C" fn kmq_console_delete_message(c: *mut kmq_console, code: *
 /// `c` NULL or a live console; `json` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { json_call("kmq_console_nodes", c, json, Console::nodes) }
+    json_call("kmq_console_nodes", c, json, Console::nodes)
 }
 
 /// Frees a console client. NULL does nothing. A call in progress on it in
@@ -224,11 +206,8 @@ pub unsafe extern "C" fn kmq_console_nodes(c: *mut kmq_console, json: *mut *mut 
 /// `c` must be NULL or a console not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_console_free(c: *mut kmq_console) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_console_free", (), || {
-            Client::free(c);
-            Ok(())
-        })
-    }
+    call_value("kmq_console_free", (), || {
+        Client::free(c);
+        Ok(())
+    })
 }

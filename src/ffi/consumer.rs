@@ -102,8 +102,7 @@ impl From<ConsumerStats> for kmq_consumer_stats {
 
 /// The consumer behind a handle, shared for the duration of one call.
 pub(super) unsafe fn consumer(c: *const kmq_consumer) -> Result<Arc<Consumer>> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { Client::get(c) }
+    Client::get(c)
 }
 
 unsafe fn new_consumer(
@@ -111,8 +110,7 @@ unsafe fn new_consumer(
     out: *mut *mut kmq_consumer,
     connect: fn(&crate::Config) -> Result<Consumer>,
 ) -> Result<()> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner)) }
+    Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner))
 }
 
 /// Connects a consumer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -131,8 +129,7 @@ unsafe fn new_consumer(
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect)) }
+    call("kmq_consumer_new", || new_consumer(cfg, out, Consumer::connect))
 }
 
 /// Asks the Serena registry (`registry_*` keys) for the live MQ nodes,
@@ -150,8 +147,7 @@ pub unsafe extern "C" fn kmq_consumer_new(cfg: *const kmq_config, out: *mut *mut
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *mut *mut kmq_consumer) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster)) }
+    call("kmq_cluster_consumer_new", || new_consumer(cfg, out, Consumer::connect_cluster))
 }
 
 /// Hands over the next pushed message in `*out` (free it with
@@ -167,16 +163,13 @@ pub unsafe extern "C" fn kmq_cluster_consumer_new(cfg: *const kmq_config, out: *
 /// `c` must be NULL or a live consumer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_receive(c: *mut kmq_consumer, timeout_ms: i64, out: *mut *mut kmq_message) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_receive", || {
-            non_null(out, "out")?;
-            put(out, std::ptr::null_mut());
-            let m = consumer(c)?.receive(timeout_ms)?;
-            put(out, Box::into_raw(Box::new(kmq_message::from(m))));
-            Ok(())
-        })
-    }
+    call("kmq_receive", || {
+        non_null(out, "out")?;
+        put(out, std::ptr::null_mut());
+        let m = consumer(c)?.receive(timeout_ms)?;
+        put(out, Box::into_raw(Box::new(kmq_message::from(m))));
+        Ok(())
+    })
 }
 
 /// Hands over up to `capacity` pushed messages at once, in order, into
@@ -200,20 +193,17 @@ pub unsafe extern "C" fn kmq_receive_many(
     capacity: usize,
     count: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_receive_many", || {
-            non_null(count, "count")?;
-            put(count, 0);
-            non_null(out, "out")?;
-            let batch = consumer(c)?.receive_many(capacity, timeout_ms)?;
-            for (i, m) in batch.into_iter().enumerate() {
-                put(out.add(i), Box::into_raw(Box::new(kmq_message::from(m))));
-                put(count, i + 1);
-            }
-            Ok(())
-        })
-    }
+    call("kmq_receive_many", || {
+        non_null(count, "count")?;
+        put(count, 0);
+        non_null(out, "out")?;
+        let batch = consumer(c)?.receive_many(capacity, timeout_ms)?;
+        for (i, m) in batch.into_iter().enumerate() {
+            put(out.add(i), Box::into_raw(Box::new(kmq_message::from(m))));
+            put(count, i + 1);
+        }
+        Ok(())
+    })
 }
 
 /// Where the messages of a drained consumer ended (see kmq_consumer_drain).
@@ -256,15 +246,12 @@ pub unsafe extern "C" fn kmq_consumer_drain(
     timeout_ms: i64,
     report: *mut kmq_drain_report,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_consumer_drain", || {
-            non_null(report, "report")?;
-            put(report, kmq_drain_report::default());
-            put(report, consumer(c)?.drain(timeout_ms)?.into());
-            Ok(())
-        })
-    }
+    call("kmq_consumer_drain", || {
+        non_null(report, "report")?;
+        put(report, kmq_drain_report::default());
+        put(report, consumer(c)?.drain(timeout_ms)?.into());
+        Ok(())
+    })
 }
 
 /// Tells the server the message with `message_code` was handled. May be
@@ -278,13 +265,10 @@ pub unsafe extern "C" fn kmq_consumer_drain(
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_ack(c: *mut kmq_consumer, message_code: *const c_char) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_ack", || {
-            let c = consumer(c)?;
-            c.ack(str_arg(message_code, "message_code")?)
-        })
-    }
+    call("kmq_ack", || {
+        let c = consumer(c)?;
+        c.ack(str_arg(message_code, "message_code")?)
+    })
 }
 
 /// Copies the consumer's counters into `*out`.
@@ -293,14 +277,11 @@ pub unsafe extern "C" fn kmq_ack(c: *mut kmq_consumer, message_code: *const c_ch
 /// `c` must be NULL or a live consumer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mut kmq_consumer_stats) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_consumer_get_stats", || {
-            non_null(out, "out")?;
-            put(out, consumer(c)?.stats().into());
-            Ok(())
-        })
-    }
+    call("kmq_consumer_get_stats", || {
+        non_null(out, "out")?;
+        put(out, consumer(c)?.stats().into());
+        Ok(())
+    })
 }
 
 /// Closes the connection (acks already given are still written, briefly)
@@ -315,15 +296,12 @@ pub unsafe extern "C" fn kmq_consumer_get_stats(c: *const kmq_consumer, out: *mu
 /// `c` must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_consumer_close", (), || {
-            if let Ok(c) = consumer(c) {
-                c.close();
-            }
-            Ok(())
-        })
-    }
+    call_value("kmq_consumer_close", (), || {
+        if let Ok(c) = consumer(c) {
+            c.close();
+        }
+        Ok(())
+    })
 }
 
 /// Closes (if needed) and frees the consumer. NULL does nothing. In a child
@@ -337,18 +315,14 @@ pub unsafe extern "C" fn kmq_consumer_close(c: *mut kmq_consumer) {
 /// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_free(c: *mut kmq_consumer) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_consumer_free", (), || {
-            Client::free(c);
-            Ok(())
-        })
-    }
+    call_value("kmq_consumer_free", (), || {
+        Client::free(c);
+        Ok(())
+    })
 }
 
 unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { handle(m, "message") }
+    handle(m, "message")
 }
 
 /// The message's code: 32 hex digits, NUL-terminated; pass it to `kmq_ack`.
@@ -358,8 +332,7 @@ unsafe fn message<'a>(m: *const kmq_message) -> Result<&'a kmq_message> {
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_char {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr())) }
+    call_value("kmq_message_code", std::ptr::null(), || Ok(message(m)?.code.as_ptr()))
 }
 
 /// The payload; its length goes to `*len` (when `len` is not NULL). The
@@ -370,19 +343,16 @@ pub unsafe extern "C" fn kmq_message_code(m: *const kmq_message) -> *const c_cha
 /// `m` must be NULL or a live message; `len` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_data(m: *const kmq_message, len: *mut usize) -> *const c_char {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_data", std::ptr::null(), || {
-            if !len.is_null() {
-                put(len, 0);
-            }
-            let m = message(m)?;
-            if !len.is_null() {
-                put(len, m.data.len() - 1);
-            }
-            Ok(m.data.as_ptr().cast())
-        })
-    }
+    call_value("kmq_message_data", std::ptr::null(), || {
+        if !len.is_null() {
+            put(len, 0);
+        }
+        let m = message(m)?;
+        if !len.is_null() {
+            put(len, m.data.len() - 1);
+        }
+        Ok(m.data.as_ptr().cast())
+    })
 }
 
 /// Every field of a message at once (see kmq_message_get_info); its
@@ -412,27 +382,24 @@ pub struct kmq_message_info {
 /// `m` must be NULL or a live message; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_get_info(m: *const kmq_message, out: *mut kmq_message_info) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_message_get_info", || {
-            non_null(out, "out")?;
-            let m = message(m)?;
-            put(
-                out,
-                kmq_message_info {
-                    code: m.code.as_ptr(),
-                    data: m.data.as_ptr().cast(),
-                    len: m.data.len() - 1,
-                    topic: m.topic.as_ptr(),
-                    create_time: m.create_time,
-                    consumed_time: m.consumed_time,
-                    delay_time: m.delay_time,
-                    status: m.status,
-                },
-            );
-            Ok(())
-        })
-    }
+    call("kmq_message_get_info", || {
+        non_null(out, "out")?;
+        let m = message(m)?;
+        put(
+            out,
+            kmq_message_info {
+                code: m.code.as_ptr(),
+                data: m.data.as_ptr().cast(),
+                len: m.data.len() - 1,
+                topic: m.topic.as_ptr(),
+                create_time: m.create_time,
+                consumed_time: m.consumed_time,
+                delay_time: m.delay_time,
+                status: m.status,
+            },
+        );
+        Ok(())
+    })
 }
 
 /// The topic the message was sent to, NUL-terminated. NULL when `m` is NULL.
@@ -441,8 +408,7 @@ pub unsafe extern "C" fn kmq_message_get_info(m: *const kmq_message, out: *mut k
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_char {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr())) }
+    call_value("kmq_message_topic", std::ptr::null(), || Ok(message(m)?.topic.as_ptr()))
 }
 
 /// When the server stored the message, in Unix seconds (0 for NULL).
@@ -451,8 +417,7 @@ pub unsafe extern "C" fn kmq_message_topic(m: *const kmq_message) -> *const c_ch
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time)) }
+    call_value("kmq_message_create_time", 0, || Ok(message(m)?.create_time))
 }
 
 /// When the message was consumed, in Unix seconds; 0 when not yet.
@@ -461,8 +426,7 @@ pub unsafe extern "C" fn kmq_message_create_time(m: *const kmq_message) -> i64 {
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time)) }
+    call_value("kmq_message_consumed_time", 0, || Ok(message(m)?.consumed_time))
 }
 
 /// The message's delay in seconds; a redelivered message carries the time
@@ -472,8 +436,7 @@ pub unsafe extern "C" fn kmq_message_consumed_time(m: *const kmq_message) -> i64
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_delay_time(m: *const kmq_message) -> i64 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time)) }
+    call_value("kmq_message_delay_time", 0, || Ok(message(m)?.delay_time))
 }
 
 /// What kmq_message_status returns for NULL (or a pointer that is not a
@@ -488,8 +451,7 @@ pub const KMQ_MESSAGE_STATUS_NONE: i32 = i32::MIN;
 /// `m` must be NULL or a live message.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_message_status", KMQ_MESSAGE_STATUS_NONE, || Ok(message(m)?.status)) }
+    call_value("kmq_message_status", KMQ_MESSAGE_STATUS_NONE, || Ok(message(m)?.status))
 }
 
 /// Frees a message and its strings. NULL does nothing.
@@ -498,14 +460,11 @@ pub unsafe extern "C" fn kmq_message_status(m: *const kmq_message) -> i32 {
 /// `m` must be NULL or a message not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_message_free(m: *mut kmq_message) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_message_free", (), || {
-            if message(m).is_ok() {
-                (*m).tag = 0;
-                drop(Box::from_raw(m));
-            }
-            Ok(())
-        })
-    }
+    call_value("kmq_message_free", (), || {
+        if message(m).is_ok() {
+            (*m).tag = 0;
+            drop(Box::from_raw(m));
+        }
+        Ok(())
+    })
 }

@@ -2,8 +2,17 @@
 //! which catch panics (so none crosses into C), turn errors into a status
 //! code and record the message for `kmq_last_error`. Pointers are checked
 //! here; nothing below this module knows that C exists.
+//!
+//! Safety, once for the whole module: every `unsafe fn` here states its
+//! caller's contract in its `# Safety` section, and its body does only
+//! what that contract allows: it reads and writes the pointers it was
+//! given, passing them on to the helpers whose own contracts say the same.
+//! So the bodies are unsafe contexts as they stand
+//! (`unsafe_op_in_unsafe_fn` is allowed here only), instead of each
+//! wrapping itself in an `unsafe` block under the same comment.
 
 #![allow(non_camel_case_types)]
+#![allow(unsafe_op_in_unsafe_fn)]
 
 use crate::error::{Error, ErrorKind, Result};
 use std::cell::RefCell;
@@ -393,13 +402,10 @@ pub extern "C" fn kmq_version() -> *const c_char {
 /// `s` must be NULL or a string from kapokmq not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_string_free(s: *mut c_char) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_string_free", (), || {
-            if !s.is_null() {
-                drop(CString::from_raw(s));
-            }
-            Ok(())
-        })
-    }
+    call_value("kmq_string_free", (), || {
+        if !s.is_null() {
+            drop(CString::from_raw(s));
+        }
+        Ok(())
+    })
 }

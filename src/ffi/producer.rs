@@ -93,8 +93,7 @@ impl kmq_delivery_report {
 
 /// The producer behind a handle, shared for the duration of one call.
 pub(super) unsafe fn producer(p: *const kmq_producer) -> Result<Arc<Producer>> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { Client::get(p) }
+    Client::get(p)
 }
 
 unsafe fn new_producer(
@@ -102,8 +101,7 @@ unsafe fn new_producer(
     out: *mut *mut kmq_producer,
     connect: fn(&crate::Config) -> Result<Producer>,
 ) -> Result<()> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner)) }
+    Client::hand_out(out, || connect(&handle(cfg, "cfg")?.inner))
 }
 
 /// Connects a producer to the node named by `cfg` (`mq_addr`, `mq_port`,
@@ -120,8 +118,7 @@ unsafe fn new_producer(
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_producer_new", || new_producer(cfg, out, Producer::connect)) }
+    call("kmq_producer_new", || new_producer(cfg, out, Producer::connect))
 }
 
 /// Asks the Serena registry (`registry_addr`, `registry_port`,
@@ -142,8 +139,7 @@ pub unsafe extern "C" fn kmq_producer_new(cfg: *const kmq_config, out: *mut *mut
 /// `cfg` must be NULL or a live config; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *mut *mut kmq_producer) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster)) }
+    call("kmq_cluster_producer_new", || new_producer(cfg, out, Producer::connect_cluster))
 }
 
 /// Enqueues one message of `len` bytes of UTF-8 (not NUL-terminated; may
@@ -160,13 +156,10 @@ pub unsafe extern "C" fn kmq_cluster_producer_new(cfg: *const kmq_config, out: *
 /// `p` must be NULL or a live producer; `data` NULL or `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_send(p: *mut kmq_producer, data: *const c_char, len: usize, delay_s: i64) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_send", || {
-            let p = producer(p)?;
-            p.send(bytes_arg(data, len, "data")?, delay_s)
-        })
-    }
+    call("kmq_send", || {
+        let p = producer(p)?;
+        p.send(bytes_arg(data, len, "data")?, delay_s)
+    })
 }
 
 /// Like `kmq_send`, and writes an id for the message to `*id`; its outcome
@@ -184,8 +177,7 @@ pub unsafe extern "C" fn kmq_send_tracked(
     delay_s: i64,
     id: *mut u64,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id)) }
+    call("kmq_send_tracked", || send_tracked(p, data, len, delay_s, std::ptr::null_mut(), id))
 }
 
 /// Like kmq_send_tracked, and the message's delivery report carries
@@ -207,8 +199,7 @@ pub unsafe extern "C" fn kmq_send_tracked_opaque(
     opaque: *mut c_void,
     id: *mut u64,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id)) }
+    call("kmq_send_tracked_opaque", || send_tracked(p, data, len, delay_s, opaque, id))
 }
 
 /// The body of both tracked sends.
@@ -223,14 +214,11 @@ unsafe fn send_tracked(
     opaque: *mut c_void,
     id: *mut u64,
 ) -> Result<()> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        non_null(id, "id")?;
-        put(id, 0);
-        let p = producer(p)?;
-        put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
-        Ok(())
-    }
+    non_null(id, "id")?;
+    put(id, 0);
+    let p = producer(p)?;
+    put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
+    Ok(())
 }
 
 /// One message for kmq_send_many: `len` bytes of UTF-8 at `data`, as
@@ -274,8 +262,7 @@ pub unsafe extern "C" fn kmq_send_many(
     delay_s: i64,
     accepted: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_send_many", || send_many(p, msgs, count, delay_s, accepted, None)) }
+    call("kmq_send_many", || send_many(p, msgs, count, delay_s, accepted, None))
 }
 
 /// Like kmq_send_many, with a delivery report for each message enqueued:
@@ -298,8 +285,7 @@ pub unsafe extern "C" fn kmq_send_many_tracked(
     accepted: *mut usize,
     first_id: *mut u64,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_send_many_tracked", || send_many(p, msgs, count, delay_s, accepted, Some(first_id))) }
+    call("kmq_send_many_tracked", || send_many(p, msgs, count, delay_s, accepted, Some(first_id)))
 }
 
 /// The body of both batch sends; tracked when `first_id` is given.
@@ -314,56 +300,53 @@ unsafe fn send_many(
     accepted: *mut usize,
     first_id: Option<*mut u64>,
 ) -> Result<()> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        if !accepted.is_null() {
-            put(accepted, 0);
-        }
-        if let Some(first_id) = first_id {
-            non_null(first_id, "first_id")?;
-            put(first_id, 0);
-        }
-        let p = producer(p)?;
-        if count == 0 {
-            return if p.is_closed() { Err(crate::Error::closed("the producer is closed")) } else { Ok(()) };
-        }
-        non_null(msgs, "msgs")?;
-        if count > isize::MAX as usize / std::mem::size_of::<kmq_buf>() {
-            return Err(crate::Error::invalid(format!("count {count} is not a valid number of messages")));
-        }
-        // SAFETY: non-NULL, `count` readable entries by the caller's
-        // contract, and their size fits a slice.
-        let bufs = std::slice::from_raw_parts(msgs, count);
-        // Borrowed, not copied: the core encodes each into its frame.
-        let mut texts = Vec::with_capacity(count);
-        let mut bad = None;
-        for (i, b) in bufs.iter().enumerate() {
-            match message_text(b) {
-                Ok(text) => texts.push(text),
-                Err(why) => {
-                    bad = Some((i, why));
-                    break;
-                }
+    if !accepted.is_null() {
+        put(accepted, 0);
+    }
+    if let Some(first_id) = first_id {
+        non_null(first_id, "first_id")?;
+        put(first_id, 0);
+    }
+    let p = producer(p)?;
+    if count == 0 {
+        return if p.is_closed() { Err(crate::Error::closed("the producer is closed")) } else { Ok(()) };
+    }
+    non_null(msgs, "msgs")?;
+    if count > isize::MAX as usize / std::mem::size_of::<kmq_buf>() {
+        return Err(crate::Error::invalid(format!("count {count} is not a valid number of messages")));
+    }
+    // SAFETY: non-NULL, `count` readable entries by the caller's
+    // contract, and their size fits a slice.
+    let bufs = std::slice::from_raw_parts(msgs, count);
+    // Borrowed, not copied: the core encodes each into its frame.
+    let mut texts = Vec::with_capacity(count);
+    let mut bad = None;
+    for (i, b) in bufs.iter().enumerate() {
+        match message_text(b) {
+            Ok(text) => texts.push(text),
+            Err(why) => {
+                bad = Some((i, why));
+                break;
             }
         }
-        let (batch, result) = p.send_batch(&texts, delay_s, first_id.is_some());
-        if !accepted.is_null() {
-            put(accepted, batch.accepted);
-        }
-        if let Some(first_id) = first_id {
-            put(first_id, if batch.accepted > 0 { batch.first_id } else { 0 });
-        }
-        let why = match (result, bad) {
-            (Ok(()), None) => return Ok(()),
-            (Err(e), _) => e,
-            (Ok(()), Some((_, why))) => why,
-        };
-        let at = batch.accepted;
-        Err(crate::Error::new(
-            why.kind(),
-            format!("{at} of {count} messages enqueued, stopped at msgs[{at}]: {}", why.message()),
-        ))
     }
+    let (batch, result) = p.send_batch(&texts, delay_s, first_id.is_some());
+    if !accepted.is_null() {
+        put(accepted, batch.accepted);
+    }
+    if let Some(first_id) = first_id {
+        put(first_id, if batch.accepted > 0 { batch.first_id } else { 0 });
+    }
+    let why = match (result, bad) {
+        (Ok(()), None) => return Ok(()),
+        (Err(e), _) => e,
+        (Ok(()), Some((_, why))) => why,
+    };
+    let at = batch.accepted;
+    Err(crate::Error::new(
+        why.kind(),
+        format!("{at} of {count} messages enqueued, stopped at msgs[{at}]: {}", why.message()),
+    ))
 }
 
 /// The text of one message of a batch, borrowed from the caller's memory.
@@ -399,24 +382,21 @@ pub unsafe extern "C" fn kmq_poll_reports(
     timeout_ms: i64,
     count: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_poll_reports", || {
-            non_null(count, "count")?;
-            put(count, 0);
-            non_null(reports, "reports")?;
-            if capacity == 0 {
-                return Err(crate::Error::invalid("capacity is 0"));
-            }
-            let p = producer(p)?;
-            let got = p.poll_reports(capacity, timeout_ms)?;
-            for (i, r) in got.iter().enumerate() {
-                put(reports.add(i), kmq_delivery_report::from_report(r));
-            }
-            put(count, got.len());
-            Ok(())
-        })
-    }
+    call("kmq_poll_reports", || {
+        non_null(count, "count")?;
+        put(count, 0);
+        non_null(reports, "reports")?;
+        if capacity == 0 {
+            return Err(crate::Error::invalid("capacity is 0"));
+        }
+        let p = producer(p)?;
+        let got = p.poll_reports(capacity, timeout_ms)?;
+        for (i, r) in got.iter().enumerate() {
+            put(reports.add(i), kmq_delivery_report::from_report(r));
+        }
+        put(count, got.len());
+        Ok(())
+    })
 }
 
 /// Sends one message and returns `KMQ_OK` only once the server confirmed it.
@@ -436,13 +416,10 @@ pub unsafe extern "C" fn kmq_send_wait(
     delay_s: i64,
     timeout_ms: i64,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_send_wait", || {
-            let p = producer(p)?;
-            p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
-        })
-    }
+    call("kmq_send_wait", || {
+        let p = producer(p)?;
+        p.send_wait(bytes_arg(data, len, "data")?, delay_s, timeout_ms)
+    })
 }
 
 /// Waits until every message enqueued before the call is confirmed.
@@ -456,8 +433,7 @@ pub unsafe extern "C" fn kmq_send_wait(
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_flush", || producer(p)?.flush(timeout_ms)) }
+    call("kmq_flush", || producer(p)?.flush(timeout_ms))
 }
 
 /// Begins a flush and returns at once, for callers that wait on
@@ -478,8 +454,7 @@ pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq
 /// `p` must be NULL or a live producer; `id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_flush_begin", || begin(p, id, |p| p.flush_begin(timeout_ms, 0))) }
+    call("kmq_flush_begin", || begin(p, id, |p| p.flush_begin(timeout_ms, 0)))
 }
 
 /// Begins closing and returns at once: a close that flushes first. From
@@ -500,8 +475,7 @@ pub unsafe extern "C" fn kmq_flush_begin(p: *mut kmq_producer, timeout_ms: i64, 
 /// `p` must be NULL or a live producer; `id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call("kmq_producer_close_begin", || begin(p, id, |p| p.close_begin(timeout_ms, 0))) }
+    call("kmq_producer_close_begin", || begin(p, id, |p| p.close_begin(timeout_ms, 0)))
 }
 
 /// The body of kmq_flush_begin and kmq_producer_close_begin.
@@ -509,14 +483,11 @@ pub unsafe extern "C" fn kmq_producer_close_begin(p: *mut kmq_producer, timeout_
 /// # Safety
 /// As `kmq_flush_begin`.
 unsafe fn begin(p: *mut kmq_producer, id: *mut u64, start: impl FnOnce(&Producer) -> Result<u64>) -> Result<()> {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        non_null(id, "id")?;
-        put(id, 0);
-        let p = producer(p)?;
-        put(id, start(&p)?);
-        Ok(())
-    }
+    non_null(id, "id")?;
+    put(id, 0);
+    let p = producer(p)?;
+    put(id, start(&p)?);
+    Ok(())
 }
 
 /// What became of a producer's messages when it closed.
@@ -546,14 +517,11 @@ impl From<CloseReport> for kmq_close_report {
 /// `p` must be NULL or a live producer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close_report(p: *const kmq_producer, out: *mut kmq_close_report) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_close_report", || {
-            non_null(out, "out")?;
-            put(out, producer(p)?.close_report().into());
-            Ok(())
-        })
-    }
+    call("kmq_producer_close_report", || {
+        non_null(out, "out")?;
+        put(out, producer(p)?.close_report().into());
+        Ok(())
+    })
 }
 
 /// Copies the producer's counters into `*out`.
@@ -562,14 +530,11 @@ pub unsafe extern "C" fn kmq_producer_close_report(p: *const kmq_producer, out: 
 /// `p` must be NULL or a live producer; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mut kmq_producer_stats) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_get_stats", || {
-            non_null(out, "out")?;
-            put(out, producer(p)?.stats().into());
-            Ok(())
-        })
-    }
+    call("kmq_producer_get_stats", || {
+        non_null(out, "out")?;
+        put(out, producer(p)?.stats().into());
+        Ok(())
+    })
 }
 
 /// Closes the connection. Messages not yet confirmed fail with
@@ -583,15 +548,12 @@ pub unsafe extern "C" fn kmq_producer_get_stats(p: *const kmq_producer, out: *mu
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_producer_close", (), || {
-            if let Ok(p) = producer(p) {
-                p.close();
-            }
-            Ok(())
-        })
-    }
+    call_value("kmq_producer_close", (), || {
+        if let Ok(p) = producer(p) {
+            p.close();
+        }
+        Ok(())
+    })
 }
 
 /// Closes (if needed) and frees the producer. It does not wait for
@@ -606,11 +568,8 @@ pub unsafe extern "C" fn kmq_producer_close(p: *mut kmq_producer) {
 /// starting a call on it after this one returned is the caller's bug.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_free(p: *mut kmq_producer) {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call_value("kmq_producer_free", (), || {
-            Client::free(p);
-            Ok(())
-        })
-    }
+    call_value("kmq_producer_free", (), || {
+        Client::free(p);
+        Ok(())
+    })
 }

@@ -28,8 +28,7 @@ use std::ffi::c_int;
 /// `c` must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd()) }
+    call_value("kmq_consumer_fd", -1, || consumer(c)?.readiness_fd())
 }
 
 /// As kmq_consumer_fd (a SOCKET on Windows), for delivery reports: readable while
@@ -43,6 +42,5 @@ pub unsafe extern "C" fn kmq_consumer_fd(c: *mut kmq_consumer) -> c_int {
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_fd(p: *mut kmq_producer) -> c_int {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd()) }
+    call_value("kmq_producer_fd", -1, || producer(p)?.readiness_fd())
 }

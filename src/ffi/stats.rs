@@ -68,21 +68,18 @@ pub unsafe extern "C" fn kmq_producer_connection_stats(
     capacity: usize,
     count: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_connection_stats", || {
-            non_null(count, "count")?;
-            if capacity > 0 {
-                non_null(out, "out")?;
-            }
-            let all = producer(p)?.connection_stats();
-            for (i, s) in all.iter().take(capacity).enumerate() {
-                put(out.add(i), s.into());
-            }
-            put(count, all.len());
-            Ok(())
-        })
-    }
+    call("kmq_producer_connection_stats", || {
+        non_null(count, "count")?;
+        if capacity > 0 {
+            non_null(out, "out")?;
+        }
+        let all = producer(p)?.connection_stats();
+        for (i, s) in all.iter().take(capacity).enumerate() {
+            put(out.add(i), s.into());
+        }
+        put(count, all.len());
+        Ok(())
+    })
 }
 
 /// Writes `text` and a NUL to `buf` when `capacity` has room for both, and
@@ -130,13 +127,10 @@ pub unsafe extern "C" fn kmq_producer_stats_json(
     capacity: usize,
     len: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_producer_stats_json", || {
-            non_null(len, "len")?;
-            write_text(&producer(p)?.stats_json(), buf, capacity, len)
-        })
-    }
+    call("kmq_producer_stats_json", || {
+        non_null(len, "len")?;
+        write_text(&producer(p)?.stats_json(), buf, capacity, len)
+    })
 }
 
 /// As kmq_producer_stats_json, for a consumer: the totals, the receive
@@ -154,13 +148,10 @@ pub unsafe extern "C" fn kmq_consumer_stats_json(
     capacity: usize,
     len: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_consumer_stats_json", || {
-            non_null(len, "len")?;
-            write_text(&consumer(c)?.stats_json(), buf, capacity, len)
-        })
-    }
+    call("kmq_consumer_stats_json", || {
+        non_null(len, "len")?;
+        write_text(&consumer(c)?.stats_json(), buf, capacity, len)
+    })
 }
 
 /// Writes a Prometheus page (text exposition format 0.0.4) of the given
@@ -186,26 +177,23 @@ pub unsafe extern "C" fn kmq_prometheus_text(
     capacity: usize,
     len: *mut usize,
 ) -> kmq_status {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe {
-        call("kmq_prometheus_text", || {
-            non_null(len, "len")?;
-            let mut docs = Vec::with_capacity(n_producers + n_consumers);
-            if n_producers > 0 {
-                non_null(producers, "producers")?;
-                for i in 0..n_producers {
-                    docs.push(producer(*producers.add(i))?.stats_document());
-                }
+    call("kmq_prometheus_text", || {
+        non_null(len, "len")?;
+        let mut docs = Vec::with_capacity(n_producers + n_consumers);
+        if n_producers > 0 {
+            non_null(producers, "producers")?;
+            for i in 0..n_producers {
+                docs.push(producer(*producers.add(i))?.stats_document());
             }
-            if n_consumers > 0 {
-                non_null(consumers, "consumers")?;
-                for i in 0..n_consumers {
-                    docs.push(consumer(*consumers.add(i))?.stats_document());
-                }
+        }
+        if n_consumers > 0 {
+            non_null(consumers, "consumers")?;
+            for i in 0..n_consumers {
+                docs.push(consumer(*consumers.add(i))?.stats_document());
             }
-            write_text(&crate::prometheus::render(&docs), buf, capacity, len)
-        })
-    }
+        }
+        write_text(&crate::prometheus::render(&docs), buf, capacity, len)
+    })
 }
 
 /// The producer's serial number: unique among the clients of the process,
@@ -216,8 +204,7 @@ pub unsafe extern "C" fn kmq_prometheus_text(
 /// `p` must be NULL or a live producer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_serial(p: *const kmq_producer) -> u64 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_producer_serial", 0, || Ok(producer(p)?.serial())) }
+    call_value("kmq_producer_serial", 0, || Ok(producer(p)?.serial()))
 }
 
 /// As kmq_producer_serial, for a consumer.
@@ -226,6 +213,5 @@ pub unsafe extern "C" fn kmq_producer_serial(p: *const kmq_producer) -> u64 {
 /// `c` must be NULL or a live consumer.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_consumer_serial(c: *const kmq_consumer) -> u64 {
-    // SAFETY: the caller keeps the contract documented above.
-    unsafe { call_value("kmq_consumer_serial", 0, || Ok(consumer(c)?.serial())) }
+    call_value("kmq_consumer_serial", 0, || Ok(consumer(c)?.serial()))
 }
