@@ -346,13 +346,19 @@ export declare class Producer extends Client<ProducerStatsJson> {
    * are settled, or with the first failure once all are settled.
    */
   sendMany(messages: Iterable<string | Uint8Array>, options?: SendOptions): Promise<void>;
-  /** Resolves once every message sent before the call is confirmed. */
+  /**
+   * Resolves once every message sent before the call is confirmed. Rejects
+   * with the last failure's code if some failed ("flush: 3 messages failed;
+   * the last because: ..."), or with KMQ_ERR_TIMEOUT after `timeout` ms
+   * ("flush: 2 messages still unconfirmed after 500 ms").
+   */
   flush(options?: TimeoutOptions): Promise<void>;
   /**
    * Flushes for at most `timeout` ms (default 5000), then closes, off the
    * event loop. Resolves once closed and every send settled; messages still
    * unconfirmed then fail with KMQ_ERR_CLOSED and close rejects with the
-   * flush's error (its `report` says what became of the messages).
+   * flush's error, "close: ..." (its `report` says what became of the
+   * messages). Sends are refused (KMQ_ERR_CLOSED) from the call on.
    */
   close(options?: TimeoutOptions): Promise<CloseReport>;
   /** Closes on `await using`. */

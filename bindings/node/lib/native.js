@@ -97,6 +97,11 @@ const PROTOTYPES = {
   // report and the connection stats are buffers of their structs too.
   pollReports: 'int kmq_poll_reports(void *p, void *reports, size_t capacity, int64_t timeout_ms, void *count)',
   producerStats: 'int kmq_producer_get_stats(void *p, void *out)',
+  // A flush and a close that return at once; their outcome comes as the
+  // delivery report with the id written to *id (see producer.js).
+  flushBegin: 'int kmq_flush_begin(void *p, int64_t timeout_ms, void *id)',
+  producerCloseBegin: 'int kmq_producer_close_begin(void *p, int64_t timeout_ms, void *id)',
+  producerCloseReport: 'int kmq_producer_close_report(void *p, void *out)',
   connectionStats: 'int kmq_producer_connection_stats(void *p, void *out, size_t capacity, void *count)',
   producerClose: 'void kmq_producer_close(void *p)',
   producerFree: 'void kmq_producer_free(void *p)',
@@ -187,6 +192,13 @@ const PRODUCER_STATS = koffi.struct('kmq_producer_stats', {
   failed: 'uint64_t',
   resent: 'uint64_t',
   reconnects: 'uint64_t',
+  in_flight: 'uint64_t',
+});
+
+/** kmq_close_report, written by kmq_producer_close_report. */
+const CLOSE_REPORT = koffi.struct('kmq_close_report', {
+  confirmed: 'uint64_t',
+  failed: 'uint64_t',
   in_flight: 'uint64_t',
 });
 
@@ -288,6 +300,6 @@ function native() {
 
 module.exports = {
   native, bind, findLibrary, Status, STATUS_NAMES, REPORT_ERROR_SIZE, NODE_SIZE,
-  DELIVERY_REPORT, BUF, PRODUCER_STATS, CONSUMER_STATS, DRAIN_REPORT, CONNECTION_STATS, elementIndex,
+  DELIVERY_REPORT, BUF, PRODUCER_STATS, CLOSE_REPORT, CONSUMER_STATS, DRAIN_REPORT, CONNECTION_STATS, elementIndex,
   LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, koffi,
 };

@@ -10,7 +10,7 @@
 
 const os = require('node:os');
 const {
-  native, koffi, Status, DELIVERY_REPORT, BUF, PRODUCER_STATS, CONNECTION_STATS, elementIndex,
+  native, koffi, Status, DELIVERY_REPORT, BUF, PRODUCER_STATS, CLOSE_REPORT, CONNECTION_STATS, elementIndex,
 } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
@@ -26,9 +26,9 @@ const BATCH = 1024;
 const CLOSE_FLUSH_MS = 5000;
 const INTERNAL = Symbol('kapokmq.internal');
 
-/** Why a tracked message failed, in the library's words from its report. */
-function deliveryError(status, text) {
-  return new KapokMQError(statusName(status), `send: ${text || statusName(status)}`);
+/** Why a tracked message failed (with prefix '': a flush or the close), in the library's words from its report. */
+function deliveryError(status, text, prefix = 'send: ') {
+  return new KapokMQError(statusName(status), `${prefix}${text || statusName(status)}`);
 }
 
 /** Whether the low half of a 64-bit field is its first 32-bit word. */
@@ -173,10 +173,8 @@ class BatchOutcome {
 class Producer extends Client {
   #h;
   #fns;
-  /** id → { resolve, reject, seq }, in send order (Map keeps insertion order). */
+  /** id → { resolve, reject, prefix? } of sends, flushes and the close (one id sequence). */
   #pending = new Map();
-  #seq = 0;
-  #flushes = new Set();
   /** Waits for the library to have delivery reports while sends are pending. */
   #readiness;
   #idOut = new BigUint64Array(1);
@@ -191,6 +189,8 @@ class Producer extends Client {
   #closing = null;
   /** The counters as they were when the producer closed. */
   #finalStats = null;
+  /** What became of the messages when it closed (kmq_producer_close_report). */
+  #finalReport = null;
 
   /** Connects a producer; options are the config keys in camelCase. */
   static async connect(options) {
@@ -242,9 +242,8 @@ class Producer extends Client {
       return Promise.reject(e);
     }
     const id = this.#idWords[0] + this.#idWords[1] * 0x100000000;
-    const seq = ++this.#seq;
     const promise = new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, seq });
+      this.#pending.set(id, { resolve, reject });
     });
     this.#readiness.start();
     return promise;
@@ -288,12 +287,9 @@ class Producer extends Client {
       if (e instanceof KapokMQError && e.accepted === undefined) e.accepted = 0;
       return Promise.reject(e);
     }
-    // One entry for all the batch's ids; flushes wait for it as for sends
-    // made at this point.
-    const seq = ++this.#seq;
+    // One entry for all the batch's ids.
     const promise = new Promise((resolve, reject) => {
       const entry = new BatchOutcome(total, firstId, accepted, refused, resolve, reject);
-      entry.seq = seq;
       for (let i = 0; i < accepted; i++) this.#pending.set(firstId + i, entry);
     });
     if (accepted > 0) this.#readiness.start();
@@ -304,51 +300,27 @@ class Producer extends Client {
    * Resolves once every message sent before the call is confirmed; rejects
    * with the last failure if some were given up on, or with KMQ_ERR_TIMEOUT
    * after `timeout` ms (default: no limit; each message has its own
-   * messageTimeoutMs anyway).
+   * messageTimeoutMs anyway), in the core's words (kmq_flush_begin).
    */
-  flush(options) {
-    let timeout;
-    try {
-      timeout = parseTimeout('flush', options);
-      if (this.closed) throw closedError('flush: the producer');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#flush(timeout);
-  }
-
-  #flush(timeout) {
-    return new Promise((resolve, reject) => {
-      const waiter = { target: this.#seq, failure: null, failures: 0, resolve, reject, timer: null };
-      if (timeout !== Infinity) {
-        waiter.timer = setTimeout(() => {
-          this.#flushes.delete(waiter);
-          const left = this.#countPendingUpTo(waiter.target);
-          reject(new KapokMQError('KMQ_ERR_TIMEOUT', `flush: ${left} message(s) not confirmed within ${timeout} ms`));
-        }, timeout);
-      }
-      this.#flushes.add(waiter);
-      this.#checkFlushes();
-    });
+  async flush(options) {
+    const timeout = parseTimeout('flush', options);
+    if (this.closed) throw closedError('flush: the producer');
+    return this.#outcome(this.#fns.flushBegin, timeout);
   }
 
   /**
-   * Flushes for at most `timeout` ms (default 5000), then closes the
-   * connection, off the event loop. Resolves once closed and every send
-   * settled: messages still unconfirmed then have failed with
-   * KMQ_ERR_CLOSED, and close rejects with the flush's error (after
-   * closing). Later calls fail with KMQ_ERR_CLOSED; closing again returns
-   * the first close's promise.
+   * Refuses sends from now on, flushes for at most `timeout` ms (default
+   * 5000), then closes, off the event loop: what is still unconfirmed fails
+   * with KMQ_ERR_CLOSED. Resolves once closed and every send settled, to
+   * what became of the messages; rejects with the flush's error, carrying
+   * the same `report`. Closing again returns the first close's promise.
    */
   close(options) {
-    if (this.#closing) return this.#closing;
-    let timeout;
     try {
-      timeout = parseTimeout('close', options, CLOSE_FLUSH_MS);
+      this.#closing ??= this.#close(parseTimeout('close', options, CLOSE_FLUSH_MS));
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#closing = this.#flushAndClose(timeout);
     return this.#closing;
   }
 
@@ -357,30 +329,33 @@ class Producer extends Client {
     return this.close();
   }
 
-  async #flushAndClose(timeout) {
-    let flushError = null;
-    if (!this.#h.closed) {
-      try {
-        await this.#flush(timeout);
-      } catch (e) {
-        flushError = e;
-      }
+  // The core flushes, closes and reports the flush's outcome last, worded
+  // "close: ...". Refused if the library closed the producer already, on its
+  // own: then only its last reports are left, and the close rejects with why
+  // it closed (KMQ_ERR_AUTH: a reconnect was refused), KMQ_ERR_CLOSED aside.
+  async #close(timeout) {
+    let error = null;
+    try {
+      if (!this.#h.closed) error = await this.#outcome(this.#fns.producerCloseBegin, timeout).then(() => null, (e) => e);
+    } catch (e) {
+      if (e.code !== 'KMQ_ERR_CLOSED') error = e;
     }
-    // Read before the close fails what is still in flight.
+    // The rest is taken; KMQ_ERR_CLOSED then closes the handle and fails what never came.
     const ptr = this.#h.ptr(KIND);
-    const s = ptr !== null ? this.#readStats(ptr) : this.#finalStats;
-    const report = { confirmed: s ? s.confirmed : 0, failed: s ? s.failed : 0, inFlight: s ? s.inFlight : 0 };
+    if (ptr !== null) this.#takeReports(ptr);
     await this.#closeHandle();
-    // The last reports are taken (the closed descriptor polls readable),
-    // and what is left fails.
-    await this.#flush(Infinity).catch(() => {});
-    if (flushError !== null && flushError.code !== 'KMQ_ERR_CLOSED') {
-      const e = new KapokMQError(flushError.code,
-        `close: ${flushError.message}; unconfirmed messages failed when the producer closed`);
-      e.report = report;
-      throw e;
-    }
-    return report;
+    if (error !== null) throw Object.assign(error, { report: this.#finalReport });
+    return this.#finalReport;
+  }
+
+  /** Begins a flush or the close; the promise settles on its report, in the core's words. */
+  #outcome(begin, timeout) {
+    const status = begin(this.#h.ptr(KIND), timeout === Infinity ? -1 : Math.ceil(timeout), this.#idOut);
+    if (status !== 0) throw fromLastError(this.#fns, status);
+    const id = this.#idWords[0] + this.#idWords[1] * 0x100000000;
+    const promise = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject, prefix: '' }));
+    this.#readiness.start();
+    return promise;
   }
 
   /** Closes the native producer, keeping its final counters (see #keepFinal). */
@@ -390,9 +365,14 @@ class Producer extends Client {
     return this.#h.close((closedPtr) => this.#keepFinal(closedPtr));
   }
 
-  /** Keeps the counters as they are now, for stats() and statsJson() after close. */
+  /** Keeps the counters and the close's report as they are now, for after close. */
   #keepFinal(ptr) {
     this.#finalStats = this.#readStats(ptr);
+    const out = Buffer.alloc(koffi.sizeof(CLOSE_REPORT));
+    // Unchecked: it fails only for NULL, and a throw here would leave close() unsettled.
+    this.#fns.producerCloseReport(ptr, out);
+    const r = koffi.decode(out, CLOSE_REPORT);
+    this.#finalReport = { confirmed: Number(r.confirmed), failed: Number(r.failed), inFlight: Number(r.in_flight) };
     this[CLOSING](ptr);
   }
 
@@ -492,56 +472,14 @@ class Producer extends Client {
         entry.resolve();
       } else {
         const report = koffi.decode(this.#reports, i * REPORT_SIZE, DELIVERY_REPORT);
-        const e = deliveryError(status, report.error);
-        this.#noteFailure(entry.seq, e);
-        entry.reject(e, id);
+        entry.reject(deliveryError(status, report.error, entry.prefix), id);
       }
     }
-    this.#checkFlushes();
   }
 
   #failAll(error) {
-    for (const entry of this.#pending.values()) {
-      this.#noteFailure(entry.seq, error);
-      entry.reject(error);
-    }
+    for (const entry of this.#pending.values()) entry.reject(error);
     this.#pending.clear();
-    this.#checkFlushes();
-  }
-
-  #noteFailure(seq, error) {
-    for (const f of this.#flushes) {
-      if (seq <= f.target) {
-        f.failure = error;
-        f.failures++;
-      }
-    }
-  }
-
-  #countPendingUpTo(target) {
-    let n = 0;
-    for (const entry of this.#pending.values()) {
-      if (entry.seq > target) break;
-      n++;
-    }
-    return n;
-  }
-
-  #checkFlushes() {
-    if (this.#flushes.size === 0) return;
-    const first = this.#pending.values().next();
-    const oldest = first.done ? Infinity : first.value.seq;
-    for (const f of this.#flushes) {
-      if (oldest <= f.target) continue;
-      this.#flushes.delete(f);
-      clearTimeout(f.timer);
-      if (f.failure) {
-        f.reject(new KapokMQError(f.failure.code,
-          `flush: ${f.failures} message(s) failed; the last: ${f.failure.message}`));
-      } else {
-        f.resolve();
-      }
-    }
   }
 }
 
