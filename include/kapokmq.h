@@ -655,7 +655,9 @@ enum kmq_status kmq_send_many_tracked(kmq_producer *p,
  * Takes up to capacity delivery reports of tracked messages into
  * reports, waiting up to timeout_ms (-1: no limit, 0: no wait) for the
  * first, and writes how many to *count. KMQ_ERR_TIMEOUT when none came;
- * KMQ_ERR_CLOSED once the producer is closed and all reports are taken.
+ * KMQ_ERR_CLOSED once the producer is closed and all reports are taken
+ * (when the library closed it for good, the reason instead: KMQ_ERR_AUTH
+ * for a key the node refused on a reconnect).
  * Each report says why its message failed (error) and hands back the
  * caller's pointer (opaque). An event loop waits on kmq_producer_fd and
  * calls this with timeout_ms 0.
@@ -733,7 +735,8 @@ enum kmq_status kmq_flush_begin(kmq_producer *p, int64_t timeout_ms, uint64_t *i
  * kmq_producer_close_report says what became of the messages.
  *
  * Errors: KMQ_ERR_INVALID_ARGUMENT (p or id NULL), KMQ_ERR_CLOSED (closed
- * or closing already).
+ * or closing already; closed for good by the library: its reason, such as
+ * KMQ_ERR_AUTH).
  *
  * Never blocks.
  *
