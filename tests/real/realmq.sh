@@ -137,7 +137,7 @@ test_real() {
     run c bash "$repo/tests/c/run.sh"
     run python env PYTHONPATH="$repo/bindings/python/src" python3 -m pytest -q -rs "$repo/bindings/python/tests"
     run node bash -c "cd '$repo/bindings/node' && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm test"
-    run rust cargo test --release --no-fail-fast --test cluster --test faults --test delivery --test connections --test drain -- --nocapture
+    run rust cargo test --release --no-fail-fast --test cluster --test faults --test delivery --test connections --test drain --test reconnect -- --nocapture
     run interop python3 "$here/interop.py" "$out/interop_go"
     echo "$passed passed, $failed failed, $skipped skipped"
     [[ $failed -eq 0 ]]
