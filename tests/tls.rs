@@ -320,7 +320,7 @@ fn the_readme_tls_setup_works_as_written() {
 
     // The CLI line, on this broker's port.
     let cli_line = section.lines().find(|l| l.starts_with("target/release/kmq ")).expect("the CLI line");
-    let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/");
+    let release = common::release_dir().join("");
     let cli_line = cli_line.split('#').next().unwrap().replace("8443", &broker.port.to_string());
     let cli_line = cli_line.replace("target/release/", &release.to_string_lossy());
     let out = Command::new("bash").arg("-c").arg(&cli_line).current_dir(&dir).output().unwrap();

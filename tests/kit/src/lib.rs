@@ -17,6 +17,15 @@ pub fn broker_path() -> PathBuf {
     PATH.get_or_init(find_broker).clone().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The directory of the release build this test belongs to (the
+/// `release` of cargo's target directory, `CARGO_TARGET_DIR` honoured):
+/// where kmq, kmq-broker and the library are.
+pub fn release_dir() -> PathBuf {
+    // This test runs as <target dir>/release/deps/<test>-<hash>.
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.ancestors().nth(2).expect("a test runs in a target directory").to_path_buf()
+}
+
 fn find_broker() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("KMQ_BROKER").filter(|p| !p.is_empty()) {
         return Ok(p.into());
