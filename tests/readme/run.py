@@ -34,7 +34,9 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-RELEASE = os.path.join(ROOT, "target", "release")
+# cargo's release build (CARGO_TARGET_DIR honoured, as cargo does: relative
+# to where cargo ran, taken here as the repository root).
+RELEASE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "release")
 BROKER = os.environ.get("KMQ_BROKER") or os.path.join(RELEASE, "kmq-broker")
 LIB = os.environ.get("KAPOKMQ_LIB") or os.path.join(RELEASE, "libkapokmq.so")
 LANGS = {"sh": "sh", "bash": "sh", "shell": "sh", "c": "c", "cpp": "cpp", "c++": "cpp",
