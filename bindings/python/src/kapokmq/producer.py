@@ -516,11 +516,15 @@ class Producer:
         outcome: List[Optional[KapokMQError]] = []
         if not self._handle.closed:
             try:
-                self._begin(lib.kmq_producer_close_begin, timeout_ms, outcome.append)
-                while not outcome:  # the close's own report comes last
+                try:
+                    self._begin(lib.kmq_producer_close_begin, timeout_ms, outcome.append)
+                except ClosedError:
+                    pass  # closing in another thread (or closed): waits for that
+                # The close's own report comes last; then the library says CLOSED.
+                while not outcome:
                     self.poll(None)
             except ClosedError:
-                pass  # closed for good by the library, or closing in another thread
+                pass
             finally:
                 self._handle.close(self._last_use)
                 self._finalizer.detach()
