@@ -4,6 +4,7 @@
 //! reading, so TCP carries the back-pressure to the server. `receive` waits on the caller's thread; `ack` only queues
 //! the code for the connection task and never waits for the network.
 
+use crate::acks::{AckRoutes, ACK_BATCH};
 use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Dialer, Membership, Ws};
@@ -19,12 +20,12 @@ use crate::stats_json;
 use crate::sync::lock;
 use crate::wire::{self, Role};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,8 +64,8 @@ struct Shared {
     progress: Condvar,
     /// Wakes the reader when `receive` makes room in a full buffer.
     room: Notify,
-    /// Each link's queue of acks to write, by link id.
-    links: Mutex<HashMap<u32, mpsc::UnboundedSender<String>>>,
+    /// Each link's acks to write (see `acks.rs`), and how to wake its writer.
+    links: Mutex<AckRoutes<Arc<Notify>>>,
     /// Signalled when a link's task ends (and leaves `links`).
     link_ended: Condvar,
     next_link: AtomicU32,
@@ -88,8 +89,6 @@ const DELIVER_BATCH: usize = 256;
 /// batch) is taken as part of a stream: the reader pauses `conn::COALESCE_PAUSE`
 /// before the next.
 const COALESCE_BURST: usize = 16;
-/// Acks written to the socket in one go at most.
-const ACK_BATCH: usize = 4096;
 
 /// A KapokMQ consumer. Cheap to share between threads (`&self` methods).
 pub struct Consumer {
@@ -105,7 +104,7 @@ impl Shared {
             arrived: Condvar::new(),
             progress: Condvar::new(),
             room: Notify::new(),
-            links: Mutex::new(HashMap::new()),
+            links: Mutex::new(AckRoutes::default()),
             link_ended: Condvar::new(),
             next_link: AtomicU32::new(0),
             counters: Counters::default(),
@@ -121,13 +120,13 @@ impl Shared {
     fn start_link(self: &Arc<Self>, url: String, ws: Option<Ws>) -> Arc<Membership> {
         let retired = Arc::new(Membership::default());
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
-        let (acks, acks_rx) = mpsc::unbounded_channel();
-        lock(&self.links).insert(link, acks);
+        let acks = Arc::new(Notify::new());
+        lock(&self.links).add_link(link, acks.clone());
         let gauge = Gauge::new(&self.source, wire::authority(&url));
         self.gauges.add(link, gauge.clone());
         if let Ok(rt) = runtime::handle() {
             retired.join();
-            rt.spawn(run_link(self.clone(), link, url, ws, acks_rx, retired.clone(), gauge));
+            rt.spawn(run_link(self.clone(), link, url, ws, acks, retired.clone(), gauge));
         }
         retired
     }
@@ -136,16 +135,9 @@ impl Shared {
     /// link when that is not known.
     fn route_ack(&self, code: &str) -> Result<()> {
         let from = lock(&self.state).inbox.route_ack(code);
-        let links = lock(&self.links);
-        let sent = match from.and_then(|l| links.get(&l)) {
-            Some(tx) => tx.send(code.to_string()).is_ok(),
-            // Every link must get it (no short-circuit): the node that
-            // holds the message is not known.
-            None => links.values().map(|tx| tx.send(code.to_string()).is_ok()).fold(false, |any, sent| any | sent),
-        };
-        drop(links);
-        if !sent {
-            return Err(Error::closed("the consumer has no connection task left"));
+        let writers = lock(&self.links).route(from, code)?;
+        for writer in writers {
+            writer.notify_one();
         }
         // Counted only once queued: a drain that sees it acked closes, and
         // closing writes what is queued.
@@ -478,34 +470,23 @@ async fn run_link(
     link: u32,
     url: String,
     first: Option<Ws>,
-    acks: mpsc::UnboundedReceiver<String>,
+    acks: Arc<Notify>,
     retired: Arc<Membership>,
     gauge: Arc<Gauge>,
 ) {
-    // Shared with each run, so that the acks queued and those taken but
-    // not yet written outlive a panic.
-    let acks = Arc::new(tokio::sync::Mutex::new(Acks { queued: acks, unwritten: VecDeque::new() }));
+    // The acks not yet written stay in `shared.links`: they outlive a
+    // dropped connection and a panic alike.
     let mut first = first;
     let run = || {
         let (shared, url, first, acks, retired, gauge) =
             (shared.clone(), url.clone(), first.take(), acks.clone(), retired.clone(), gauge.clone());
-        async move {
-            let mut acks = acks.lock().await;
-            keep_link(&shared, link, &url, first, &mut acks, &retired, &gauge).await
-        }
+        async move { keep_link(&shared, link, &url, first, &acks, &retired, &gauge).await }
     };
     conn::supervise("consumer", &url, shared.stop.subscribe(), run, |_| {}).await;
-    lock(&shared.links).remove(&link);
+    lock(&shared.links).remove_link(link);
     shared.gauges.remove(link);
     retired.end();
     shared.link_ended.notify_all();
-}
-
-/// A link's acks: queued by `ack`, and taken from the queue but not yet
-/// written (written first on the next connection).
-struct Acks {
-    queued: mpsc::UnboundedReceiver<String>,
-    unwritten: VecDeque<String>,
 }
 
 async fn keep_link(
@@ -513,7 +494,7 @@ async fn keep_link(
     link: u32,
     url: &str,
     first: Option<Ws>,
-    acks: &mut Acks,
+    acks: &Notify,
     member: &Membership,
     gauge: &Gauge,
 ) {
@@ -529,7 +510,8 @@ async fn keep_link(
 struct ConsumerLink<'a> {
     shared: &'a Shared,
     link: u32,
-    acks: &'a mut Acks,
+    /// Wakes the writer when acks are queued for this link.
+    acks: &'a Notify,
     member: &'a Membership,
     gauge: &'a Gauge,
 }
@@ -558,7 +540,6 @@ type Stream = futures_util::stream::SplitStream<Ws>;
 /// the last two, the acks given so far are written first.
 async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<bool>) -> Error {
     let (shared, member) = (this.shared, this.member);
-    let Acks { queued: acks, unwritten } = &mut *this.acks;
     let (mut sink, mut stream) = ws.split();
     let io = PushIo {
         shared,
@@ -572,18 +553,15 @@ async fn serve(this: &mut ConsumerLink<'_>, ws: Ws, stop: &mut watch::Receiver<b
     let watchdog = conn::watchdog(&io.last_seen, shared.config.check_time, || !io.paused.load(Ordering::Relaxed));
     let why = tokio::select! {
         _ = io.read_pushes(&mut stream) => Error::connect("the connection was lost or closed by the server"),
-        _ = io.write_acks(&mut sink, acks, unwritten) => Error::connect("the connection was lost while writing acks"),
+        _ = io.write_acks(&mut sink, this.acks) => Error::connect("the connection was lost while writing acks"),
         e = watchdog => e,
         _ = member.retirement() => Error::closed("the node left the registry's list"),
         _ = stop.changed() => Error::closed("the consumer was closed"),
     };
     if *stop.borrow() || member.retired() {
         // Acks the application gave before closing still reach the server.
-        while let Ok(code) = acks.try_recv() {
-            unwritten.push_back(code);
-        }
         let goodbye = async {
-            io.write_unwritten(&mut sink, unwritten).await?;
+            while io.write_batch(&mut sink).await? > 0 {}
             sink.send(WsMessage::Close(None)).await
         };
         if tokio::time::timeout(ACKS_AT_CLOSE_WAIT, goodbye).await.is_ok_and(|sent| sent.is_ok()) {
@@ -666,39 +644,27 @@ impl PushIo<'_> {
     }
 
     /// Writes the acks the application gives, and pings, until the
-    /// connection fails or the consumer has no ack queue left.
-    async fn write_acks(
-        &self,
-        sink: &mut Sink,
-        acks: &mut mpsc::UnboundedReceiver<String>,
-        unwritten: &mut VecDeque<String>,
-    ) {
+    /// connection fails.
+    async fn write_acks(&self, sink: &mut Sink, wake: &Notify) {
         let mut ping = conn::ping_interval(self.shared.config.check_time).await;
         loop {
-            if !unwritten.is_empty() {
-                // A full batch leaves more queued: written on at once.
-                let full = unwritten.len() >= ACK_BATCH;
-                if self.write_unwritten(sink, unwritten).await.is_err() {
-                    return;
-                }
-                // Acks written at most once a pause: the acks of a stream of
-                // messages go out many to a write, a lone one at once.
-                if !full {
-                    tokio::time::sleep(conn::COALESCE_PAUSE).await;
+            match self.write_batch(sink).await {
+                Err(_) => return,
+                Ok(0) => {}
+                Ok(n) => {
+                    // Acks written at most once a pause: the acks of a
+                    // stream of messages go out many to a write, a lone
+                    // one at once. A full batch leaves more: on at once.
+                    if n < ACK_BATCH {
+                        tokio::time::sleep(conn::COALESCE_PAUSE).await;
+                    }
+                    continue;
                 }
             }
+            // Nothing queued: until an ack is (its route wakes this link
+            // only from empty), or it is time to ping.
             tokio::select! {
-                code = acks.recv() => match code {
-                    Some(code) => {
-                        unwritten.push_back(code);
-                        while unwritten.len() < ACK_BATCH {
-                            let Ok(more) = acks.try_recv() else { break };
-                            unwritten.push_back(more);
-                        }
-                        runtime::injected_ack_panic_point();
-                    }
-                    None => return,
-                },
+                _ = wake.notified() => {}
                 _ = ping.tick() => {
                     if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
                         return;
@@ -709,24 +675,26 @@ impl PushIo<'_> {
         }
     }
 
-    /// Writes every ack taken and not yet written, in one flush; they are
-    /// forgotten once written (and kept for the next connection if not).
-    async fn write_unwritten(
-        &self,
-        sink: &mut Sink,
-        unwritten: &mut VecDeque<String>,
-    ) -> std::result::Result<(), tokio_tungstenite::tungstenite::Error> {
-        for code in unwritten.iter() {
-            sink.feed(WsMessage::text(code.as_str())).await?;
+    /// Writes the next batch of this link's acks in one flush and forgets
+    /// them once written (kept for the next connection if not); returns how
+    /// many.
+    async fn write_batch(&self, sink: &mut Sink) -> std::result::Result<usize, tokio_tungstenite::tungstenite::Error> {
+        let batch = lock(&self.shared.links).batch(self.link);
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        runtime::injected_ack_panic_point();
+        for code in &batch {
+            sink.feed(WsMessage::text(code.as_ref())).await?;
         }
         sink.flush().await?;
-        let bytes: usize = unwritten.iter().map(|code| metrics::frame_len(code.len(), true)).sum();
+        lock(&self.shared.links).written(self.link, batch.len());
+        let bytes: usize = batch.iter().map(|code| metrics::frame_len(code.len(), true)).sum();
         self.gauge.wrote(bytes);
-        let n = unwritten.len() as u64;
+        let n = batch.len() as u64;
         self.gauge.acks_written.fetch_add(n, Ordering::Relaxed);
         self.shared.counters.acks_written.fetch_add(n, Ordering::Relaxed);
-        unwritten.clear();
-        Ok(())
+        Ok(batch.len())
     }
 }
 

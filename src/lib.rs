@@ -7,6 +7,7 @@
 // Every unsafe operation is marked where it happens, also inside `unsafe fn`.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub(crate) mod acks;
 pub(crate) mod clock;
 pub(crate) mod cluster;
 pub mod config;
