@@ -3,7 +3,7 @@
 // the error message read on this same thread, right after the call.
 
 const { parentPort, workerData } = require('node:worker_threads');
-const { bind, koffi, DRAIN_REPORT } = require('./native');
+const { bind, koffi, counters, DRAIN_REPORT } = require('./native');
 
 const fns = bind(workerData.libFile, [
   'lastError', 'stringFree',
@@ -24,13 +24,7 @@ parentPort.on('message', ({ fn, args, out }) => {
   if (out === 'pointer') {
     value = slot[0];
   } else if (out === 'drain') {
-    const r = koffi.decode(slot, DRAIN_REPORT);
-    value = {
-      handedOut: Number(r.handed_out),
-      acked: Number(r.acked),
-      unacked: Number(r.unacked),
-      unread: Number(r.unread),
-    };
+    value = counters(koffi.decode(slot, DRAIN_REPORT));
   } else if (out === 'string' && slot[0] !== 0n) {
     try {
       value = koffi.decode.string(slot[0]);

@@ -11,8 +11,8 @@
 // listeners. The callback is installed with the first 'event' listener of
 // any client and removed when no open client has one left, and at exit.
 
-const { native } = require('./native');
-const { invalidArgument, closedError, notExported } = require('./errors');
+const { native, koffi, counters, PRODUCER_STATS, CONSUMER_STATS } = require('./native');
+const { invalidArgument, closedError, notExported, fromLastError } = require('./errors');
 const { LibraryCallback, CallbackEmitter } = require('./log-thread');
 const { statsDocument, prometheusPage } = require('./metrics');
 
@@ -59,11 +59,29 @@ let handleOf;
  * The base of Producer and Consumer: an EventEmitter of 'event' (a
  * connection event of the client's), with statsJson().
  */
+/** Each kind's counters: the function that copies them out, and their struct. */
+const COUNTERS = {
+  producer: ['producerStats', PRODUCER_STATS],
+  consumer: ['consumerStats', CONSUMER_STATS],
+};
+
+/** The library's counters of the client of `kind` at `ptr`. */
+function readCounters(kind, ptr) {
+  const fns = native();
+  const [getter, struct] = COUNTERS[kind];
+  const out = Buffer.alloc(koffi.sizeof(struct));
+  const status = fns[getter](ptr, out);
+  if (status !== 0) throw fromLastError(fns, status);
+  return counters(koffi.decode(out, struct));
+}
+
 class Client extends CallbackEmitter {
   #h = null;
   #serial = 0;
   /** The statistics document (JSON text) as it was when the client closed. */
   #final = null;
+  /** The counters as they were when the client closed. */
+  #finalStats = null;
 
   static {
     handleOf = (client) => (client !== null && typeof client === 'object' && #h in client ? client.#h : null);
@@ -84,7 +102,9 @@ class Client extends CallbackEmitter {
     }
   }
 
+  /** Called with the pointer of a closing client: keeps what it counted, for after close. */
   [CLOSING](ptr) {
+    this.#finalStats = readCounters(this.#h.kind, ptr);
     try {
       this.#final = statsDocument(native(), this.#h.kind, ptr);
     } catch {
@@ -107,6 +127,15 @@ class Client extends CallbackEmitter {
   /** Unique among the clients of the process, from 1: the `client` of its events and statsJson(). */
   get serial() {
     return this.#serial;
+  }
+
+  /** The library's counters for this client (after close: as they were then). */
+  stats() {
+    if (this.#finalStats !== null) return this.#finalStats;
+    const { kind } = this.#h;
+    const ptr = this.#h.ptr(kind);
+    if (ptr === null) throw closedError(`stats: the ${kind}`);
+    return readCounters(kind, ptr);
   }
 
   /**

@@ -7,7 +7,7 @@
 // comes, and close() (which makes the descriptor readable) lets the process
 // exit at once.
 
-const { native, koffi, Status, CONSUMER_STATS } = require('./native');
+const { native, Status } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { callOnThread } = require('./call-thread');
 const { run } = require('./run');
@@ -29,8 +29,6 @@ class Consumer extends Client {
   /** Waits for the library to have a message while receive() calls wait. */
   #readiness;
   #out = new BigUint64Array(1);
-  /** The counters as they were when the consumer closed. */
-  #finalStats = null;
   /** The options it was connected with, for run()'s retry producer. */
   #options;
 
@@ -121,8 +119,8 @@ class Consumer extends Client {
   close() {
     const first = !this.#h.closed;
     const ptr = this.#h.ptr(KIND);
-    if (ptr !== null) this.#keepFinal(ptr);
-    const closing = this.#h.close((closedPtr) => this.#keepFinal(closedPtr));
+    if (ptr !== null) this[CLOSING](ptr);
+    const closing = this.#h.close((closedPtr) => this[CLOSING](closedPtr));
     if (first) {
       this.#rejectWaiters(closedError('receive: the consumer'));
       // The closed descriptor polls readable anyway; this does not rely on it.
@@ -182,33 +180,6 @@ class Consumer extends Client {
     return this.close();
   }
 
-  /** The library's counters for this consumer (after close: as they were then). */
-  stats() {
-    if (this.#finalStats !== null) return this.#finalStats;
-    const ptr = this.#h.ptr(KIND);
-    if (ptr === null) throw closedError('stats: the consumer');
-    return this.#readStats(ptr);
-  }
-
-  /** Keeps the counters as they are now, for stats() and statsJson() after close. */
-  #keepFinal(ptr) {
-    this.#finalStats = this.#readStats(ptr);
-    this[CLOSING](ptr);
-  }
-
-  #readStats(ptr) {
-    const out = Buffer.alloc(koffi.sizeof(CONSUMER_STATS));
-    const status = this.#fns.consumerStats(ptr, out);
-    if (status !== 0) throw fromLastError(this.#fns, status);
-    const s = koffi.decode(out, CONSUMER_STATS);
-    return {
-      received: Number(s.received),
-      acked: Number(s.acked),
-      reconnects: Number(s.reconnects),
-      badFrames: Number(s.bad_frames),
-      buffered: Number(s.buffered),
-    };
-  }
 
   /** Yields messages until the consumer is closed. */
   async *[Symbol.asyncIterator]() {

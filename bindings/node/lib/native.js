@@ -219,6 +219,18 @@ const DRAIN_REPORT = koffi.struct('kmq_drain_report', {
   unread: 'uint64_t',
 });
 
+/**
+ * A struct of 64-bit counters as koffi decoded it, as the plain object the
+ * binding hands out: camelCase names (in_flight: inFlight), Number values.
+ */
+function counters(decoded) {
+  const out = {};
+  for (const [name, value] of Object.entries(decoded)) {
+    out[name.replace(/_(\w)/g, (_, c) => c.toUpperCase())] = Number(value);
+  }
+  return out;
+}
+
 /** kmq_connection_stats, read out of a buffer with koffi.decode. */
 const CONNECTION_STATS = koffi.struct('kmq_connection_stats', {
   node: koffi.array('char', NODE_SIZE, 'String'),
@@ -301,5 +313,5 @@ function native() {
 module.exports = {
   native, bind, findLibrary, Status, STATUS_NAMES, REPORT_ERROR_SIZE, NODE_SIZE,
   DELIVERY_REPORT, BUF, PRODUCER_STATS, CLOSE_REPORT, CONSUMER_STATS, DRAIN_REPORT, CONNECTION_STATS, elementIndex,
-  LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, koffi,
+  LOG_CALLBACK, EVENT_CALLBACK, EVENT, EVENT_TYPES, koffi, counters,
 };

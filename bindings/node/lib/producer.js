@@ -10,7 +10,7 @@
 
 const os = require('node:os');
 const {
-  native, koffi, Status, DELIVERY_REPORT, BUF, PRODUCER_STATS, CLOSE_REPORT, CONNECTION_STATS, elementIndex,
+  native, koffi, counters, Status, DELIVERY_REPORT, BUF, CLOSE_REPORT, CONNECTION_STATS, elementIndex,
 } = require('./native');
 const { KapokMQError, fromLastError, invalidArgument, closedError, statusName } = require('./errors');
 const { connectPointer } = require('./config');
@@ -187,8 +187,6 @@ class Producer extends Client {
   #count = new BigUint64Array(1);
   /** close()'s promise, once called. */
   #closing = null;
-  /** The counters as they were when the producer closed. */
-  #finalStats = null;
   /** What became of the messages when it closed (kmq_producer_close_report). */
   #finalReport = null;
 
@@ -367,21 +365,11 @@ class Producer extends Client {
 
   /** Keeps the counters and the close's report as they are now, for after close. */
   #keepFinal(ptr) {
-    this.#finalStats = this.#readStats(ptr);
     const out = Buffer.alloc(koffi.sizeof(CLOSE_REPORT));
     // Unchecked: it fails only for NULL, and a throw here would leave close() unsettled.
     this.#fns.producerCloseReport(ptr, out);
-    const r = koffi.decode(out, CLOSE_REPORT);
-    this.#finalReport = { confirmed: Number(r.confirmed), failed: Number(r.failed), inFlight: Number(r.in_flight) };
+    this.#finalReport = counters(koffi.decode(out, CLOSE_REPORT));
     this[CLOSING](ptr);
-  }
-
-  /** The library's counters for this producer (after close: as they were then). */
-  stats() {
-    if (this.#finalStats !== null) return this.#finalStats;
-    const ptr = this.#h.ptr(KIND);
-    if (ptr === null) throw closedError('stats: the producer');
-    return this.#readStats(ptr);
   }
 
   /**
@@ -415,21 +403,6 @@ class Producer extends Client {
         };
       });
     }
-  }
-
-  #readStats(ptr) {
-    const out = Buffer.alloc(koffi.sizeof(PRODUCER_STATS));
-    const status = this.#fns.producerStats(ptr, out);
-    if (status !== 0) throw fromLastError(this.#fns, status);
-    const s = koffi.decode(out, PRODUCER_STATS);
-    return {
-      enqueued: Number(s.enqueued),
-      confirmed: Number(s.confirmed),
-      failed: Number(s.failed),
-      resent: Number(s.resent),
-      reconnects: Number(s.reconnects),
-      inFlight: Number(s.in_flight),
-    };
   }
 
   // The descriptor polled readable. The reports are taken with the pointer
