@@ -4,7 +4,9 @@
  * readiness descriptors, and calls kmq_receive / kmq_poll_reports with a
  * timeout of 0 only when one says there is something to take. Each message
  * received is answered with a tracked send to REPLY_TOPIC, whose delivery
- * report (with the failure's text, if any) the same loop picks up.
+ * report (with the failure's text, if any) the same loop picks up. At the
+ * end it closes the producer the same way: kmq_producer_close_begin gives
+ * the replies in flight up to 10 s, and the close's own report comes last.
  *
  *   event_loop [COUNT [TIMEOUT_S]]
  *
@@ -21,6 +23,7 @@
 #include <kapokmq.h>
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -67,13 +70,22 @@ static long on_messages(kmq_consumer *c, kmq_producer *p) {
     return n;
 }
 
-/* Takes every delivery report; frees the message each one carries. */
-static void on_reports(kmq_producer *p) {
+/* Takes every delivery report; frees the message each one carries. Returns
+ * true once it took the report `close_id` (0: none), the close's own. */
+static bool on_reports(kmq_producer *p, uint64_t close_id) {
     kmq_delivery_report reports[64];
     size_t n = 0, i;
+    bool closed = false;
     while (kmq_poll_reports(p, reports, 64, 0, &n) == KMQ_OK) {
         for (i = 0; i < n; i++) {
             kmq_message *m = reports[i].opaque;
+            if (close_id != 0 && reports[i].id == close_id) {
+                if (reports[i].status != KMQ_OK) {
+                    printf("%s\n", reports[i].error); /* "close: flush: ..." */
+                }
+                closed = true;
+                continue;
+            }
             if (reports[i].status == KMQ_OK) {
                 printf("reply to %s confirmed\n", kmq_message_code(m));
             } else {
@@ -82,6 +94,7 @@ static void on_reports(kmq_producer *p) {
             kmq_message_free(m);
         }
     }
+    return closed;
 }
 
 int main(int argc, char **argv) {
@@ -121,13 +134,22 @@ int main(int argc, char **argv) {
             received += on_messages(c, p);
         }
         if (fds[1].revents & POLLIN) {
-            on_reports(p);
+            on_reports(p, 0);
         }
     }
-    /* The replies still in flight: wait for them, then take their reports. */
-    check(kmq_flush(p, 10000), "flushing the replies");
-    on_reports(p);
+    /* The replies still in flight get up to 10 s, still without blocking in
+     * the library: the producer's descriptor says when reports are there. */
+    uint64_t close_id = 0;
+    check(kmq_producer_close_begin(p, 10000, &close_id), "closing the producer");
+    while (!on_reports(p, close_id)) {
+        struct pollfd pf = {kmq_producer_fd(p), POLLIN, 0};
+        poll(&pf, 1, -1);
+    }
+    kmq_close_report r;
+    check(kmq_producer_close_report(p, &r), "reading the close report");
     printf("%ld messages received\n", received);
+    printf("replies: %llu confirmed, %llu failed, %llu failed by the close\n", (unsigned long long)r.confirmed,
+           (unsigned long long)r.failed, (unsigned long long)r.in_flight);
 
     kmq_producer_free(p);
     kmq_consumer_free(c);

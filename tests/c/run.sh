@@ -242,8 +242,9 @@ examples_smoke() {
     fi
     sed 's/^/    event_loop: /' "$build/event_loop.out"
     if [[ $loop_status -eq 0 ]] && grep -q '^2 messages received$' "$build/event_loop.out" &&
-        [[ $(grep -c '^reply to [0-9a-f]* confirmed$' "$build/event_loop.out") -eq 2 ]]; then
-        pass "[shared] examples: event_loop received 2 messages and saw both replies confirmed"
+        [[ $(grep -c '^reply to [0-9a-f]* confirmed$' "$build/event_loop.out") -eq 2 ]] &&
+        grep -q '^replies: 2 confirmed, 0 failed, 0 failed by the close$' "$build/event_loop.out"; then
+        pass "[shared] examples: event_loop received 2 messages, saw both replies confirmed and closed without loss"
     else
         fail "[shared] examples: event_loop exit $loop_status"
     fi
