@@ -648,31 +648,40 @@ impl PushIo<'_> {
     async fn write_acks(&self, sink: &mut Sink, wake: &Notify) {
         let mut ping = conn::ping_interval(self.shared.config.check_time).await;
         loop {
-            match self.write_batch(sink).await {
-                Err(_) => return,
-                Ok(0) => {}
-                Ok(n) => {
-                    // Acks written at most once a pause: the acks of a
-                    // stream of messages go out many to a write, a lone
-                    // one at once. A full batch leaves more: on at once.
-                    if n < ACK_BATCH {
-                        tokio::time::sleep(conn::COALESCE_PAUSE).await;
-                    }
-                    continue;
+            let Ok(written) = self.write_batch(sink).await else {
+                return;
+            };
+            if written > 0 {
+                // Acks written at most once a pause: the acks of a stream
+                // of messages go out many to a write, a lone one at once. A
+                // full batch leaves more: on at once.
+                if written < ACK_BATCH {
+                    tokio::time::sleep(conn::COALESCE_PAUSE).await;
                 }
+                // A stream of acks never waits below; its pings are due
+                // all the same (their pongs keep the watchdog fed).
+                if ping.tick().now_or_never().is_some() && self.ping(sink).await.is_err() {
+                    return;
+                }
+                continue;
             }
             // Nothing queued: until an ack is (its route wakes this link
             // only from empty), or it is time to ping.
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = ping.tick() => {
-                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    if self.ping(sink).await.is_err() {
                         return;
                     }
-                    self.gauge.wrote(metrics::frame_len(0, true));
                 }
             }
         }
+    }
+
+    async fn ping(&self, sink: &mut Sink) -> std::result::Result<(), tokio_tungstenite::tungstenite::Error> {
+        sink.send(WsMessage::Ping(Default::default())).await?;
+        self.gauge.wrote(metrics::frame_len(0, true));
+        Ok(())
     }
 
     /// Writes the next batch of this link's acks in one flush and forgets

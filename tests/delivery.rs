@@ -313,3 +313,20 @@ fn producers_connecting_at_once_to_a_host_name_all_connect() {
     }
     assert!(took < Duration::from_secs(3), "8 connects to a name took {took:?}");
 }
+
+#[test]
+fn a_steady_stream_of_acks_still_pings_and_keeps_its_connection() {
+    // check_time 1 s: silence of 3 s from the node ends a connection, and
+    // while nothing is pushed only the pongs to its pings break it. Acks
+    // written without a pause in between must not hold the pings back.
+    let broker = Broker::start(&[]);
+    let mut cfg = broker.config(&topic("ack-stream"));
+    cfg.set("check_time", "1").unwrap();
+    let consumer = Consumer::connect(&cfg).unwrap();
+    let until = Instant::now() + Duration::from_millis(4500);
+    while Instant::now() < until {
+        consumer.ack("0123456789abcdef0123456789abcdef").unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(consumer.stats().reconnects, 0, "the connection was dropped as silent");
+}
