@@ -596,7 +596,7 @@ impl Outbox {
         let left = self.ledger.outstanding.range(..=flush.mark()).map(|(_, n)| n).sum();
         let mut wake = Wake::default();
         if flush.closes {
-            wake.merge(self.close(Error::closed("the producer was closed")));
+            wake.merge(self.close(closed_by_close()));
         }
         let error = flush.timed_out(left);
         wake.merge(self.ledger.deliver(flush.id, flush.track, Err(error)));
@@ -608,7 +608,7 @@ impl Outbox {
         if !std::mem::take(&mut self.ledger.close_due) || self.closed.is_some() {
             return Wake::default();
         }
-        self.close(Error::closed("the producer was closed"))
+        self.close(closed_by_close())
     }
 
     /// The one place delivery reports are handed out, oldest first.
@@ -630,6 +630,11 @@ impl Outbox {
         }
         Error::timeout(msg)
     }
+}
+
+/// Why the messages a close fails failed, whichever way the producer closed.
+pub(crate) fn closed_by_close() -> Error {
+    Error::closed("the producer was closed")
 }
 
 impl Ledger {

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::frames::{self, Frame};
 use crate::log;
 use crate::metrics::{Gauge, Gauges, Source};
-use crate::outbox::{Limits, Outbox, Track, Wake};
+use crate::outbox::{closed_by_close, Limits, Outbox, Track, Wake};
 use crate::readiness::Readiness;
 use crate::runtime;
 use crate::stats_json;
@@ -203,8 +203,8 @@ impl Shared {
     }
 
     /// Begins a flush (see `Outbox::begin_flush`) ending at the latest
-    /// after `timeout_ms` (-1: no limit); returns its id.
-    fn begin_flush(&self, timeout_ms: i64, track: Track, closes: bool) -> Result<u64> {
+    /// after `timeout_ms` (-1: no limit); returns its id and deadline.
+    fn begin_flush(&self, timeout_ms: i64, track: Track, closes: bool) -> Result<(u64, Option<Instant>)> {
         let deadline = runtime::deadline(timeout_ms);
         let id = self.with_outbox(|ob| match ob.begin_flush(deadline, timeout_ms, track, closes) {
             Ok((id, wake)) => (Ok(id), wake),
@@ -214,7 +214,7 @@ impl Shared {
             // Its deadline may come before the expiry task's next look.
             self.expiry.notify_one();
         }
-        Ok(id)
+        Ok((id, deadline))
     }
 
     fn enqueue(&self, data: &str, delay_s: i64, track: Track) -> Result<u64> {
@@ -436,8 +436,7 @@ impl Producer {
     pub fn flush(&self, timeout_ms: i64) -> Result<()> {
         runtime::check_blocking_allowed("flush")?;
         let slot = Arc::new(OnceLock::new());
-        let id = self.shared.begin_flush(timeout_ms, Track::Wait(slot.clone()), false)?;
-        let deadline = runtime::deadline(timeout_ms);
+        let (id, deadline) = self.shared.begin_flush(timeout_ms, Track::Wait(slot.clone()), false)?;
         if let Some(outcome) = self.shared.wait_until(deadline, |_| slot.get().cloned()) {
             return outcome;
         }
@@ -452,7 +451,7 @@ impl Producer {
     /// id (taken from the messages' ids) and `opaque`, as `flush` would have
     /// returned it.
     pub fn flush_begin(&self, timeout_ms: i64, opaque: usize) -> Result<u64> {
-        self.shared.begin_flush(timeout_ms, Track::Report(opaque), false)
+        self.shared.begin_flush(timeout_ms, Track::Report(opaque), false).map(|(id, _)| id)
     }
 
     /// Begins closing and returns at once: sends are refused from now on;
@@ -463,7 +462,7 @@ impl Producer {
     /// with "close: ". Then `poll_reports` says `Closed`. `Closed` when
     /// closed or closing already.
     pub fn close_begin(&self, timeout_ms: i64, opaque: usize) -> Result<u64> {
-        self.shared.begin_flush(timeout_ms, Track::Report(opaque), true)
+        self.shared.begin_flush(timeout_ms, Track::Report(opaque), true).map(|(id, _)| id)
     }
 
     /// What became of the messages when the producer closed: confirmed
@@ -501,7 +500,7 @@ impl Producer {
     /// Closes the connection; every message not yet confirmed fails with
     /// `Closed`, and every call blocked on this producer returns.
     pub fn close(&self) {
-        self.shared.close_with(Error::closed("the producer was closed"));
+        self.shared.close_with(closed_by_close());
     }
 
     pub fn is_closed(&self) -> bool {
