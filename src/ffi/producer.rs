@@ -214,11 +214,7 @@ unsafe fn send_tracked(
     opaque: *mut c_void,
     id: *mut u64,
 ) -> Result<()> {
-    non_null(id, "id")?;
-    put(id, 0);
-    let p = producer(p)?;
-    put(id, p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize)?);
-    Ok(())
+    with_id_out(p, id, |p| p.send_tracked_with(bytes_arg(data, len, "data")?, delay_s, opaque as usize))
 }
 
 /// One message for kmq_send_many: `len` bytes of UTF-8 at `data`, as
@@ -456,7 +452,7 @@ pub unsafe extern "C" fn kmq_flush(p: *mut kmq_producer, timeout_ms: i64) -> kmq
 /// `p` must be NULL or a live producer; `id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_flush_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
-    call("kmq_flush_begin", || begin(p, id, |p| p.flush_begin(timeout_ms, 0)))
+    call("kmq_flush_begin", || with_id_out(p, id, |p| p.flush_begin(timeout_ms, 0)))
 }
 
 /// Begins closing and returns at once: a close that flushes first. From
@@ -478,14 +474,15 @@ pub unsafe extern "C" fn kmq_flush_begin(p: *mut kmq_producer, timeout_ms: i64, 
 /// `p` must be NULL or a live producer; `id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn kmq_producer_close_begin(p: *mut kmq_producer, timeout_ms: i64, id: *mut u64) -> kmq_status {
-    call("kmq_producer_close_begin", || begin(p, id, |p| p.close_begin(timeout_ms, 0)))
+    call("kmq_producer_close_begin", || with_id_out(p, id, |p| p.close_begin(timeout_ms, 0)))
 }
 
-/// The body of kmq_flush_begin and kmq_producer_close_begin.
+/// The body of the calls that hand out an id (tracked sends, kmq_flush_begin,
+/// kmq_producer_close_begin): `*id` is 0 unless `start` succeeds.
 ///
 /// # Safety
-/// As `kmq_flush_begin`.
-unsafe fn begin(p: *mut kmq_producer, id: *mut u64, start: impl FnOnce(&Producer) -> Result<u64>) -> Result<()> {
+/// `p` must be NULL or a live producer; `id` NULL or writable.
+unsafe fn with_id_out(p: *mut kmq_producer, id: *mut u64, start: impl FnOnce(&Producer) -> Result<u64>) -> Result<()> {
     non_null(id, "id")?;
     put(id, 0);
     let p = producer(p)?;
